@@ -1,0 +1,232 @@
+"""The ``macbot`` command line. ``main()`` parses and hands off; errors are one line with a
+named exit code (see :class:`ExitCode` and the README)."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import AppConfig, ConfigError, load_config
+
+_LOGGER = logging.getLogger("macbot")
+
+
+class ExitCode(enum.IntEnum):
+    """Exit statuses of ``macbot`` (documented in the README)."""
+
+    OK = 0
+    FAILURE = 1
+    """Anything unexpected (a bug: please report it with the log)."""
+    USAGE = 2
+    """Bad command-line arguments (argparse's own code)."""
+    BAD_CONFIG = 3
+    """The config file is missing, unreadable or has a bad value."""
+    VOICE_NOT_FOUND = 4
+    """The voice name or path does not exist."""
+    EMPTY_TEXT = 5
+    """The text is empty or has nothing speakable."""
+    NO_AUDIO_DEVICE = 6
+    """Playback was asked for but this machine has no output device."""
+    SYNTHESIS_FAILED = 7
+    """The model failed on the input."""
+    OUTPUT_ERROR = 8
+    """The output file cannot be written."""
+    ADDRESS_IN_USE = 9
+    """``serve``: the port is taken (another daemon running?)."""
+
+
+class CLIError(Exception):
+    """A failure reported as one line on stderr with ``code`` as the exit status."""
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+Handler = Callable[[argparse.Namespace, AppConfig], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="macbot",
+        description="MacBot TTS: local text-to-speech daemon with Piper voices.",
+    )
+    parser.add_argument("--version", action="version", version=f"macbot {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML config file (default: $MACBOT_CONFIG, else built-in defaults)",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    say = sub.add_parser("say", help="speak text, or write it to a WAV file")
+    say.add_argument("text", help="text to speak, or - to read standard input")
+    say.add_argument("-o", "--output", type=Path, help="write audio here (.wav) instead of playing")
+    say.add_argument("--voice", help="voice name (see `macbot voices`) or path to a .onnx")
+    say.add_argument("--speed", type=float, help="speaking rate, 0.25 to 4 (default: config)")
+    say.add_argument("--noise-scale", type=float, help="generator noise (0: deterministic)")
+    say.add_argument("--noise-w-scale", type=float, help="phoneme width noise")
+    say.add_argument("--speaker", type=int, help="speaker id for multi-speaker voices")
+    say.set_defaults(handler=_cmd_say)
+
+    serve = sub.add_parser("serve", help="run the daemon (HTTP API on server.host:server.port)")
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=int, help="override server.port")
+    serve.set_defaults(handler=_cmd_serve)
+
+    voices = sub.add_parser("voices", help="list the voices that can be used")
+    voices.add_argument("--json", action="store_true", help="print JSON")
+    voices.set_defaults(handler=_cmd_voices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        config = load_config(args.config)
+        return int(args.handler(args, config))
+    except CLIError as exc:
+        _fail(str(exc))
+        return int(exc.code)
+    except ConfigError as exc:
+        _fail(f"bad config: {exc}")
+        return int(ExitCode.BAD_CONFIG)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str) -> None:
+    print(f"macbot: error: {message}", file=sys.stderr)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _read_text(arg: str) -> str:
+    text = sys.stdin.read() if arg == "-" else arg
+    if not text.strip():
+        raise CLIError(ExitCode.EMPTY_TEXT, "no text to speak (empty input)")
+    return text
+
+
+def _cmd_say(args: argparse.Namespace, config: AppConfig) -> int:
+    from .audio import AudioChunk
+    from .engine import SynthesisError
+    from .playback import Player, SoundDeviceOutput
+    from .synthesizer import EmptyTextError, Synthesizer
+    from .voices import VoiceNotFoundError
+
+    text = _read_text(args.text)
+    if args.speed is not None and not 0.25 <= args.speed <= 4:
+        raise CLIError(ExitCode.USAGE, f"--speed must be between 0.25 and 4 (got {args.speed})")
+    player = None
+    if args.output is None:
+        player = Player(SoundDeviceOutput())
+        ok, reason = player.available()
+        if not ok:
+            raise CLIError(ExitCode.NO_AUDIO_DEVICE, f"{reason} (use -o FILE.wav to write a file)")
+    try:
+        synth = Synthesizer(config)
+        options = synth.default_options().with_overrides(
+            speed=args.speed,
+            noise_scale=args.noise_scale,
+            noise_w_scale=args.noise_w_scale,
+            speaker=args.speaker,
+        )
+        result = synth.synthesize(text, args.voice, options)
+    except VoiceNotFoundError as exc:
+        raise CLIError(ExitCode.VOICE_NOT_FOUND, str(exc)) from exc
+    except EmptyTextError as exc:
+        raise CLIError(ExitCode.EMPTY_TEXT, str(exc)) from exc
+    except (SynthesisError, ValueError) as exc:
+        raise CLIError(ExitCode.SYNTHESIS_FAILED, str(exc)) from exc
+    if args.output is not None:
+        _write_audio(args.output, result.samples, result.sample_rate)
+        _LOGGER.info("wrote %.2fs of audio to %s", result.duration, args.output)
+        return ExitCode.OK
+    assert player is not None
+    done = player.enqueue(
+        [AudioChunk(result.samples, result.sample_rate, result.engine, result.voice)]
+    )
+    done.wait()
+    return ExitCode.OK
+
+
+def _write_audio(path: Path, samples, sample_rate: int) -> None:
+    import soundfile as sf
+
+    ext = path.suffix.lstrip(".").upper()
+    fmt = ext if ext in sf.available_formats() else "WAV"
+    try:
+        sf.write(str(path), samples, sample_rate, format=fmt, subtype="PCM_16")
+    except (OSError, RuntimeError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
+        raise CLIError(ExitCode.OUTPUT_ERROR, f"cannot write {path}: {exc}") from exc
+
+
+def _cmd_serve(args: argparse.Namespace, config: AppConfig) -> int:
+    from .config import replace
+    from .server import serve
+    from .voices import VoiceNotFoundError
+
+    overrides = {}
+    if args.host:
+        overrides["server.host"] = args.host
+    if args.port is not None:
+        overrides["server.port"] = args.port
+    if overrides:
+        config = replace(config, overrides)
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    try:
+        return serve(config)
+    except VoiceNotFoundError as exc:
+        raise CLIError(ExitCode.VOICE_NOT_FOUND, str(exc)) from exc
+    except OSError as exc:
+        if exc.errno in (48, 98):  # EADDRINUSE on macOS, Linux
+            raise CLIError(
+                ExitCode.ADDRESS_IN_USE,
+                f"{config.server.host}:{config.server.port} is already in use "
+                "(is another macbot running?)",
+            ) from exc
+        raise
+
+
+def _cmd_voices(args: argparse.Namespace, config: AppConfig) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .voices import list_voices
+
+    voices = [v.describe() for v in list_voices(config.tts.voices_dir)]
+    if args.json:
+        print(json.dumps(voices, indent=2))
+        return ExitCode.OK
+    table = Table(title=f"Piper voices (folder: {config.tts.voices_dir})")
+    for column in ("name", "source", "language", "quality", "speakers", "size MB"):
+        table.add_column(column)
+    for v in voices:
+        table.add_row(
+            str(v["name"]),
+            str(v["source"]),
+            str(v.get("language", "")),
+            str(v.get("quality", "")),
+            str(v.get("num_speakers", "")),
+            str(v.get("size_mb", "")),
+        )
+    Console().print(table)
+    return ExitCode.OK

@@ -1,0 +1,377 @@
+"""Typed configuration, read from YAML and validated once at start.
+
+The file uses the keys of the MacBot TTS guide::
+
+    models:
+      tts:
+        voice: en_US-joe-medium
+        speed: 1.0
+        piper:
+          voice_path: ...
+          quantized_path: ...
+          coreml_path: ...
+    voice_assistant:
+      performance:
+        tts_cache_size: 100
+        tts_cache_enabled: true
+        tts_parallel_processing: true
+        tts_optimize_for_speed: true
+    server:
+      host: 127.0.0.1
+      port: 8123
+
+Everything else in the file is ignored with a warning. A wrong type, a bad value or a missing
+file raises :class:`ConfigError`, whose message names the key and the file. Relative paths
+resolve against the folder of the config file (against the working directory when there is
+no file); ``~`` expands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+_LOGGER = logging.getLogger(__name__)
+
+ENV_CONFIG = "MACBOT_CONFIG"
+"""Environment variable that names the config file when ``--config`` is not given."""
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout this package runs from (``piper_voices/`` and ``optimized_models/`` live here)."""
+
+
+class ConfigError(ValueError):
+    """A config value is wrong. The message names the key and the file."""
+
+    def __init__(self, key: str, message: str, source: Path | None = None) -> None:
+        self.key = key
+        self.source = source
+        where = f" in {source}" if source else ""
+        super().__init__(f"{key}{where}: {message}")
+
+
+# --------------------------------------------------------------------------------------------
+# The typed tree. Each field's docstring is its reference documentation (README mirrors it).
+
+
+@dataclass(frozen=True)
+class PiperConfig:
+    """``models.tts.piper``: model files and Piper synthesis settings."""
+
+    voice_path: Path | None = None
+    """The original ONNX voice (``.onnx``; its ``.onnx.json`` beside it). Overrides ``voice``."""
+
+    quantized_path: Path | None = None
+    """A quantized ONNX variant of the voice (``macbot quantize``). Optional."""
+
+    coreml_path: Path | None = None
+    """A CoreML candidate: ONNX run by onnxruntime's CoreML provider, or an ``.mlpackage``."""
+
+    length_scale: float | None = None
+    """Phoneme length (> 1 is slower). ``null``: the voice's own value divided by ``speed``."""
+
+    noise_scale: float | None = None
+    """Generator noise. ``null``: the voice's value. ``0`` makes output deterministic."""
+
+    noise_w_scale: float | None = None
+    """Phoneme-width noise. ``null``: the voice's value."""
+
+    speaker: int | None = None
+    """Speaker id for multi-speaker voices. ``null``: the voice's default speaker."""
+
+    sentence_silence: float = 0.2
+    """Seconds of silence after each sentence but the last."""
+
+    volume: float = 1.0
+    """Multiplier for the samples after normalization (clipped to [-1, 1])."""
+
+
+@dataclass(frozen=True)
+class TTSConfig:
+    """``models.tts``."""
+
+    voice: str = "en_US-joe-medium"
+    """Voice name (a folder or ``NAME.onnx`` in ``voices_dir``, or the bundled default), or a
+    path to an ``.onnx`` file."""
+
+    speed: float = 1.0
+    """Speaking rate: 2.0 is twice as fast, 0.5 half as fast (0.25 to 4)."""
+
+    voices_dir: Path = PROJECT_ROOT / "piper_voices"
+    """Where voices named by ``voice`` are looked up."""
+
+    optimized_dir: Path = PROJECT_ROOT / "optimized_models"
+    """Where generated models (quantized, split, CoreML caches) are written and found."""
+
+    piper: PiperConfig = field(default_factory=PiperConfig)
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """``models``."""
+
+    tts: TTSConfig = field(default_factory=TTSConfig)
+
+
+@dataclass(frozen=True)
+class PerformanceConfig:
+    """``voice_assistant.performance``."""
+
+    tts_cache_size: int = 100
+    """Phrases kept in the LRU phrase cache (entries)."""
+
+    tts_cache_enabled: bool = True
+    """Switches the phrase cache on or off."""
+
+    tts_parallel_processing: bool = True
+    """Synthesize the sentences of a request concurrently on worker threads."""
+
+    tts_optimize_for_speed: bool = True
+    """Use optimized variants (CoreML, quantized) when they pass their checks; ``false``:
+    always the original model."""
+
+
+@dataclass(frozen=True)
+class VoiceAssistantConfig:
+    """``voice_assistant``."""
+
+    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """``server``: the local HTTP API."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind. Keep it on loopback: the API has no user accounts."""
+
+    port: int = 8123
+    """TCP port (1 to 65535)."""
+
+    threads: int = 8
+    """HTTP worker threads of the WSGI server."""
+
+    max_text_chars: int = 5000
+    """Longest text accepted by one request (characters); longer gives 413."""
+
+    max_body_bytes: int = 65536
+    """Largest request body accepted (bytes); larger gives 413."""
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The whole configuration."""
+
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    voice_assistant: VoiceAssistantConfig = field(default_factory=VoiceAssistantConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    source: Path | None = field(default=None, compare=False)
+    """The file this was read from (``None``: built-in defaults)."""
+
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    """Warnings found while loading (unknown keys and the like)."""
+
+    @property
+    def tts(self) -> TTSConfig:
+        return self.models.tts
+
+    @property
+    def performance(self) -> PerformanceConfig:
+        return self.voice_assistant.performance
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration as plain data (paths as strings)."""
+        return _to_plain(self, skip={"source", "warnings"})
+
+
+# --------------------------------------------------------------------------------------------
+# Value checks beyond the type. Keyed by dotted path.
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "models.tts.speed": (0.25, 4.0),
+    "models.tts.piper.length_scale": (0.1, 10.0),
+    "models.tts.piper.noise_scale": (0.0, 2.0),
+    "models.tts.piper.noise_w_scale": (0.0, 2.0),
+    "models.tts.piper.speaker": (0, 10_000),
+    "models.tts.piper.sentence_silence": (0.0, 10.0),
+    "models.tts.piper.volume": (0.0, 10.0),
+    "voice_assistant.performance.tts_cache_size": (0, 1_000_000),
+    "server.port": (1, 65535),
+    "server.threads": (1, 256),
+    "server.max_text_chars": (1, 10_000_000),
+    "server.max_body_bytes": (64, 1 << 30),
+}
+
+# Paths that must exist when given. Optimized models are checked by the engine chain instead:
+# a missing one is a fallback with a reason, not a failure to start.
+_MUST_EXIST = {"models.tts.piper.voice_path"}
+_SHOULD_EXIST = {"models.tts.piper.quantized_path", "models.tts.piper.coreml_path"}
+
+T = TypeVar("T")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
+    """Load and validate the configuration.
+
+    ``path`` wins; else ``$MACBOT_CONFIG``; else built-in defaults (the bundled voice).
+    """
+    if path is None:
+        env = os.environ.get(ENV_CONFIG)
+        path = env if env else None
+    if path is None:
+        return AppConfig()
+    source = Path(path).expanduser()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("--config", f"config file not found: {source}") from None
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {source}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError("<file>", f"invalid YAML{where}: {exc}", source) from None
+    return config_from_dict(data or {}, source=source.resolve())
+
+
+def config_from_dict(
+    data: dict[str, Any], source: Path | None = None, base_dir: Path | None = None
+) -> AppConfig:
+    """Validate plain data (as parsed from YAML) into an :class:`AppConfig`."""
+    if not isinstance(data, dict):
+        raise ConfigError("<root>", "the config must be a mapping of keys", source)
+    if base_dir is None:
+        base_dir = source.parent if source else Path.cwd()
+    warnings: list[str] = []
+    ctx = _Context(source=source, base_dir=base_dir, warnings=warnings)
+    values = _build(AppConfig, data, "", ctx, skip={"source", "warnings"})
+    for message in warnings:
+        _LOGGER.warning("%s", message)
+    return AppConfig(**values, source=source, warnings=tuple(warnings))
+
+
+def replace(config: AppConfig, overrides: dict[str, Any]) -> AppConfig:
+    """A copy of ``config`` with dotted-key overrides applied and validated again."""
+    data = config.to_dict()
+    for dotted, value in overrides.items():
+        node = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return config_from_dict(data, source=config.source)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    source: Path | None
+    base_dir: Path
+    warnings: list[str]
+
+
+def _build(cls: type[T], data: Any, prefix: str, ctx: _Context, skip: set[str] = frozenset()):
+    key_name = prefix or "<root>"
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(key_name, f"expected a mapping, got {_type_name(data)}", ctx.source)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    for key in data:
+        if key not in fields:
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            where = f" in {ctx.source}" if ctx.source else ""
+            ctx.warnings.append(f"unknown config key {dotted}{where} (ignored)")
+    values: dict[str, Any] = {}
+    for name, _f in fields.items():
+        dotted = f"{prefix}.{name}" if prefix else name
+        if name not in data:
+            if dataclasses.is_dataclass(hints[name]):
+                values[name] = _build(hints[name], {}, dotted, ctx)
+            continue
+        values[name] = _convert(hints[name], data[name], dotted, ctx)
+    return values if cls is AppConfig else cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str, ctx: _Context) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(args[0], value, key, ctx)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key, ctx)
+    if value is None:
+        raise ConfigError(key, "a value is required (got null)", ctx.source)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}", ctx.source)
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected an integer, got {value!r}", ctx.source)
+        _check_range(key, value, ctx)
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, f"expected a number, got {value!r}", ctx.source)
+        _check_range(key, float(value), ctx)
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(key, f"expected a non-empty string, got {value!r}", ctx.source)
+        return value
+    if hint is Path:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(key, f"expected a path, got {value!r}", ctx.source)
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = (ctx.base_dir / path).resolve()
+        if key in _MUST_EXIST and not path.is_file():
+            raise ConfigError(key, f"file not found: {path}", ctx.source)
+        if key in _SHOULD_EXIST and not path.exists():
+            where = f" in {ctx.source}" if ctx.source else ""
+            ctx.warnings.append(f"{key}{where}: {path} does not exist (the engine will skip it)")
+        return path
+    raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug, not user input
+
+
+def _check_range(key: str, value: float, ctx: _Context) -> None:
+    bounds = _RANGES.get(key)
+    if bounds and not bounds[0] <= value <= bounds[1]:
+        raise ConfigError(
+            key, f"{value!r} is out of range [{bounds[0]:g}, {bounds[1]:g}]", ctx.source
+        )
+
+
+def _type_name(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _to_plain(obj: Any, skip: set[str] = frozenset()) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {
+            f.name: _to_plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if f.name not in skip
+        }
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

@@ -1,0 +1,235 @@
+"""The Piper engine: text → phonemes (piper-tts) → audio (our own onnxruntime session).
+
+``PiperEngine.load()`` builds the session; :meth:`PiperEngine.synthesize` yields one
+:class:`~macbot.audio.AudioChunk` per sentence, so WAV writing, playback and HTTP streaming
+only consume chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from piper.config import PiperConfig as VoiceConfig
+from piper.voice import PiperVoice
+
+from .audio import AudioChunk
+from .voices import VoiceInfo
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SynthesisError(RuntimeError):
+    """The model failed on an input."""
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How to speak. ``None`` means "the voice's own value"."""
+
+    speed: float = 1.0
+    """Speaking rate; divides the length scale (2.0: twice as fast)."""
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+    speaker: int | None = None
+    sentence_silence: float = 0.2
+    """Seconds of silence after every sentence but the last."""
+    volume: float = 1.0
+
+    def with_overrides(self, **changes: Any) -> SynthesisOptions:
+        """A copy with the non-``None`` values of ``changes`` applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def key(self) -> tuple[object, ...]:
+        """Everything that changes the audio, hashable (for caches)."""
+        return (
+            round(self.speed, 4),
+            self.length_scale,
+            self.noise_scale,
+            self.noise_w_scale,
+            self.speaker,
+            round(self.sentence_silence, 4),
+            round(self.volume, 4),
+        )
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence, ready for the model."""
+
+    index: int
+    phonemes: str
+    phoneme_ids: list[int]
+    last: bool
+
+
+def make_session_options(intra_op_threads: int = 0) -> ort.SessionOptions:
+    """Session options for the daemon (0 threads: onnxruntime's default, all cores)."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra_op_threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # warnings from onnxruntime's graph optimizer are noise here
+    return opts
+
+
+class PiperEngine:
+    """A Piper voice run through onnxruntime."""
+
+    def __init__(
+        self,
+        voice: VoiceInfo,
+        session: ort.InferenceSession,
+        voice_config: VoiceConfig,
+        engine_type: str = "piper",
+        model_path: Path | None = None,
+    ) -> None:
+        self.voice = voice
+        self.session = session
+        self.voice_config = voice_config
+        self.engine_type = engine_type
+        self.model_path = model_path or voice.model_path
+        self._phonemizer = PiperVoice(session=session, config=voice_config)
+        self._input_names = {i.name for i in session.get_inputs()}
+        self._lock = threading.Lock()
+        self.load_seconds = 0.0
+
+    # -- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        voice: VoiceInfo,
+        model_path: Path | None = None,
+        engine_type: str = "piper",
+        providers: Sequence[str | tuple[str, dict[str, Any]]] = ("CPUExecutionProvider",),
+        session_options: ort.SessionOptions | None = None,
+    ) -> PiperEngine:
+        """Load ``model_path`` (default: the voice's own model) with the voice's JSON config."""
+        started = time.perf_counter()
+        config_dict = json.loads(voice.config_path.read_text(encoding="utf-8"))
+        voice_config = VoiceConfig.from_dict(config_dict)
+        path = Path(model_path or voice.model_path)
+        session = ort.InferenceSession(
+            str(path),
+            sess_options=session_options or make_session_options(),
+            providers=list(providers),
+        )
+        engine = cls(voice, session, voice_config, engine_type=engine_type, model_path=path)
+        engine.load_seconds = time.perf_counter() - started
+        _LOGGER.info(
+            "loaded %s (%s) from %s in %.2fs", voice.name, engine_type, path, engine.load_seconds
+        )
+        return engine
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice_config.sample_rate
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "engine_type": self.engine_type,
+            "voice": self.voice.name,
+            "model_path": str(self.model_path),
+            "providers": self.providers,
+            "sample_rate": self.sample_rate,
+            "num_speakers": self.voice_config.num_speakers,
+            "load_seconds": round(self.load_seconds, 3),
+        }
+
+    # -- text → sentences --------------------------------------------------------------------
+
+    def sentences(self, text: str) -> list[Sentence]:
+        """Phonemize ``text`` into sentences (empty list: nothing speakable)."""
+        groups = [p for p in self._phonemizer.phonemize(text) if p]
+        return [
+            Sentence(
+                index=i,
+                phonemes="".join(phonemes),
+                phoneme_ids=self._phonemizer.phonemes_to_ids(phonemes),
+                last=i == len(groups) - 1,
+            )
+            for i, phonemes in enumerate(groups)
+        ]
+
+    # -- sentences → audio -------------------------------------------------------------------
+
+    def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict[str, Any]:
+        """The model's input feed for one sentence."""
+        cfg = self.voice_config
+        length = options.length_scale if options.length_scale is not None else cfg.length_scale
+        noise = options.noise_scale if options.noise_scale is not None else cfg.noise_scale
+        noise_w = options.noise_w_scale if options.noise_w_scale is not None else cfg.noise_w_scale
+        feed: dict[str, Any] = {
+            "input": np.array([phoneme_ids], dtype=np.int64),
+            "input_lengths": np.array([len(phoneme_ids)], dtype=np.int64),
+            "scales": np.array([noise, length / options.speed, noise_w], dtype=np.float32),
+        }
+        if cfg.num_speakers > 1 and "sid" in self._input_names:
+            speaker = options.speaker if options.speaker is not None else cfg.default_speaker_id
+            if not 0 <= speaker < cfg.num_speakers:
+                raise ValueError(f"speaker {speaker} out of range 0..{cfg.num_speakers - 1}")
+            feed["sid"] = np.array([speaker], dtype=np.int64)
+        return feed
+
+    def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
+        """Raw model output for one sentence (float32, not normalized)."""
+        feed = self.model_inputs(phoneme_ids, options)
+        try:
+            result = self.session.run(None, feed)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
+        return np.asarray(result[0], dtype=np.float32).reshape(-1)
+
+    def finish(
+        self, audio: np.ndarray, sentence: Sentence, options: SynthesisOptions
+    ) -> AudioChunk:
+        """Normalize, apply volume and silence: Piper's post-processing, sentence by sentence."""
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
+        if options.volume != 1.0:
+            audio = audio * options.volume
+        audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+        if options.sentence_silence > 0 and not sentence.last:
+            gap = np.zeros(int(self.sample_rate * options.sentence_silence), dtype=np.float32)
+            audio = np.concatenate([audio, gap])
+        return AudioChunk(
+            samples=audio,
+            sample_rate=self.sample_rate,
+            engine=self.engine_type,
+            voice=self.voice.name,
+            text=sentence.phonemes,
+            index=sentence.index,
+        )
+
+    def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
+        return self.finish(self.infer(sentence.phoneme_ids, options), sentence, options)
+
+    def synthesize(
+        self, text: str, options: SynthesisOptions | None = None
+    ) -> Iterator[AudioChunk]:
+        """Yield one chunk per sentence of ``text``, in order."""
+        options = options or SynthesisOptions()
+        for sentence in self.sentences(text):
+            yield self.synthesize_sentence(sentence, options)
+
+    def warmup(self) -> float:
+        """Run one short sentence so the first request does not pay for lazy setup."""
+        started = time.perf_counter()
+        for _ in self.synthesize("Ready.", SynthesisOptions(noise_scale=0, noise_w_scale=0)):
+            pass
+        return time.perf_counter() - started

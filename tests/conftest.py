@@ -1,0 +1,109 @@
+"""Shared fixtures: the real bundled voice, the real app served by waitress on a free port."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from macbot.app import create_app
+from macbot.config import AppConfig, config_from_dict
+from macbot.playback import NoAudioDeviceError, Player
+from macbot.server import Server
+from macbot.synthesizer import Synthesizer
+
+DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0}
+
+
+class RecordingOutput:
+    """Stands in for the sound card (this machine has none): keeps what it was asked to play."""
+
+    def __init__(self, available: bool = True) -> None:
+        self.is_available = available
+        self.played: list[tuple[np.ndarray, int]] = []
+        self.stopped = 0
+        self.release = threading.Event()
+        self.release.set()
+
+    def check(self) -> None:
+        if not self.is_available:
+            # The message PortAudio-less machines really give (sounddevice's import error).
+            raise NoAudioDeviceError("no audio output: PortAudio library not found")
+
+    def play(self, samples: np.ndarray, sample_rate: int) -> None:
+        self.played.append((samples, sample_rate))
+        self.release.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.stopped += 1
+        self.release.set()
+
+    def devices(self) -> list[dict[str, object]]:
+        return (
+            [{"index": 0, "name": "Recording output", "channels": 2}] if self.is_available else []
+        )
+
+
+def make_config(tmp_path: Path | None = None, **sections: dict) -> AppConfig:
+    """A config with deterministic synthesis unless overridden."""
+    data: dict = {"models": {"tts": {"piper": dict(DETERMINISTIC)}}}
+    for dotted, value in sections.items():
+        node = data
+        *parents, last = dotted.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    if tmp_path is not None:
+        data["models"]["tts"].setdefault("voices_dir", str(tmp_path / "voices"))
+    return config_from_dict(data)
+
+
+@pytest.fixture(scope="session")
+def shared_synth() -> Synthesizer:
+    """One loaded voice for tests that only read from it."""
+    synth = Synthesizer(make_config())
+    synth.warmup()
+    return synth
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    output: RecordingOutput
+    synth: Synthesizer
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.session.post(self.url + path, timeout=60, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.url + path, timeout=60, **kwargs)
+
+
+def start_server(config: AppConfig, output: RecordingOutput, synth: Synthesizer | None = None):
+    synth = synth or Synthesizer(config)
+    synth.warmup()
+    app = create_app(config, synthesizer=synth, player=Player(output))
+    server = Server(app, "127.0.0.1", 0, threads=4, grace=5)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    live = LiveServer(server.url, app, output, synth)
+    return live, server, thread
+
+
+@pytest.fixture
+def live_server(shared_synth: Synthesizer) -> Iterator[LiveServer]:
+    """The real app on a free port, sharing the loaded voice, with a recording sound card."""
+    shared_synth.cache.clear()
+    live, server, thread = start_server(shared_synth.config, RecordingOutput(), shared_synth)
+    yield live
+    live.session.close()
+    server.request_stop()
+    thread.join(timeout=5)
+    live.app.extensions["macbot"]["player"].close()
