@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     voices = sub.add_parser("voices", help="list the voices that can be used")
     voices.add_argument("--json", action="store_true", help="print JSON")
     voices.set_defaults(handler=_cmd_voices)
+
+    from . import bench
+
+    bench_parser = sub.add_parser("bench", help="benchmark engines side by side")
+    bench.build_parser(bench_parser)
+    bench_parser.set_defaults(handler=lambda args, _config: bench.run(args))
     return parser
 
 

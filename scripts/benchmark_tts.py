@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+"""Benchmark MacBot TTS engines side by side (same as `macbot bench`).
+
+python scripts/benchmark_tts.py rtf --rounds 3 --json bench_results/rtf.json
+"""
+
+import sys
+
+from macbot.bench import build_parser, run
+
+if __name__ == "__main__":
+    sys.exit(run(build_parser().parse_args()))
