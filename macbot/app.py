@@ -125,6 +125,11 @@ def create_app(
         """Engine state and synthesis statistics (the guide's shape)."""
         return jsonify(synth.performance())
 
+    @app.get("/info")
+    def info():
+        """Engine, voice, onnxruntime providers and versions."""
+        return jsonify(synth.info())
+
     @app.get("/voices")
     def voices():
         """``{"default": name, "voices": [{name, source, language, …}]}``."""

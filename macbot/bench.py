@@ -185,6 +185,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return parser
 
 
+def register(sub) -> None:
+    """Add ``macbot bench`` (see :data:`macbot.cli.COMMAND_MODULES`)."""
+    parser = sub.add_parser("bench", help="benchmark engines side by side")
+    build_parser(parser)
+    parser.set_defaults(handler=lambda args, _config: run(args))
+
+
 def run(args: argparse.Namespace) -> int:
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:

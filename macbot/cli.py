@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -50,6 +51,11 @@ class CLIError(Exception):
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
 
+COMMAND_MODULES = ("macbot.bench",)
+"""Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers with
+``set_defaults(handler=fn)`` where ``fn(args, config) -> int`` may raise :class:`CLIError`.
+They must import heavy or optional packages inside their handlers, not at module level."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -85,11 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     voices.add_argument("--json", action="store_true", help="print JSON")
     voices.set_defaults(handler=_cmd_voices)
 
-    from . import bench
-
-    bench_parser = sub.add_parser("bench", help="benchmark engines side by side")
-    bench.build_parser(bench_parser)
-    bench_parser.set_defaults(handler=lambda args, _config: bench.run(args))
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

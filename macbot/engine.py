@@ -217,7 +217,19 @@ class PiperEngine:
         )
 
     def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
+        """The whole audio of one sentence."""
         return self.finish(self.infer(sentence.phoneme_ids, options), sentence, options)
+
+    def stream_sentence(
+        self, sentence: Sentence, options: SynthesisOptions
+    ) -> Iterator[AudioChunk]:
+        """The audio of one sentence as it becomes ready.
+
+        This engine yields the sentence in one piece; engines that can do better (a split
+        encoder/decoder decoding in chunks) override it. Consumers that stream (HTTP, playback)
+        call this; consumers that want whole sentences call :meth:`synthesize_sentence`.
+        """
+        yield self.synthesize_sentence(sentence, options)
 
     def synthesize(
         self, text: str, options: SynthesisOptions | None = None

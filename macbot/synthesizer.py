@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import __version__
 from .audio import AudioChunk, concat
 from .cache import CachedAudio, PhraseCache, normalize_text
 from .config import AppConfig
@@ -181,6 +182,24 @@ class Synthesizer:
         """Load the default voice and run it once."""
         return self.engine().warmup()
 
+    def info(self) -> dict[str, object]:
+        """``/info``: the engine in use and the versions behind it."""
+        import onnxruntime
+        import piper
+
+        engine = self._engines.get(self.default_voice.name)
+        return {
+            "voice": self.default_voice.name,
+            "engine": engine.describe() if engine else None,
+            "loaded_voices": list(self._engines),
+            "available_providers": onnxruntime.get_available_providers(),
+            "versions": {
+                "macbot": __version__,
+                "onnxruntime": onnxruntime.__version__,
+                "piper-tts": getattr(piper, "__version__", None) or _dist_version("piper-tts"),
+            },
+        }
+
     def performance(self) -> dict[str, object]:
         """``/tts-performance`` in the guide's shape, plus cache details."""
         engine = self._engines.get(self.default_voice.name)
@@ -197,3 +216,12 @@ class Synthesizer:
             },
             "cache": cache,
         }
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None

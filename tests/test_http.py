@@ -91,6 +91,14 @@ def test_tts_performance_has_the_guides_shape(live_server):
     assert p["errors"] == 0
 
 
+def test_info_names_engine_and_versions(live_server):
+    info = live_server.get("/info").json()
+    assert info["engine"]["engine_type"] == "piper"
+    assert info["engine"]["providers"] == ["CPUExecutionProvider"]
+    assert "CPUExecutionProvider" in info["available_providers"]
+    assert info["versions"]["piper-tts"] == "1.8.0"
+
+
 def test_health_and_voices(live_server):
     health = live_server.get("/health")
     assert health.status_code == 200 and health.json()["ready"] is True
