@@ -39,6 +39,14 @@ class ExitCode(enum.IntEnum):
     """The output file cannot be written."""
     ADDRESS_IN_USE = 9
     """``serve``: the port is taken (another daemon running?)."""
+    SERVICE_FAILED = 20
+    """``service``: launchctl/systemctl refused or is missing (the message says why)."""
+    SERVICE_NOT_RUNNING = 21
+    """``service status``: the daemon does not answer ``/health``."""
+    DAEMON_ERROR = 22
+    """``say``/``menubar``: the running daemon refused the request or went away."""
+    MISSING_EXTRA = 23
+    """An optional package is not installed (the message names the extra to install)."""
 
 
 class CLIError(Exception):
@@ -51,7 +59,7 @@ class CLIError(Exception):
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
 
-COMMAND_MODULES = ("macbot.bench",)
+COMMAND_MODULES = ("macbot.bench", "macbot.service.cli", "macbot.menubar")
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers with
 ``set_defaults(handler=fn)`` where ``fn(args, config) -> int`` may raise :class:`CLIError`.
 They must import heavy or optional packages inside their handlers, not at module level."""
@@ -80,11 +88,29 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--noise-scale", type=float, help="generator noise (0: deterministic)")
     say.add_argument("--noise-w-scale", type=float, help="phoneme width noise")
     say.add_argument("--speaker", type=int, help="speaker id for multi-speaker voices")
+    say.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="through the daemon: return once the audio has played (default) or at once "
+        "(--no-wait); in-process always waits",
+    )
+    say.add_argument(
+        "--local",
+        action="store_true",
+        help="synthesize in this process even when a daemon is running",
+    )
     say.set_defaults(handler=_cmd_say)
 
     serve = sub.add_parser("serve", help="run the daemon (HTTP API on server.host:server.port)")
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
+    serve.add_argument(
+        "--log-file",
+        type=Path,
+        help="log here instead of stderr, rotated at 5 MB keeping 3 old files (the launchd "
+        "agent uses ~/Library/Logs/MacBot/macbot.log)",
+    )
     serve.set_defaults(handler=_cmd_serve)
 
     voices = sub.add_parser("voices", help="list the voices that can be used")
@@ -142,6 +168,12 @@ def _cmd_say(args: argparse.Namespace, config: AppConfig) -> int:
     text = _read_text(args.text)
     if args.speed is not None and not 0.25 <= args.speed <= 4:
         raise CLIError(ExitCode.USAGE, f"--speed must be between 0.25 and 4 (got {args.speed})")
+    if _use_daemon(args):
+        from .say_client import say_via_daemon
+
+        status = say_via_daemon(args, config, text)
+        if status is not None:
+            return status
     player = None
     if args.output is None:
         player = Player(SoundDeviceOutput())
@@ -175,6 +207,18 @@ def _cmd_say(args: argparse.Namespace, config: AppConfig) -> int:
     return ExitCode.OK
 
 
+def _use_daemon(args: argparse.Namespace) -> bool:
+    """The daemon takes text, voice, speed and play; noise and speaker overrides are
+    in-process only (``/speak`` has no such fields)."""
+    if args.local:
+        return False
+    overrides = (args.noise_scale, args.noise_w_scale, args.speaker)
+    if any(v is not None for v in overrides):
+        _LOGGER.info("--noise-scale/--noise-w-scale/--speaker: synthesizing in-process")
+        return False
+    return True
+
+
 def _write_audio(path: Path, samples, sample_rate: int) -> None:
     import soundfile as sf
 
@@ -199,6 +243,10 @@ def _cmd_serve(args: argparse.Namespace, config: AppConfig) -> int:
     if overrides:
         config = replace(config, overrides)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    if args.log_file is not None:
+        from .logfile import log_to_file
+
+        log_to_file(args.log_file.expanduser())
     try:
         return serve(config)
     except VoiceNotFoundError as exc:
