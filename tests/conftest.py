@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ from macbot.server import Server
 from macbot.synthesizer import Synthesizer
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0}
+
+# `macbot say` speaks through a daemon on server.port when one answers. Tests must never reach
+# a daemon some other process left running on this machine: point the client at a closed port
+# (tests that want a daemon set MACBOT_URL, or their config's port, themselves).
+os.environ["MACBOT_URL"] = "http://127.0.0.1:9"
 
 
 class RecordingOutput:
