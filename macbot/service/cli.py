@@ -125,9 +125,14 @@ def _status(manager, config: AppConfig, as_json: bool) -> int:
 
 
 def _logs(manager, lines: int, follow: bool) -> int:
+    import shutil
+
+    from . import ServiceError
+
     command = manager.log_command(lines, follow)
+    if shutil.which(command[0]) is None:
+        raise ServiceError(f"{command[0]} not found: cannot show the log")
     sys.stdout.flush()
     if follow:
         os.execvp(command[0], command)  # hand the terminal to tail/journalctl
-    result = manager.runner.run(command, capture=False)
-    return result.returncode
+    return manager.runner.run(command, capture=False).returncode
