@@ -191,7 +191,13 @@ def run_app(rumps, model: MenuBarModel, interval: float) -> None:  # pragma: no 
     summary = rumps.MenuItem("…")
 
     def notify(message: str) -> None:
-        rumps.notification("MacBot TTS", "", message)
+        try:
+            rumps.notification("MacBot TTS", "", message)
+        except RuntimeError:
+            # rumps needs an Info.plist with CFBundleIdentifier for notifications, which a
+            # plain `python -m macbot` lacks; show the message in the menu instead.
+            _LOGGER.info("notification unavailable; showing in the menu: %s", message)
+            summary.title = message
 
     app = rumps.App("MacBot", title=model.state.title, quit_button="Quit")
     app.menu = [

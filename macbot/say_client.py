@@ -49,7 +49,8 @@ def say_via_daemon(args: argparse.Namespace, config: AppConfig, text: str) -> in
         _LOGGER.warning("%s; synthesizing in-process", exc)
         return None
     except DaemonError as exc:
-        raise CLIError(_exit_code(exc), f"daemon at {client.url}: {exc}") from exc
+        hint = " (set MACBOT_TOKEN or server.auth_token)" if exc.status in (401, 403) else ""
+        raise CLIError(_exit_code(exc), f"daemon at {client.url}: {exc}{hint}") from exc
 
 
 def _exit_code(exc) -> int:
