@@ -252,9 +252,7 @@ class EngineChain:
             if piper.coreml_path is not None:
                 out.append(self._coreml_candidate(Path(piper.coreml_path)))
             if piper.quantized_path is not None:
-                out.append(
-                    Candidate(QUANTIZED, Path(piper.quantized_path), "onnx", self._onnx())
-                )
+                out.append(Candidate(QUANTIZED, Path(piper.quantized_path), "onnx", self._onnx()))
         out.append(Candidate(ORIGINAL, voice.model_path, "onnx", self._onnx(), is_variant=False))
         return out
 
@@ -303,7 +301,7 @@ class EngineChain:
             try:
                 if tuned:
                     self._check_tuned(cand, tuned)
-                engine = self._try(cand, voice, attempt)
+                engine = self.try_candidate(cand, voice, attempt)
             except CandidateRejected as exc:
                 attempt.reason = str(exc)
                 _LOGGER.warning(
@@ -369,7 +367,7 @@ class EngineChain:
 
     # -- one candidate -------------------------------------------------------------------
 
-    def _try(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
+    def try_candidate(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
         if not cand.path.exists():
             raise CandidateRejected(f"file not found: {cand.path}")
         if cand.engine_type == COREML and cand.format == "onnx" and not self.facts.coreml:
