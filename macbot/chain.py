@@ -110,12 +110,34 @@ def _provider_text(p: Any) -> str:
 _HASHES: dict[tuple[str, int, int], str] = {}
 
 
-def cached_sha256(path: Path) -> str:
-    """SHA-256 of ``path``, remembered per (path, size, mtime)."""
+def cached_sha256(path: Path, index: Path | None = None) -> str:
+    """SHA-256 of ``path``, remembered per (path, size, mtime) in memory and, when ``index``
+    is given, in that JSON file (so a daemon restart does not hash a 60 MB voice again)."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASHES:
-        _HASHES[key] = file_sha256(path)
+    if key in _HASHES:
+        return _HASHES[key]
+    stored: dict[str, str] = {}
+    text_key = f"{key[0]}|{key[1]}|{key[2]}"
+    if index is not None:
+        try:
+            stored = json.loads(index.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = {}
+        if isinstance(stored, dict) and isinstance(stored.get(text_key), str):
+            _HASHES[key] = stored[text_key]
+            return _HASHES[key]
+    _HASHES[key] = file_sha256(path)
+    if index is not None:
+        try:
+            index.parent.mkdir(parents=True, exist_ok=True)
+            stored = stored if isinstance(stored, dict) else {}
+            stored[text_key] = _HASHES[key]
+            tmp = index.with_name(f"{index.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+            os.replace(tmp, index)
+        except OSError as exc:  # a read-only folder only costs hashing time
+            _LOGGER.warning("cannot write hash index %s: %s", index, exc)
     return _HASHES[key]
 
 
@@ -241,6 +263,11 @@ class EngineChain:
         self.preoptimize = preoptimize
         self.optimized_dir = Path(config.tts.optimized_dir)
         self.tune_path = self.optimized_dir / TUNE_FILE
+        self.hash_index = self.optimized_dir / "ort_cache" / "sha256_index.json"
+
+    def sha256(self, path: Path) -> str:
+        """The file's SHA-256 (remembered in ``optimized_dir/ort_cache/sha256_index.json``)."""
+        return cached_sha256(path, self.hash_index)
 
     # -- candidates ----------------------------------------------------------------------
 
@@ -327,7 +354,7 @@ class EngineChain:
         records = load_tune_records(self.tune_path)
         if not records:
             return "priority", f"no tune record ({self.tune_path}): priority order", {}
-        key = tune_key(cached_sha256(voice.model_path), self.facts)
+        key = tune_key(self.sha256(voice.model_path), self.facts)
         record = records.get(key_id(key))
         if record is None:
             return "priority", "no tune record for this model, onnxruntime, CPU and providers", {}
@@ -336,7 +363,7 @@ class EngineChain:
             r = measured.get(cand.engine_type)
             if r is None or not cand.path.exists():
                 continue
-            if r.get("path") != str(cand.path) or r.get("sha256") != cached_sha256(cand.path):
+            if r.get("path") != str(cand.path) or r.get("sha256") != self.sha256(cand.path):
                 return (
                     "priority",
                     f"tune record is stale: {cand.engine_type} ({cand.path}) changed since "
@@ -393,7 +420,7 @@ class EngineChain:
             return
         except (OSError, ValueError, TypeError) as exc:
             raise CandidateRejected(f"unreadable manifest: {exc}") from exc
-        voice_sha = cached_sha256(voice.model_path)
+        voice_sha = self.sha256(voice.model_path)
         if manifest.source_sha256 != voice_sha:
             raise CandidateRejected(
                 f"manifest: made from another model (source_sha256 "
@@ -418,7 +445,7 @@ class EngineChain:
         cpu_only = cand.providers == ["CPUExecutionProvider"]
         cache = None
         if self.preoptimize and cpu_only:
-            key = f"{cached_sha256(cand.path)}{self.facts.cpu_model}"
+            key = f"{self.sha256(cand.path)}{self.facts.cpu_model}"
             import hashlib
 
             sha = hashlib.sha256(key.encode()).hexdigest()

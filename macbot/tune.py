@@ -20,7 +20,6 @@ from .chain import (
     Attempt,
     CandidateRejected,
     EngineChain,
-    cached_sha256,
     save_tune_record,
     tune_key,
 )
@@ -63,7 +62,7 @@ def tune(
         entry: dict[str, Any] = {
             "engine_type": cand.engine_type,
             "path": str(cand.path),
-            "sha256": cached_sha256(cand.path) if cand.path.is_file() else None,
+            "sha256": chain.sha256(cand.path) if cand.path.is_file() else None,
             "median_rtf": None,
         }
         results[cand.engine_type] = entry
@@ -110,7 +109,7 @@ def tune(
     allowed = [e for e in results.values() if e.get("chosen_ok")]
     winner = min(allowed, key=lambda e: e["median_rtf"])["engine_type"]
     record = {
-        "key": tune_key(cached_sha256(voice.model_path), chain.facts),
+        "key": tune_key(chain.sha256(voice.model_path), chain.facts),
         "created": time.time(),
         "rounds": rounds,
         "sentences": len(sentences),

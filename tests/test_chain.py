@@ -311,3 +311,18 @@ def test_tune_picks_a_winner_and_the_next_daemon_follows_it(tmp_path, variants):
     decision = synth.info()["engine_decision"]
     assert decision["mode"] == "tuned"
     assert decision["winner"] == record["winner"] == synth.performance()["engine_type"]
+
+
+def test_tune_cli_rejects_bad_rounds():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "macbot", "tune", "--rounds", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "macbot: error: --rounds must be at least 1 (got 0)"
