@@ -150,3 +150,40 @@ def rss_suite(args: argparse.Namespace) -> dict:
             }
         )
     return {"suite": "rss", "rows": rows}
+
+
+@suite("memspeed")
+def memspeed_suite(args: argparse.Namespace) -> dict:
+    """Synthesis speed with each memory setting, interleaved in one process over the same
+    varied-length texts as ``rss`` (median RTF; RSS is what ``rss`` measures)."""
+    from .engine import PiperEngine, SynthesisOptions, daemon_session_options
+    from .probes import host_facts
+    from .voices import bundled_voice
+
+    threads = host_facts().recommended_threads()
+    engines = {
+        mode: PiperEngine.load(
+            bundled_voice(), session_options=daemon_session_options(threads, **settings)
+        )
+        for mode, settings in MEMORY_MODES.items()
+    }
+    options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
+    rtfs: dict[str, list[float]] = {mode: [] for mode in engines}
+    for engine in engines.values():
+        list(engine.synthesize("Ready.", options))
+    for text in _texts(10 * max(args.rounds, 1)):
+        for mode, engine in engines.items():
+            started = time.perf_counter()
+            audio = sum(c.duration for c in engine.synthesize(text, options))
+            rtfs[mode].append((time.perf_counter() - started) / audio)
+    base = statistics.median(next(iter(rtfs.values())))
+    rows = [
+        {
+            "memory setting": mode,
+            "runs": len(v),
+            "median_rtf": round(statistics.median(v), 4),
+            "vs_default": round(statistics.median(v) / base, 3),
+        }
+        for mode, v in rtfs.items()
+    ]
+    return {"suite": "memspeed", "rows": rows}
