@@ -138,7 +138,9 @@ def _cmd_tune(args: argparse.Namespace, config: AppConfig) -> int:
 
     if args.rounds < 1:
         raise CLIError(ExitCode.USAGE, f"--rounds must be at least 1 (got {args.rounds})")
-    console = Console(stderr=args.json)
+    import sys
+
+    console = Console(stderr=args.json, width=None if sys.stdout.isatty() else 140)
     try:
         with console.status("tuning…") as status:
             record = tune(config, args.rounds, progress=lambda m: status.update(m))
