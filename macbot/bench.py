@@ -208,3 +208,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+from . import session_bench  # noqa: E402, F401  (registers the "load" and "rss" suites)

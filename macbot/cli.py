@@ -59,7 +59,13 @@ class CLIError(Exception):
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
 
-COMMAND_MODULES = ("macbot.bench", "macbot.service.cli", "macbot.menubar")
+COMMAND_MODULES = (
+    "macbot.bench",
+    "macbot.service.cli",
+    "macbot.menubar",
+    "macbot.doctor",
+    "macbot.tune",
+)
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers with
 ``set_defaults(handler=fn)`` where ``fn(args, config) -> int`` may raise :class:`CLIError`.
 They must import heavy or optional packages inside their handlers, not at module level."""

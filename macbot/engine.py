@@ -245,3 +245,40 @@ class PiperEngine:
         for _ in self.synthesize("Ready.", SynthesisOptions(noise_scale=0, noise_w_scale=0)):
             pass
         return time.perf_counter() - started
+
+
+# -- session options for a long-running daemon (additive helpers) ----------------------------
+
+
+def daemon_session_options(
+    intra_op_threads: int = 0,
+    *,
+    mem_pattern: bool = True,
+    cpu_mem_arena: bool = True,
+    optimized_model_out: Path | None = None,
+    load_preoptimized: bool = False,
+) -> ort.SessionOptions:
+    """Session options for the daemon.
+
+    ``intra_op_threads``: from the probes (performance or physical cores; 0: onnxruntime's
+    default). ``mem_pattern`` / ``cpu_mem_arena``: onnxruntime's memory planner and arena
+    (``macbot bench rss`` measures RSS with each). ``optimized_model_out``: onnxruntime writes
+    the graph it optimized there (once; see :func:`preoptimized_model_path`).
+    ``load_preoptimized``: the model being loaded is such a file, so graph optimization is
+    skipped (that is where the load time goes).
+    """
+    opts = make_session_options(intra_op_threads)
+    opts.enable_mem_pattern = mem_pattern
+    opts.enable_cpu_mem_arena = cpu_mem_arena
+    if load_preoptimized:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    elif optimized_model_out is not None:
+        opts.optimized_model_filepath = str(optimized_model_out)
+    return opts
+
+
+def preoptimized_model_path(cache_dir: Path, source_sha256: str, provider: str) -> Path:
+    """Where the optimized graph of a model is kept: keyed by the source's hash, the
+    onnxruntime version and the provider (an optimized graph is only valid for those)."""
+    tag = provider.removesuffix("ExecutionProvider").lower()
+    return cache_dir / f"{source_sha256[:16]}-ort{ort.__version__}-{tag}.optimized.onnx"

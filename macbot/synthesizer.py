@@ -14,6 +14,7 @@ import numpy as np
 from . import __version__
 from .audio import AudioChunk, concat
 from .cache import CachedAudio, PhraseCache, normalize_text
+from .chain import Decision
 from .config import AppConfig
 from .engine import PiperEngine, SynthesisOptions
 from .stats import PerformanceStats
@@ -55,6 +56,8 @@ class Synthesizer:
         self.stats = PerformanceStats()
         self._engines: OrderedDict[str, PiperEngine] = OrderedDict()
         self._lock = threading.Lock()
+        self.decisions: dict[str, Decision] = {}
+        """The engine chain's decision per loaded voice."""
         self.default_voice = self._default_voice()
 
     # -- voices and engines ------------------------------------------------------------------
@@ -87,8 +90,15 @@ class Synthesizer:
             return engine
 
     def load_engine(self, voice: VoiceInfo) -> PiperEngine:
-        """Build the engine for ``voice`` (the plain ONNX model on the CPU)."""
-        return PiperEngine.load(voice)
+        """Build the engine for ``voice`` through the engine chain (CoreML → quantized →
+        original, or the ``macbot tune`` choice); the decision is kept for ``/info``."""
+        from .chain import EngineChain
+
+        factory = getattr(self, "session_options", None)
+        chain = EngineChain(self.config, session_options=factory)
+        engine, decision = chain.load(voice)
+        self.decisions[voice.name] = decision
+        return engine
 
     @property
     def loaded(self) -> bool:
@@ -187,10 +197,15 @@ class Synthesizer:
         import onnxruntime
         import piper
 
+        from .probes import host_facts
+
         engine = self._engines.get(self.default_voice.name)
+        decision = self.decisions.get(self.default_voice.name)
         return {
             "voice": self.default_voice.name,
             "engine": engine.describe() if engine else None,
+            "probes": host_facts().to_dict(),
+            "engine_decision": decision.to_dict() if decision else None,
             "loaded_voices": list(self._engines),
             "available_providers": onnxruntime.get_available_providers(),
             "versions": {
@@ -208,6 +223,15 @@ class Synthesizer:
         return {
             "engine_loaded": engine is not None,
             "engine_type": engine.engine_type if engine else None,
+            "engine_decision": (
+                {
+                    "mode": d.mode,
+                    "winner": d.winner,
+                    "rejected": {a.engine_type: a.reason for a in d.attempts if not a.accepted},
+                }
+                if (d := self.decisions.get(self.default_voice.name))
+                else None
+            ),
             "voice": self.default_voice.name,
             "performance": {
                 **snap,
