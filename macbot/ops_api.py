@@ -1,4 +1,5 @@
-"""Operator endpoints: ``/config``, ``/memory`` and ``/metrics`` (Prometheus text format).
+"""Operator endpoints: ``/config``, ``/memory``, ``/metrics`` (Prometheus text format) and
+``/openapi.json`` (the API's OpenAPI document).
 
 Metrics live in a :class:`Metrics` object with its own ``CollectorRegistry`` per app (never
 prometheus-client's global one: tests and config reloads build many apps in one process).
@@ -8,14 +9,17 @@ counters (cache, errors, memory) are read when ``/metrics`` is scraped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import psutil
+import yaml
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -61,7 +65,12 @@ class Metrics:
             buckets=SYNTHESIS_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_SynthesizerCollector(app))
+        self._collector = _SynthesizerCollector(app)
+        self.registry.register(self._collector)
+
+    def bind(self, app: Flask) -> None:
+        """Read the synthesizer of ``app`` from now on (after a config reload)."""
+        self._collector.app = app
 
     def observe_synthesis(self, seconds: float) -> None:
         self.synthesis.observe(seconds)
@@ -203,6 +212,19 @@ def metrics_route() -> Response:
     resp.headers["Content-Type"] = METRICS_MIME
     resp.headers["X-Macbot-Version"] = __version__
     return resp
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of the whole API (``macbot/openapi.yaml``) as JSON."""
+    return jsonify(openapi_document())
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The packaged ``openapi.yaml``, parsed."""
+    text = resources.files("macbot").joinpath("openapi.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
 
 
 def _file_entry(path: Path, kind: str, voice: str | None) -> dict[str, Any]:
