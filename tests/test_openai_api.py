@@ -13,7 +13,7 @@ import soundfile as sf
 
 from macbot.formats import resample, strip_xing_frame
 
-TEXT = "Hello from the local daemon. This is the second sentence."
+TEXT = "Hello from the daemon. Second part."
 
 
 @pytest.fixture
@@ -22,10 +22,10 @@ def client(live_server) -> openai.OpenAI:
         yield c
 
 
-@pytest.fixture
-def expected(live_server) -> np.ndarray:
+@pytest.fixture(scope="module")
+def expected(shared_synth) -> np.ndarray:
     """What the engine itself says for TEXT (deterministic config), float samples at 22050."""
-    return live_server.synth.synthesize(TEXT).samples
+    return shared_synth.synthesize(TEXT).samples
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int]:
@@ -34,7 +34,9 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
 
 
 def test_wav_round_trip_is_the_engines_audio(client, expected, live_server):
-    resp = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="wav")
+    resp = client.audio.speech.create(
+        model="tts-1", voice="alloy", input=TEXT, response_format="wav"
+    )
     samples, rate = decode(resp.content)
     assert rate == 22050
     assert samples.shape == expected.shape
@@ -56,14 +58,18 @@ def test_compressed_formats_decode_to_the_same_speech(client, expected, fmt, rat
 
 
 def test_flac_is_lossless(client, expected):
-    resp = client.audio.speech.create(model="piper", voice="echo", input=TEXT, response_format="flac")
+    resp = client.audio.speech.create(
+        model="piper", voice="echo", input=TEXT, response_format="flac"
+    )
     samples, rate = decode(resp.content)
     assert rate == 22050 and samples.shape == expected.shape
     assert np.max(np.abs(samples - expected)) < 2 / 32767
 
 
 def test_pcm_is_24khz_16bit_like_openai(client, expected):
-    resp = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="pcm")
+    resp = client.audio.speech.create(
+        model="tts-1", voice="alloy", input=TEXT, response_format="pcm"
+    )
     pcm = np.frombuffer(resp.content, dtype="<i2").astype(np.float32) / 32767
     want = resample(expected, 22050, 24000)
     assert pcm.shape == want.shape
