@@ -19,7 +19,7 @@ import yaml
 from macbot.formats import resample
 
 LONG_TEXT = " ".join(
-    f"This is sentence number {n} of a request that is still running." for n in range(1, 7)
+    f"This is sentence number {n} of a request that is still running." for n in range(1, 4)
 )
 
 
