@@ -157,3 +157,57 @@ def test_sighup_reloads_the_config(daemon_factory):
     assert body["server"]["max_text_chars"] == 50
     daemon.proc.send_signal(signal.SIGTERM)
     assert daemon.proc.wait(timeout=30) == 0
+
+
+@pytest.fixture
+def reloadable(tmp_path, shared_synth):
+    """An in-process server whose config came from a file, and its Reloader."""
+    import threading
+
+    from conftest import RecordingOutput
+
+    from macbot.app import create_app
+    from macbot.config import load_config
+    from macbot.playback import Player
+    from macbot.server import Reloader, Server
+
+    path = tmp_path / "macbot.yaml"
+    write_config(path, 8123, max_text_chars=100)
+    config = load_config(path)
+    app = create_app(config, synthesizer=shared_synth, player=Player(RecordingOutput()))
+    server = Server(app, "127.0.0.1", 0, threads=2, grace=5)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield server, Reloader(server), path
+    server.request_stop()
+    thread.join(timeout=5)
+
+
+def test_reload_with_an_unknown_voice_keeps_the_running_one(reloadable, caplog):
+    server, reloader, path = reloadable
+    data = yaml.safe_load(path.read_text())
+    data["models"]["tts"]["voice"] = "nobody-such"
+    path.write_text(yaml.safe_dump(data))
+    before = server.app
+    assert reloader.reload() is False
+    assert server.app is before
+    assert "keeping the running voice" in caplog.text
+    assert requests.get(server.url + "/health", timeout=10).status_code == 200
+
+
+def test_reload_with_a_new_voice_warms_it_up_before_swapping(reloadable, shared_synth):
+    server, reloader, path = reloadable
+    data = yaml.safe_load(path.read_text())
+    data["models"]["tts"]["piper"]["voice_path"] = str(shared_synth.default_voice.model_path)
+    data["server"]["max_text_chars"] = 60
+    path.write_text(yaml.safe_dump(data))
+    metrics = server.app.extensions["macbot.metrics"]
+    requests.get(server.url + "/info", timeout=10)
+    assert reloader.reload() is True
+    synth = server.app.extensions["macbot"]["synthesizer"]
+    assert synth is not shared_synth and synth.loaded  # built and warmed before the swap
+    assert server.app.extensions["macbot.metrics"] is metrics  # counters survive reloads
+    resp = requests.post(server.url + "/speak", json={"text": "x" * 61, "play": False}, timeout=10)
+    assert resp.status_code == 413
+    metrics_text = requests.get(server.url + "/metrics", timeout=10).text
+    assert 'route="/info",status="200"' in metrics_text

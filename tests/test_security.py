@@ -225,3 +225,18 @@ def test_host_parsing():
     assert split_host("a:b:c:d") == ("a:b:c:d", None)
     assert split_host("host:0") is None and split_host("") is None
     assert is_loopback("127.0.0.2") and is_loopback("::1") and not is_loopback("10.0.0.1")
+
+
+def test_allowed_hosts_config_and_exposure_warning(caplog):
+    from macbot.config import ConfigError
+    from macbot.security import allowed_host_names, warn_if_exposed
+
+    with pytest.raises(ConfigError, match=r"server\.allowed_hosts: expected a list"):
+        make_config(server__allowed_hosts="macbot.lan")
+    config = make_config(server__host="192.168.1.5", server__allowed_hosts=["Macbot.LAN"])
+    assert {"192.168.1.5", "macbot.lan", "localhost"} <= allowed_host_names(config)
+    warn_if_exposed(config)
+    assert "SECURITY" in caplog.text and "NO auth token" in caplog.text
+    caplog.clear()
+    warn_if_exposed(make_config())
+    assert caplog.text == ""
