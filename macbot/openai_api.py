@@ -95,6 +95,13 @@ def _openai_error(exc: OpenAIError) -> Response:
     return openai_error(str(exc), exc.status, exc.param, exc.code)
 
 
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # Last line of defence, as in app.py, but in OpenAI's shape for OpenAI clients.
+    _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
+    return openai_error(f"internal error: {type(exc).__name__}: {exc}", 500)
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
     message = exc.description or exc.name
@@ -133,9 +140,12 @@ def speech() -> Response:
     stream_format = _stream_format(body)
     options = synth.default_options().with_overrides(speed=speed)
     started = time.perf_counter()
+    stream_it = stream_format is not None
     try:
-        chunks = synth.stream(text, voice, options)
-        first = next(iter(chunks), None)
+        chunks = iter(synth.stream(text, voice, options))
+        first = next(chunks, None)
+        # A whole file: synthesize the rest here too, so a failure is still an error status.
+        rest = [] if stream_it or first is None else list(chunks)
     except EmptyTextError as exc:
         raise OpenAIError(str(exc), param="input") from exc
     except VoiceNotFoundError as exc:
@@ -151,8 +161,7 @@ def speech() -> Response:
         "X-Sample-Rate": str(StreamEncoder(fmt, first.sample_rate).rate),
     }
     cached = bool(first.meta.get("cached"))
-    if stream_format is None:
-        rest = list(chunks)
+    if not stream_it:
         samples = _concat([first, *rest])
         headers["X-Synthesis-Seconds"] = f"{time.perf_counter() - started:.4f}"
         headers["X-Audio-Duration"] = f"{len(samples) / first.sample_rate:.3f}"
