@@ -4,9 +4,10 @@ Any web page the user opens can make the browser send requests to ``127.0.0.1``.
 ``before_request`` hook installed by :func:`install` refuses, before any route runs (so
 nothing is ever spoken for a refused request):
 
-* a ``Host`` header that is not a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``,
-  any port) or a configured name → 403. This defeats DNS rebinding, where ``evil.example``
-  resolves to 127.0.0.1 and the browser sends ``Host: evil.example:8123``.
+* a ``Host`` header that is not a loopback name (``localhost``, a loopback IP literal such
+  as ``127.0.0.1`` or ``[::1]``, any port) or a configured name → 403. This defeats DNS
+  rebinding, where ``evil.example`` resolves to 127.0.0.1 and the browser sends
+  ``Host: evil.example:8123``.
 * a browser cross-origin request: an ``Origin`` header that is not the daemon's own origin
   (``http://`` + the checked ``Host``), or ``Sec-Fetch-Site: cross-site``/``same-site`` → 403.
   Programs (curl, the ``openai`` client) send neither header.
@@ -140,7 +141,7 @@ def _guard() -> Response | None:
 def _check_host(config: AppConfig) -> tuple[str, int, str] | None:
     raw = request.headers.get("Host", "")
     parsed = split_host(raw)
-    if parsed is None or parsed[0] not in allowed_host_names(config):
+    if parsed is None or not (parsed[0] in allowed_host_names(config) or _loopback_ip(parsed[0])):
         return (
             f"host {raw!r} is not allowed (the daemon answers only to localhost names; "
             "add others to server.allowed_hosts)",
@@ -148,6 +149,14 @@ def _check_host(config: AppConfig) -> tuple[str, int, str] | None:
             "host_not_allowed",
         )
     return None
+
+
+def _loopback_ip(name: str) -> bool:
+    """An IP literal in the loopback range (127.0.0.0/8, ::1 spelled out): no DNS involved."""
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_origin() -> tuple[str, int, str] | None:

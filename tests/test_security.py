@@ -61,7 +61,7 @@ def test_foreign_host_header_is_refused(live, host):
 
 
 @pytest.mark.parametrize(
-    "host", ["localhost:{port}", "127.0.0.1:{port}", "[::1]:{port}", "LOCALHOST"]
+    "host", ["localhost:{port}", "127.0.0.1:{port}", "[::1]:{port}", "LOCALHOST", "127.0.0.2"]
 )
 def test_loopback_names_are_served(live, host):
     port = live.url.rsplit(":", 1)[1]
