@@ -51,7 +51,7 @@ def create_app(
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"request body too large (limit {config.server.max_body_bytes} bytes)"
-        return jsonify(error=message), exc.code
+        return security.error_response(message, exc.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -176,3 +176,13 @@ def test_errors_reach_the_client_in_openais_shape(client):
 def test_strip_xing_frame_leaves_other_data_alone():
     assert strip_xing_frame(b"not an mp3 at all") == b"not an mp3 at all"
     assert strip_xing_frame(b"") == b""
+
+
+def test_unknown_v1_route_and_method_answer_in_openais_shape(live_server, client):
+    resp = live_server.get("/v1/audio/transcriptions")
+    assert resp.status_code == 404 and resp.json()["error"]["type"] == "not_found_error"
+    resp = live_server.get("/v1/audio/speech")
+    assert resp.status_code == 405 and resp.json()["error"]["message"]
+    assert live_server.get("/nope").json()["error"]  # plain shape outside /v1
+    with pytest.raises(openai.NotFoundError):
+        client.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF"))
