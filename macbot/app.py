@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import __version__
+from . import __version__, openai_api, ops_api, security
 from .audio import wav_bytes
 from .config import AppConfig
 from .engine import SynthesisError
@@ -51,7 +51,7 @@ def create_app(
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"request body too large (limit {config.server.max_body_bytes} bytes)"
-        return jsonify(error=message), exc.code
+        return security.error_response(message, exc.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -62,7 +62,7 @@ def create_app(
     @app.get("/health")
     def health():
         """``{"status": "ok"|"starting", "ready": bool, "version": str}``."""
-        ready = synth.loaded
+        ready = synth.loaded and not app.extensions["macbot"].get("warming", False)
         return jsonify(status="ok" if ready else "starting", ready=ready, version=__version__), (
             200 if ready else 503
         )
@@ -138,6 +138,9 @@ def create_app(
             voices=[v.describe() for v in list_voices(config.tts.voices_dir)],
         )
 
+    security.install(app)
+    ops_api.register(app)
+    openai_api.register(app)
     return app
 
 

@@ -165,6 +165,14 @@ class ServerConfig:
     max_body_bytes: int = 65536
     """Largest request body accepted (bytes); larger gives 413."""
 
+    auth_token: str | None = None
+    """Bearer token every route but ``/health`` then needs (``Authorization: Bearer TOKEN``).
+    ``null``: no token (``$MACBOT_TOKEN`` is used when set). Shown masked by ``/config``."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra host names accepted in the ``Host`` header besides loopback (``localhost``,
+    ``127.0.0.1``, ``[::1]``) and a non-loopback ``host``; guards against DNS rebinding."""
+
 
 @dataclass(frozen=True)
 class AppConfig:
@@ -318,6 +326,11 @@ def _convert(hint: Any, value: Any, key: str, ctx: _Context) -> Any:
         return _build(hint, value, key, ctx)
     if value is None:
         raise ConfigError(key, "a value is required (got null)", ctx.source)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"expected a list, got {_type_name(value)}", ctx.source)
+        (item_hint, *_rest) = typing.get_args(hint)
+        return tuple(_convert(item_hint, item, f"{key}[{i}]", ctx) for i, item in enumerate(value))
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected true or false, got {value!r}", ctx.source)
@@ -374,4 +387,6 @@ def _to_plain(obj: Any, skip: set[str] = frozenset()) -> Any:
         }
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, tuple):
+        return [_to_plain(item) for item in obj]
     return obj

@@ -3,6 +3,11 @@
 :class:`Server` owns waitress' event loop so that stopping is graceful: on
 :meth:`Server.request_stop` (SIGTERM from launchd, SIGINT, or a test) it stops accepting,
 lets in-flight requests finish and their responses drain, then returns.
+
+Lifecycle of :func:`serve`: bind first (``/health`` answers 503 ``starting`` while the voice
+warms up, then 200), SIGTERM/SIGINT drain and exit 0, SIGHUP reloads the config
+(:class:`Reloader`): a new app is built from the new config and swapped in atomically, so
+requests in flight finish on the old one; an invalid file is logged and the old config kept.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from .app import create_app
-from .config import AppConfig
+from .config import AppConfig, ConfigError, load_config, replace
+from .ops_api import EXTENSION as METRICS_EXTENSION
+from .security import warn_if_exposed
+from .synthesizer import Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +60,11 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def swap_app(self, app: Flask) -> None:
+        """Serve ``app`` from the next request on (requests in flight keep the old one)."""
+        self._waitress.application = app
+        self.app = app
 
     def request_stop(self) -> None:
         """Ask the loop to shut down gracefully (safe from signal handlers and other threads)."""
@@ -93,22 +106,118 @@ class Server:
             self.stopped.set()
 
 
+RESTART_KEYS = ("host", "port", "threads")
+"""``server`` keys that only a restart applies (the socket and the worker pool exist)."""
+
+
+class Reloader:
+    """Applies a changed config file to a running :class:`Server` (on SIGHUP).
+
+    Speed, synthesis options, limits, token and allowed hosts apply at once; a different
+    voice, model files or performance settings build and warm up a new synthesizer first
+    (the old one keeps serving meanwhile). ``server.host``/``port``/``threads`` need a
+    restart: they are kept, with a warning.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._lock = threading.Lock()
+
+    def reload(self) -> bool:
+        """Re-read the config file; returns whether the new config is in force."""
+        with self._lock:
+            old_app = self.server.app
+            state = old_app.extensions["macbot"]
+            old: AppConfig = state["config"]
+            try:
+                new = load_config(old.source)
+                kept = {
+                    f"server.{key}": getattr(old.server, key)
+                    for key in RESTART_KEYS
+                    if getattr(new.server, key) != getattr(old.server, key)
+                }
+                for key in kept:
+                    _LOGGER.warning("reload: %s changed; it applies after a restart", key)
+                if kept:
+                    new = replace(new, kept)
+            except ConfigError as exc:
+                _LOGGER.error("reload failed, keeping the running config: %s", exc)
+                return False
+            synth: Synthesizer = state["synthesizer"]
+            if _engine_settings(new) != _engine_settings(old):
+                try:
+                    fresh = Synthesizer(new)
+                    fresh.warmup()
+                except Exception as exc:  # any load failure must leave the daemon as it was
+                    _LOGGER.error("reload failed, keeping the running voice: %s", exc)
+                    return False
+                synth = fresh
+            else:
+                synth.config = new  # speed and synthesis options are read per request
+            app = create_app(new, synthesizer=synth, player=state["player"])
+            metrics = old_app.extensions.get(METRICS_EXTENSION)
+            if metrics is not None:  # keep counters across reloads (Prometheus expects it)
+                metrics.bind(app)
+                app.extensions[METRICS_EXTENSION] = metrics
+            self.server.swap_app(app)
+            _LOGGER.info("config reloaded from %s", new.source or "built-in defaults")
+            return True
+
+
+def _engine_settings(config: AppConfig) -> tuple[object, ...]:
+    """What needs a new synthesizer when it changes."""
+    tts = config.tts
+    return (
+        tts.voice,
+        tts.voices_dir,
+        tts.optimized_dir,
+        tts.piper.voice_path,
+        tts.piper.quantized_path,
+        tts.piper.coreml_path,
+        config.performance,
+    )
+
+
 def serve(config: AppConfig) -> int:
-    """Warm up the voice, then serve until SIGTERM/SIGINT; returns the exit status (0)."""
+    """Bind, warm up the voice (``/health`` says ``starting`` meanwhile), then serve until
+    SIGTERM/SIGINT; SIGHUP reloads the config. Returns the exit status (0)."""
+    warn_if_exposed(config)
     app = create_app(config)
-    synth = app.extensions["macbot"]["synthesizer"]
-    warm = synth.warmup()
-    _LOGGER.info("voice %s ready (warm-up %.2fs)", synth.default_voice.name, warm)
+    state = app.extensions["macbot"]
+    synth = state["synthesizer"]
+    state["warming"] = True
     server = Server(app, config.server.host, config.server.port, config.server.threads)
+    reloader = Reloader(server)
+    failure: list[BaseException] = []
+
+    def _warm() -> None:
+        try:
+            seconds = synth.warmup()
+        except Exception as exc:  # reported by serve() after the server stops
+            _LOGGER.error("warm-up failed: %s", exc)
+            failure.append(exc)
+            server.request_stop()
+            return
+        state["warming"] = False
+        _LOGGER.info("voice %s ready (warm-up %.2fs)", synth.default_voice.name, seconds)
 
     def _stop(signum, _frame):
         _LOGGER.info("%s: finishing in-flight requests, then exiting", signal.Signals(signum).name)
         server.request_stop()
 
+    def _hup(_signum, _frame):
+        _LOGGER.info("SIGHUP: reloading the config")
+        threading.Thread(target=reloader.reload, name="macbot-reload", daemon=True).start()
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    _LOGGER.info("listening on %s", server.url)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _hup)
+    _LOGGER.info("listening on %s (warming up the voice)", server.url)
+    threading.Thread(target=_warm, name="macbot-warmup", daemon=True).start()
     server.run()
-    app.extensions["macbot"]["player"].close()
+    server.app.extensions["macbot"]["player"].close()
+    if failure:
+        raise failure[0]
     _LOGGER.info("stopped")
     return 0
