@@ -214,8 +214,12 @@ def serve(config: AppConfig) -> int:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, _hup)
     _LOGGER.info("listening on %s (warming up the voice)", server.url)
-    threading.Thread(target=_warm, name="macbot-warmup", daemon=True).start()
+    warmer = threading.Thread(target=_warm, name="macbot-warmup", daemon=True)
+    warmer.start()
     server.run()
+    # A SIGTERM during warm-up must not leave onnxruntime running in a thread while the
+    # interpreter shuts down (that aborts the process instead of exiting 0).
+    warmer.join(timeout=120)
     server.app.extensions["macbot"]["player"].close()
     if failure:
         raise failure[0]
