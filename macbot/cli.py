@@ -39,6 +39,11 @@ class ExitCode(enum.IntEnum):
     """The output file cannot be written."""
     ADDRESS_IN_USE = 9
     """``serve``: the port is taken (another daemon running?)."""
+    MODEL_UNSUPPORTED = 10
+    """``split``: the model's graph does not have the shape the tool needs (or the result does
+    not reproduce it)."""
+    MISSING_EXTRA = 11
+    """An optional package is missing; the message names the extra to install."""
 
 
 class CLIError(Exception):
@@ -51,7 +56,7 @@ class CLIError(Exception):
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
 
-COMMAND_MODULES = ("macbot.bench",)
+COMMAND_MODULES = ("macbot.bench", "macbot.split")
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers with
 ``set_defaults(handler=fn)`` where ``fn(args, config) -> int`` may raise :class:`CLIError`.
 They must import heavy or optional packages inside their handlers, not at module level."""

@@ -95,6 +95,22 @@ class PiperConfig:
 
 
 @dataclass(frozen=True)
+class StreamingConfig:
+    """``models.tts.streaming``: audio inside a sentence, from a split voice (``macbot split``)."""
+
+    enabled: bool = True
+    """Use the voice's encoder/decoder split (when a valid one is in ``optimized_dir``) and
+    stream each sentence in chunks; ``false``: whole sentences from the unsplit model."""
+
+    chunk_frames: int = 64
+    """Latent frames decoded per chunk (256 samples each at 22.05 kHz: 64 ≈ 0.74 s)."""
+
+    context_frames: int = 16
+    """Latent frames of context decoded on each side of a chunk and dropped (below 12 the
+    chunks no longer join up exactly)."""
+
+
+@dataclass(frozen=True)
 class TTSConfig:
     """``models.tts``."""
 
@@ -112,6 +128,8 @@ class TTSConfig:
     """Where generated models (quantized, split, CoreML caches) are written and found."""
 
     piper: PiperConfig = field(default_factory=PiperConfig)
+
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
 
 
 @dataclass(frozen=True)
@@ -204,6 +222,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "models.tts.piper.speaker": (0, 10_000),
     "models.tts.piper.sentence_silence": (0.0, 10.0),
     "models.tts.piper.volume": (0.0, 10.0),
+    "models.tts.streaming.chunk_frames": (1, 4096),
+    "models.tts.streaming.context_frames": (0, 1024),
     "voice_assistant.performance.tts_cache_size": (0, 1_000_000),
     "server.port": (1, 65535),
     "server.threads": (1, 256),

@@ -87,8 +87,10 @@ class Synthesizer:
             return engine
 
     def load_engine(self, voice: VoiceInfo) -> PiperEngine:
-        """Build the engine for ``voice`` (the plain ONNX model on the CPU)."""
-        return PiperEngine.load(voice)
+        """Build the engine for ``voice``: its chunked split when there is a valid one and
+        streaming is on, else the plain ONNX model on the CPU."""
+        chunked = load_streaming_engine(voice, self.config)  # issue 5: streaming in sentences
+        return chunked or PiperEngine.load(voice)
 
     @property
     def loaded(self) -> bool:
@@ -152,9 +154,9 @@ class Synthesizer:
         chunks: list[AudioChunk] = []
         try:
             for sentence in sentences:
-                chunk = engine.synthesize_sentence(sentence, options)
-                chunks.append(chunk)
-                yield chunk
+                for chunk in engine.stream_sentence(sentence, options):
+                    chunks.append(chunk)
+                    yield chunk
         except Exception:
             self.stats.record_error()
             raise
@@ -216,6 +218,29 @@ class Synthesizer:
             },
             "cache": cache,
         }
+
+
+def load_streaming_engine(voice: VoiceInfo, config: AppConfig) -> PiperEngine | None:
+    """The chunked engine of ``voice`` if ``models.tts.streaming.enabled`` and a valid split
+    (manifest's source hash = the voice's model) is in ``optimized_dir``; else ``None``."""
+    streaming = config.tts.streaming
+    if not streaming.enabled:
+        return None
+    from .chunked import ChunkedEngine
+    from .split import find_split
+
+    folder = find_split(voice, config.tts.optimized_dir)
+    if folder is None:
+        return None
+    try:
+        return ChunkedEngine.load_split(
+            voice, folder, streaming.chunk_frames, streaming.context_frames
+        )
+    except Exception as exc:  # a broken split must not stop the daemon: fall back, say why
+        _LOGGER.warning(
+            "cannot load the split %s (%s); using the whole-sentence model", folder, exc
+        )
+        return None
 
 
 def _dist_version(name: str) -> str | None:

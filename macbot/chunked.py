@@ -1,0 +1,329 @@
+"""The chunked engine: a split voice's encoder once per sentence, its decoder chunk by chunk.
+
+The decoder (HiFi-GAN) is convolutional, so audio frames ``[s, e)`` depend only on latent
+frames near them. Decoding the window ``[s - context, e + context)`` and keeping the samples of
+``[s, e)`` reproduces the full model's samples when ``context`` covers the decoder's receptive
+field (measured: 0 difference on the joe voice from 16 frames; see the ``split`` benchmark).
+At the ends of the sentence the window stops at the sentence's edge, which is exact too: the
+full model's convolutions see the same zero padding there.
+
+**Fixed shapes** (``static_frames``): every decoder call gets exactly ``chunk + 2 × context``
+frames, the form onnxruntime's CoreML provider and the Neural Engine need. A window that would
+cross an edge is shifted inside the sentence (still exact); a sentence shorter than one window
+is zero-padded at the end and the output trimmed (not exact near its end, see
+:func:`plan_chunks`).
+
+**Normalization**: Piper divides each sentence by its own peak, which is unknown until its last
+chunk is decoded. Streamed audio is instead scaled by the voice's calibrated gain (from the
+split's manifest: ``1 / max raw peak`` over calibration sentences) and clipped to [-1, 1], so
+the streamed samples equal the unsplit engine's samples times a per-sentence constant
+(``peak × gain``, 0.64 to 1.0 on the calibration sentences). :meth:`synthesize_sentence` returns
+the same audio as the stream in one piece.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from piper.config import PiperConfig as VoiceConfig
+
+from .audio import AudioChunk
+from .engine import PiperEngine, Sentence, SynthesisError, SynthesisOptions, make_session_options
+from .manifest import Manifest
+from .split import DECODER_FILE, ENCODER_FILE, static_decoder_file
+from .voices import VoiceInfo
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_FRAMES = 64
+DEFAULT_CONTEXT_FRAMES = 16
+
+Providers = Sequence[str | tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """One decoder call: latent frames ``[start, stop)`` (padded to ``size`` frames when
+    ``size > stop - start``), of which frames ``[keep_start, keep_stop)`` are the chunk's own."""
+
+    start: int
+    stop: int
+    keep_start: int
+    keep_stop: int
+    size: int
+
+    @property
+    def padding(self) -> int:
+        """Zero frames appended to reach ``size``."""
+        return self.size - (self.stop - self.start)
+
+
+def plan_chunks(frames: int, chunk: int, context: int, fixed: bool = False) -> list[Window]:
+    """Decoder windows for a sentence of ``frames`` latent frames.
+
+    Chunks ``[k·chunk, (k+1)·chunk)`` cover the sentence (the last one may be shorter). Each
+    window adds up to ``context`` frames on both sides, cut at the sentence's edges.
+
+    ``fixed``: every window is ``chunk + 2·context`` frames. Windows crossing an edge are
+    shifted inside the sentence; when the sentence is shorter than one window, the single
+    window is the whole sentence zero-padded at the end.
+    """
+    if chunk < 1 or context < 0:
+        raise ValueError(f"chunk must be >= 1 and context >= 0 (got {chunk}, {context})")
+    if frames < 1:
+        return []
+    size = chunk + 2 * context
+    windows = []
+    for keep_start in range(0, frames, chunk):
+        keep_stop = min(frames, keep_start + chunk)
+        if not fixed:
+            start, stop = max(0, keep_start - context), min(frames, keep_stop + context)
+            windows.append(Window(start, stop, keep_start, keep_stop, stop - start))
+        elif frames <= size:
+            return [Window(0, frames, 0, frames, size)]
+        else:
+            start = min(max(0, keep_start - context), frames - size)
+            windows.append(Window(start, start + size, keep_start, keep_stop, size))
+    return windows
+
+
+class ChunkedEngine(PiperEngine):
+    """A split Piper voice: encoder once per sentence, decoder over chunks of latent frames."""
+
+    def __init__(
+        self,
+        voice: VoiceInfo,
+        encoder: ort.InferenceSession,
+        decoder: ort.InferenceSession,
+        voice_config: VoiceConfig,
+        *,
+        hop_length: int,
+        gain: float,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        context_frames: int = DEFAULT_CONTEXT_FRAMES,
+        engine_type: str = "piper_chunked",
+        model_path: Path | None = None,
+    ) -> None:
+        super().__init__(voice, encoder, voice_config, engine_type, model_path)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.hop_length = hop_length
+        self.gain = gain
+        self.chunk_frames = chunk_frames
+        self.context_frames = context_frames
+        self._decoder_input = decoder.get_inputs()[0].name
+        frames_dim = decoder.get_inputs()[0].shape[-1]
+        self.static_frames = frames_dim if isinstance(frames_dim, int) else None
+        if self.static_frames is not None and self.static_frames != chunk_frames + 2 * (
+            context_frames
+        ):
+            raise ValueError(
+                f"the static decoder takes {self.static_frames} frames, but chunk "
+                f"{chunk_frames} + 2 × context {context_frames} = "
+                f"{chunk_frames + 2 * context_frames}"
+            )
+        plan_chunks(1, chunk_frames, context_frames)  # validates the sizes
+
+    @classmethod
+    def load_split(
+        cls,
+        voice: VoiceInfo,
+        split_dir: Path,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        context_frames: int = DEFAULT_CONTEXT_FRAMES,
+        encoder_providers: Providers = ("CPUExecutionProvider",),
+        decoder_providers: Providers = ("CPUExecutionProvider",),
+        static: bool = False,
+        engine_type: str | None = None,
+        session_options: ort.SessionOptions | None = None,
+    ) -> ChunkedEngine:
+        """Load the split in ``split_dir`` (made by :func:`macbot.split.split_voice`).
+
+        ``static``: use ``decoder.static<F>.onnx`` with ``F = chunk + 2·context`` (it must have
+        been exported: ``macbot split --static-frames F``) — the CoreML candidate's form, with
+        ``decoder_providers=("CoreMLExecutionProvider", "CPUExecutionProvider")`` and the
+        encoder on the CPU. Needs only onnxruntime.
+        """
+        started = time.perf_counter()
+        split_dir = Path(split_dir)
+        manifest = Manifest.load(split_dir)
+        params = manifest.parameters
+        if static:
+            frames = chunk_frames + 2 * context_frames
+            decoder_path = split_dir / static_decoder_file(frames)
+            if not decoder_path.is_file():
+                raise FileNotFoundError(
+                    f"no static decoder for {frames} frames in {split_dir} "
+                    f"(make it with: macbot split --static-frames {frames})"
+                )
+        else:
+            decoder_path = split_dir / params.get("decoder", DECODER_FILE)
+
+        def session(path: Path, providers: Providers) -> ort.InferenceSession:
+            return ort.InferenceSession(
+                str(path),
+                sess_options=session_options or make_session_options(),
+                providers=list(providers),
+            )
+
+        encoder = session(split_dir / params.get("encoder", ENCODER_FILE), encoder_providers)
+        decoder = session(decoder_path, decoder_providers)
+        voice_config = VoiceConfig.from_dict(
+            json.loads(voice.config_path.read_text(encoding="utf-8"))
+        )
+        engine = cls(
+            voice,
+            encoder,
+            decoder,
+            voice_config,
+            hop_length=int(params["hop_length"]),
+            gain=float(params.get("gain", 1.0)),
+            chunk_frames=chunk_frames,
+            context_frames=context_frames,
+            engine_type=engine_type or ("piper_chunked_static" if static else "piper_chunked"),
+            model_path=split_dir,
+        )
+        engine.load_seconds = time.perf_counter() - started
+        _LOGGER.info(
+            "loaded %s split from %s (chunk %d, context %d, %s decoder) in %.2fs",
+            voice.name,
+            split_dir,
+            chunk_frames,
+            context_frames,
+            "static" if static else "dynamic",
+            engine.load_seconds,
+        )
+        return engine
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.decoder.get_providers())
+
+    def describe(self) -> dict[str, object]:
+        return {
+            **super().describe(),
+            "encoder_providers": list(self.encoder.get_providers()),
+            "decoder_providers": list(self.decoder.get_providers()),
+            "chunk_frames": self.chunk_frames,
+            "context_frames": self.context_frames,
+            "static_frames": self.static_frames,
+            "gain": self.gain,
+        }
+
+    # -- latent → audio ----------------------------------------------------------------------
+
+    def latent(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
+        """The encoder's output for one sentence: ``[1, channels, frames]``."""
+        feed = self.model_inputs(phoneme_ids, options)
+        try:
+            return self.encoder.run(None, feed)[0]
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
+
+    def decode(self, latent: np.ndarray) -> Iterator[np.ndarray]:
+        """Raw audio of ``latent`` chunk by chunk (float32, not normalized); the pieces
+        concatenated are the full model's raw output."""
+        hop = self.hop_length
+        windows = plan_chunks(
+            latent.shape[-1],
+            self.chunk_frames,
+            self.context_frames,
+            fixed=self.static_frames is not None,
+        )
+        for w in windows:
+            part = latent[:, :, w.start : w.stop]
+            if w.padding:
+                part = np.pad(part, ((0, 0), (0, 0), (0, w.padding)))
+            try:
+                audio = self.decoder.run(None, {self._decoder_input: part})[0].reshape(-1)
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
+            yield audio[(w.keep_start - w.start) * hop : (w.keep_stop - w.start) * hop]
+
+    def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
+        """Raw audio of one sentence (the decoded chunks joined)."""
+        return np.concatenate(list(self.decode(self.latent(phoneme_ids, options))))
+
+    # -- sentences → audio -------------------------------------------------------------------
+
+    def stream_sentence(
+        self, sentence: Sentence, options: SynthesisOptions
+    ) -> Iterator[AudioChunk]:
+        """Yield the sentence chunk by chunk as each is decoded, scaled by the voice's gain.
+
+        Every chunk has the sentence's ``index``; ``meta`` has ``part`` (from 0) and
+        ``last_part``. The sentence's trailing silence rides on its last part.
+        """
+        latent = self.latent(sentence.phoneme_ids, options)
+        scale = self.gain * options.volume
+        pending: np.ndarray | None = None
+        part = 0
+        for raw in self.decode(latent):
+            if pending is not None:
+                yield self._chunk(pending, sentence, part, last=False)
+                part += 1
+            pending = np.clip(raw * scale, -1.0, 1.0).astype(np.float32)
+        assert pending is not None  # a sentence has at least one frame
+        if options.sentence_silence > 0 and not sentence.last:
+            gap = np.zeros(int(self.sample_rate * options.sentence_silence), dtype=np.float32)
+            pending = np.concatenate([pending, gap])
+        yield self._chunk(pending, sentence, part, last=True)
+
+    def _chunk(self, samples: np.ndarray, sentence: Sentence, part: int, last: bool) -> AudioChunk:
+        return AudioChunk(
+            samples=samples,
+            sample_rate=self.sample_rate,
+            engine=self.engine_type,
+            voice=self.voice.name,
+            text=sentence.phonemes,
+            index=sentence.index,
+            meta={"part": part, "last_part": last},
+        )
+
+    def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
+        """The same audio as :meth:`stream_sentence`, in one piece."""
+        parts = list(self.stream_sentence(sentence, options))
+        return AudioChunk(
+            samples=np.concatenate([p.samples for p in parts]),
+            sample_rate=self.sample_rate,
+            engine=self.engine_type,
+            voice=self.voice.name,
+            text=sentence.phonemes,
+            index=sentence.index,
+        )
+
+
+def load_chunked(
+    voice: VoiceInfo,
+    split_dir: Path,
+    encoder_providers: Providers = ("CPUExecutionProvider",),
+    decoder_providers: Providers = ("CPUExecutionProvider",),
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    context_frames: int = DEFAULT_CONTEXT_FRAMES,
+    static: bool = False,
+) -> ChunkedEngine:
+    """A chunked engine with the given providers for encoder and decoder (for the engine chain).
+
+    The CoreML candidate: ``load_chunked(voice, split, ("CPUExecutionProvider",),
+    ("CoreMLExecutionProvider", "CPUExecutionProvider"), static=True)`` — encoder on the CPU,
+    fixed-shape decoder on CoreML (the Neural Engine needs static shapes).
+    """
+    return ChunkedEngine.load_split(
+        voice,
+        split_dir,
+        chunk_frames=chunk_frames,
+        context_frames=context_frames,
+        encoder_providers=encoder_providers,
+        decoder_providers=decoder_providers,
+        static=static,
+    )
