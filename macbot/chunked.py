@@ -9,9 +9,11 @@ full model's convolutions see the same zero padding there.
 
 **Fixed shapes** (``static_frames``): every decoder call gets exactly ``chunk + 2 × context``
 frames, the form onnxruntime's CoreML provider and the Neural Engine need. A window that would
-cross an edge is shifted inside the sentence (still exact); a sentence shorter than one window
-is zero-padded at the end and the output trimmed (not exact near its end, see
-:func:`plan_chunks`).
+cross an edge is shifted inside the sentence (still exact). A sentence shorter than one window
+goes to ``short_decoder`` (the dynamic decoder on the encoder's providers, exact) when there is
+one; without it the window is zero-padded at the end and the output trimmed, which is not
+exact near the end (zeros in the latent are not the convolutions' own edge padding): about
+1e-4 on a real one-word sentence, which ends in silence, up to 2e-2 on a latent cut mid-word.
 
 **Normalization**: Piper divides each sentence by its own peak, which is unknown until its last
 chunk is decoded. Streamed audio is instead scaled by the voice's calibrated gain (from the
@@ -111,6 +113,7 @@ class ChunkedEngine(PiperEngine):
         context_frames: int = DEFAULT_CONTEXT_FRAMES,
         engine_type: str = "piper_chunked",
         model_path: Path | None = None,
+        short_decoder: ort.InferenceSession | None = None,
     ) -> None:
         super().__init__(voice, encoder, voice_config, engine_type, model_path)
         self.encoder = encoder
@@ -119,6 +122,8 @@ class ChunkedEngine(PiperEngine):
         self.gain = gain
         self.chunk_frames = chunk_frames
         self.context_frames = context_frames
+        self.short_decoder = short_decoder
+        """Static mode: decodes sentences shorter than one window at their own length."""
         self._decoder_input = decoder.get_inputs()[0].name
         frames_dim = decoder.get_inputs()[0].shape[-1]
         self.static_frames = frames_dim if isinstance(frames_dim, int) else None
@@ -144,13 +149,16 @@ class ChunkedEngine(PiperEngine):
         static: bool = False,
         engine_type: str | None = None,
         session_options: ort.SessionOptions | None = None,
+        pad_short: bool = False,
     ) -> ChunkedEngine:
         """Load the split in ``split_dir`` (made by :func:`macbot.split.split_voice`).
 
         ``static``: use ``decoder.static<F>.onnx`` with ``F = chunk + 2·context`` (it must have
         been exported: ``macbot split --static-frames F``) — the CoreML candidate's form, with
         ``decoder_providers=("CoreMLExecutionProvider", "CPUExecutionProvider")`` and the
-        encoder on the CPU. Needs only onnxruntime.
+        encoder on the CPU; sentences shorter than ``F`` frames then go to the dynamic decoder
+        on ``encoder_providers`` (``pad_short``: pad them for the static decoder instead).
+        Needs only onnxruntime.
         """
         started = time.perf_counter()
         split_dir = Path(split_dir)
@@ -164,8 +172,9 @@ class ChunkedEngine(PiperEngine):
                     f"no static decoder for {frames} frames in {split_dir} "
                     f"(make it with: macbot split --static-frames {frames})"
                 )
-        else:
-            decoder_path = split_dir / params.get("decoder", DECODER_FILE)
+        dynamic_path = split_dir / params.get("decoder", DECODER_FILE)
+        if not static:
+            decoder_path = dynamic_path
 
         def session(path: Path, providers: Providers) -> ort.InferenceSession:
             return ort.InferenceSession(
@@ -176,6 +185,7 @@ class ChunkedEngine(PiperEngine):
 
         encoder = session(split_dir / params.get("encoder", ENCODER_FILE), encoder_providers)
         decoder = session(decoder_path, decoder_providers)
+        short = session(dynamic_path, encoder_providers) if static and not pad_short else None
         voice_config = VoiceConfig.from_dict(
             json.loads(voice.config_path.read_text(encoding="utf-8"))
         )
@@ -190,6 +200,7 @@ class ChunkedEngine(PiperEngine):
             context_frames=context_frames,
             engine_type=engine_type or ("piper_chunked_static" if static else "piper_chunked"),
             model_path=split_dir,
+            short_decoder=short,
         )
         engine.load_seconds = time.perf_counter() - started
         _LOGGER.info(
@@ -234,8 +245,13 @@ class ChunkedEngine(PiperEngine):
         """Raw audio of ``latent`` chunk by chunk (float32, not normalized); the pieces
         concatenated are the full model's raw output."""
         hop = self.hop_length
+        frames = latent.shape[-1]
+        short = self.short_decoder is not None and frames < (self.static_frames or 0)
+        if short:
+            yield self._run(self.short_decoder, latent)
+            return
         windows = plan_chunks(
-            latent.shape[-1],
+            frames,
             self.chunk_frames,
             self.context_frames,
             fixed=self.static_frames is not None,
@@ -244,11 +260,14 @@ class ChunkedEngine(PiperEngine):
             part = latent[:, :, w.start : w.stop]
             if w.padding:
                 part = np.pad(part, ((0, 0), (0, 0), (0, w.padding)))
-            try:
-                audio = self.decoder.run(None, {self._decoder_input: part})[0].reshape(-1)
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
+            audio = self._run(self.decoder, part)
             yield audio[(w.keep_start - w.start) * hop : (w.keep_stop - w.start) * hop]
+
+    def _run(self, decoder: ort.InferenceSession, latent: np.ndarray) -> np.ndarray:
+        try:
+            return decoder.run(None, {self._decoder_input: latent})[0].reshape(-1)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw audio of one sentence (the decoded chunks joined)."""
@@ -311,6 +330,7 @@ def load_chunked(
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
     context_frames: int = DEFAULT_CONTEXT_FRAMES,
     static: bool = False,
+    pad_short: bool = False,
 ) -> ChunkedEngine:
     """A chunked engine with the given providers for encoder and decoder (for the engine chain).
 
@@ -326,4 +346,5 @@ def load_chunked(
         encoder_providers=encoder_providers,
         decoder_providers=decoder_providers,
         static=static,
+        pad_short=pad_short,
     )

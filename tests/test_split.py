@@ -72,7 +72,7 @@ def test_decoder_shapes_dynamic_and_static(voice_split):
     assert static.get_inputs()[0].shape == [1, 192, 96]
     out = static.run(None, {static.get_inputs()[0].name: np.zeros((1, 192, 96), np.float32)})
     assert out[0].size == 96 * 256
-    with pytest.raises(Exception, match="dimensions|shape|Got invalid"):
+    with pytest.raises(Exception, match=r"dimensions|shape|Got invalid"):
         static.run(None, {static.get_inputs()[0].name: np.zeros((1, 192, 95), np.float32)})
     model = onnx.load(str(folder / "decoder.static96.onnx"), load_external_data=False)
     output_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
