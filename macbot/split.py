@@ -249,31 +249,37 @@ def export_static_decoder(split_dir: Path, frames: int) -> Path:
 # -- checking ----------------------------------------------------------------------------------
 
 
-def _sessions(split_dir: Path, model_path: Path) -> tuple[Any, Any, Any]:
+def load_sessions(voice: VoiceInfo, split_dir: Path) -> tuple[Any, Any, Any]:
+    """(unsplit engine, encoder session, decoder session), all on the CPU."""
     import onnxruntime as ort
 
-    from .engine import make_session_options
+    from .engine import PiperEngine, make_session_options
 
     def load(path: Path) -> Any:
         return ort.InferenceSession(
             str(path), sess_options=make_session_options(), providers=["CPUExecutionProvider"]
         )
 
-    return load(model_path), load(split_dir / ENCODER_FILE), load(split_dir / DECODER_FILE)
+    engine = PiperEngine(voice, load(voice.model_path), _voice_config(voice))
+    return engine, load(split_dir / ENCODER_FILE), load(split_dir / DECODER_FILE)
 
 
 def check_split(
-    voice: VoiceInfo, split_dir: Path, texts: Sequence[str] = CHECK_TEXTS
+    voice: VoiceInfo,
+    split_dir: Path,
+    texts: Sequence[str] = CHECK_TEXTS,
+    sessions: tuple[Any, Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Run full model and encoder → decoder on ``texts`` with noise scales 0.
 
     Returns ``max_abs_diff`` (over all samples of all sentences), ``sentences``, ``frames``
     (latent frames per sentence) and ``hop_length`` (measured: samples / frames).
+    ``sessions``: from :func:`load_sessions` (default: loaded here).
     """
-    from .engine import PiperEngine, SynthesisOptions
+    from .engine import SynthesisOptions
 
-    full, encoder, decoder = _sessions(split_dir, voice.model_path)
-    engine = PiperEngine(voice, full, _voice_config(voice))
+    engine, encoder, decoder = sessions or load_sessions(voice, split_dir)
+    full = engine.session
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
     worst = 0.0
     frames: list[int] = []
@@ -302,7 +308,10 @@ def check_split(
 
 
 def calibrate_gain(
-    voice: VoiceInfo, split_dir: Path, texts: Sequence[str] = CALIBRATION_TEXTS
+    voice: VoiceInfo,
+    split_dir: Path,
+    texts: Sequence[str] = CALIBRATION_TEXTS,
+    sessions: tuple[Any, Any, Any] | None = None,
 ) -> dict[str, float]:
     """The fixed gain that streamed audio is scaled by, in place of Piper's per-sentence peak
     normalization (the peak is unknown until the last chunk is decoded).
@@ -310,10 +319,9 @@ def calibrate_gain(
     Measures the raw peak of each sentence (voice's own noise scales, as spoken) and returns
     ``gain = 1 / max(peaks)``, so no calibration sentence clips, plus the peak statistics.
     """
-    from .engine import PiperEngine, SynthesisOptions
+    from .engine import SynthesisOptions
 
-    full, _, _ = _sessions(split_dir, voice.model_path)
-    engine = PiperEngine(voice, full, _voice_config(voice))
+    engine = (sessions or load_sessions(voice, split_dir))[0]
     peaks = []
     for text in texts:
         for sentence in engine.sentences(text):
@@ -366,7 +374,8 @@ def split_voice(
     out.mkdir(parents=True, exist_ok=True)
     onnx.save(encoder, str(out / ENCODER_FILE))
     onnx.save(decoder, str(out / DECODER_FILE))
-    check = check_split(voice, out)
+    sessions = load_sessions(voice, out)
+    check = check_split(voice, out, sessions=sessions)
     if check["hop_length"] != cut.hop_length:
         raise SplitCheckError(
             f"decoder gives {check['hop_length']} samples per frame, its strides say "
@@ -380,7 +389,8 @@ def split_voice(
     statics = {}
     for frames in sorted(set(static_frames)):
         statics[str(frames)] = export_static_decoder(out, frames).name
-    gain = calibrate_gain(voice, out)
+    gain = calibrate_gain(voice, out, sessions=sessions)
+    del sessions
     sizes = {
         "source": voice.model_path.stat().st_size,
         "encoder": (out / ENCODER_FILE).stat().st_size,

@@ -253,3 +253,14 @@ def test_synthesizer_falls_back_without_a_usable_split(voice_split, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(manifest))
     (copy / "decoder.onnx").write_bytes(b"broken")  # a broken file: logged, then fallback
     assert type(Synthesizer(_streaming_config(tmp_path)).engine()) is PiperEngine
+
+
+def test_streaming_config_keys_are_checked():
+    from macbot.config import ConfigError, config_from_dict
+
+    config = config_from_dict({"models": {"tts": {"streaming": {"chunk_frames": 32}}}})
+    assert config.tts.streaming.chunk_frames == 32 and config.tts.streaming.context_frames == 16
+    with pytest.raises(ConfigError, match=r"models\.tts\.streaming\.context_frames"):
+        config_from_dict({"models": {"tts": {"streaming": {"context_frames": -1}}}})
+    with pytest.raises(ConfigError, match=r"models\.tts\.streaming\.enabled"):
+        config_from_dict({"models": {"tts": {"streaming": {"enabled": "yes"}}}})
