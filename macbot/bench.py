@@ -217,11 +217,12 @@ def split_suite(args: argparse.Namespace) -> dict:
     folder = _split_for_bench(voice, config.tts.optimized_dir)
     chunk = args.chunk_frames
     context = args.context_frames
+    growth = args.growth
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
     piper_voice = PiperVoice.load(voice.model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     unsplit = PiperEngine.load(voice)
-    chunked = ChunkedEngine.load_split(voice, folder, chunk, context)
+    chunked = ChunkedEngine.load_split(voice, folder, chunk, context, growth)
     static = None
     if (folder / f"decoder.static{chunk + 2 * context}.onnx").is_file():
         static = ChunkedEngine.load_split(voice, folder, chunk, context, static=True)
@@ -243,8 +244,8 @@ def split_suite(args: argparse.Namespace) -> dict:
             piper_voice.synthesize(t, piper_cfg)
         ),
         "macbot unsplit engine": lambda t: first_and_total(unsplit.synthesize(t, options)),
-        f"macbot chunked {chunk}+2x{context} (dynamic decoder)": lambda t: first_and_total(
-            engine_stream(chunked, t)
+        f"macbot chunked {chunk}+2x{context} x{growth:g} (dynamic decoder)": lambda t: (
+            first_and_total(engine_stream(chunked, t))
         ),
     }
     if static is not None:
@@ -313,68 +314,75 @@ def split_suite(args: argparse.Namespace) -> dict:
     }
 
 
-SWEEP_CHUNKS = (16, 32, 48, 64, 96, 128)
 SWEEP_CONTEXTS = (4, 8, 12, 16, 24)
+SWEEP_CHUNKS = (16, 32, 64)
+SWEEP_GROWTHS = (1.0, 2.0, 4.0, 0.0)
 
 
 def _chunk_sweep(voice, folder: Path, options, args: argparse.Namespace) -> list[dict]:
-    """Chunk × context: exactness (max |joined - whole|) and median time to first audio and to
-    the end of each paragraph's first sentence, relative to decoding it whole."""
+    """On each paragraph's first sentence: for each context (chunk 64, growth 1) the max
+    difference of the joined chunks from decoding whole; for each first chunk × growth (at
+    ``--context-frames``) the time to first audio (encoder + first chunk), the decode time
+    relative to decoding whole, and the worst stall: how late a chunk is after the audio
+    before it has played (0: playback never waits)."""
     import numpy as np
 
     from .chunked import ChunkedEngine
 
-    base = ChunkedEngine.load_split(voice, folder, 64, 16)
-    latents = []
-    for text in PARAGRAPHS:
-        sentence = base.sentences(text)[0]
-        latents.append(base.latent(sentence.phoneme_ids, options))
-    whole_audio = [base._run(base.decoder, z) for z in latents]
-    encoder_s = []
-    for text in PARAGRAPHS:
-        sentence = base.sentences(text)[0]
-        started = time.perf_counter()
-        base.latent(sentence.phoneme_ids, options)
-        encoder_s.append(time.perf_counter() - started)
-    rows = []
-    whole_s = []
+    engine = ChunkedEngine.load_split(voice, folder, 64, 16)
+    sentences = [engine.sentences(text)[0] for text in PARAGRAPHS]
+    latents = [engine.latent(s.phoneme_ids, options) for s in sentences]
+    whole_audio = [engine._run(engine.decoder, z) for z in latents]
+    encoder_s, whole_s = [], []
     for _ in range(args.sweep_rounds):
-        for z in latents:
+        for sentence, z in zip(sentences, latents, strict=True):
             started = time.perf_counter()
-            base._run(base.decoder, z)
+            engine.latent(sentence.phoneme_ids, options)
+            encoder_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            engine._run(engine.decoder, z)
             whole_s.append(time.perf_counter() - started)
-    whole = statistics.median(whole_s)
     encoder = statistics.median(encoder_s)
-    for ctx in SWEEP_CONTEXTS:
-        for chunk in SWEEP_CHUNKS:
-            engine = base  # the plan reads these on every decode
-            engine.chunk_frames, engine.context_frames = chunk, ctx
-            diff = 0.0
-            firsts, totals = [], []
-            for _ in range(args.sweep_rounds):
-                for z, reference in zip(latents, whole_audio, strict=True):
-                    started = time.perf_counter()
-                    parts = []
-                    for part in engine.decode(z):
-                        if not parts:
-                            firsts.append(time.perf_counter() - started)
-                        parts.append(part)
-                    totals.append(time.perf_counter() - started)
-                    diff = max(diff, float(np.max(np.abs(np.concatenate(parts) - reference))))
-            rows.append(
-                {
-                    "chunk": chunk,
-                    "context": ctx,
-                    "max_diff": float(f"{diff:.3g}"),
-                    "first_chunk_s": round(statistics.median(firsts), 4),
-                    "ttfa_s": round(encoder + statistics.median(firsts), 4),
-                    "decode_vs_whole": round(statistics.median(totals) / whole, 3),
-                }
-            )
-    return [
-        {"whole_decode_s": round(whole, 4), "encoder_s": round(encoder, 4)},
-        *rows,
+    whole = statistics.median(whole_s)
+    rate = engine.sample_rate
+
+    def measure(chunk: int, context: int, growth: float) -> dict:
+        engine.chunk_frames, engine.context_frames, engine.growth = chunk, context, growth
+        diff, stall = 0.0, 0.0
+        firsts, totals = [], []
+        for _ in range(args.sweep_rounds):
+            for z, reference in zip(latents, whole_audio, strict=True):
+                parts = []
+                started = time.perf_counter()
+                first = played = 0.0
+                for part in engine.decode(z):
+                    ready = time.perf_counter() - started
+                    if not parts:
+                        first = ready
+                    else:  # audio of the parts so far has been playing since `first`
+                        stall = max(stall, ready - (first + played))
+                    played += part.size / rate
+                    parts.append(part)
+                firsts.append(first)
+                totals.append(time.perf_counter() - started)
+                diff = max(diff, float(np.max(np.abs(np.concatenate(parts) - reference))))
+        return {
+            "chunk": chunk,
+            "context": context,
+            "growth": growth,
+            "max_diff": float(f"{diff:.3g}"),
+            "ttfa_s": round(encoder + statistics.median(firsts), 4),
+            "decode_vs_whole": round(statistics.median(totals) / whole, 3),
+            "worst_stall_s": round(stall, 3),
+        }
+
+    rows = [measure(64, ctx, 1.0) for ctx in SWEEP_CONTEXTS]
+    rows += [
+        measure(chunk, args.context_frames, growth)
+        for chunk in SWEEP_CHUNKS
+        for growth in SWEEP_GROWTHS
     ]
+    return [{"whole_decode_s": round(whole, 4), "encoder_s": round(encoder, 4)}, *rows]
 
 
 def markdown(result: dict) -> str:
@@ -395,6 +403,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--chunk-frames", type=int, default=64, help="split: chunk size")
     parser.add_argument("--context-frames", type=int, default=16, help="split: context size")
+    parser.add_argument("--growth", type=float, default=4.0, help="split: chunk growth")
     parser.add_argument("--sweep-rounds", type=int, default=1, help="split: sweep rounds")
     return parser
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_FRAMES = 64
 DEFAULT_CONTEXT_FRAMES = 16
+DEFAULT_GROWTH = 4.0
 
 Providers = Sequence[str | tuple[str, dict[str, Any]]]
 
@@ -68,32 +70,53 @@ class Window:
         return self.size - (self.stop - self.start)
 
 
-def plan_chunks(frames: int, chunk: int, context: int, fixed: bool = False) -> list[Window]:
+def chunk_sizes(frames: int, chunk: int, growth: float = 1.0) -> list[int]:
+    """Sizes of the chunks that cover ``frames``: ``chunk``, then each ``growth`` times the one
+    before (rounded up; ``growth`` 0: the rest in one piece), the last one cut to fit."""
+    if chunk < 1 or not (growth == 0 or growth >= 1):
+        raise ValueError(f"chunk must be >= 1 and growth 0 or >= 1 (got {chunk}, {growth})")
+    sizes: list[int] = []
+    size, done = chunk, 0
+    while done < frames:
+        sizes.append(min(size, frames - done))
+        done += sizes[-1]
+        size = frames if growth == 0 else math.ceil(size * growth)
+    return sizes
+
+
+def plan_chunks(
+    frames: int, chunk: int, context: int, fixed: bool = False, growth: float = 1.0
+) -> list[Window]:
     """Decoder windows for a sentence of ``frames`` latent frames.
 
-    Chunks ``[k·chunk, (k+1)·chunk)`` cover the sentence (the last one may be shorter). Each
-    window adds up to ``context`` frames on both sides, cut at the sentence's edges.
+    Chunks of :func:`chunk_sizes` cover the sentence in order (``growth`` 1: all ``chunk``
+    frames, the last one may be shorter). Each window adds up to ``context`` frames on both
+    sides, cut at the sentence's edges.
 
-    ``fixed``: every window is ``chunk + 2·context`` frames. Windows crossing an edge are
-    shifted inside the sentence; when the sentence is shorter than one window, the single
-    window is the whole sentence zero-padded at the end.
+    ``fixed``: every window is ``chunk + 2·context`` frames (``growth`` must be 1). Windows
+    crossing an edge are shifted inside the sentence; when the sentence is shorter than one
+    window, the single window is the whole sentence zero-padded at the end.
     """
     if chunk < 1 or context < 0:
         raise ValueError(f"chunk must be >= 1 and context >= 0 (got {chunk}, {context})")
+    if fixed and growth != 1:
+        raise ValueError("fixed windows need growth 1 (one chunk size)")
     if frames < 1:
         return []
     size = chunk + 2 * context
+    if fixed and frames <= size:
+        return [Window(0, frames, 0, frames, size)]
     windows = []
-    for keep_start in range(0, frames, chunk):
-        keep_stop = min(frames, keep_start + chunk)
+    keep_start = 0
+    for length in chunk_sizes(frames, chunk, growth):
+        keep_stop = keep_start + length
         if not fixed:
             start, stop = max(0, keep_start - context), min(frames, keep_stop + context)
             windows.append(Window(start, stop, keep_start, keep_stop, stop - start))
-        elif frames <= size:
-            return [Window(0, frames, 0, frames, size)]
         else:
             start = min(max(0, keep_start - context), frames - size)
             windows.append(Window(start, start + size, keep_start, keep_stop, size))
+        keep_start = keep_stop
     return windows
 
 
@@ -111,6 +134,7 @@ class ChunkedEngine(PiperEngine):
         gain: float,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
         context_frames: int = DEFAULT_CONTEXT_FRAMES,
+        growth: float = DEFAULT_GROWTH,
         engine_type: str = "piper_chunked",
         model_path: Path | None = None,
         short_decoder: ort.InferenceSession | None = None,
@@ -122,6 +146,7 @@ class ChunkedEngine(PiperEngine):
         self.gain = gain
         self.chunk_frames = chunk_frames
         self.context_frames = context_frames
+        self.growth = growth
         self.short_decoder = short_decoder
         """Static mode: decodes sentences shorter than one window at their own length."""
         self._decoder_input = decoder.get_inputs()[0].name
@@ -135,7 +160,8 @@ class ChunkedEngine(PiperEngine):
                 f"{chunk_frames} + 2 × context {context_frames} = "
                 f"{chunk_frames + 2 * context_frames}"
             )
-        plan_chunks(1, chunk_frames, context_frames)  # validates the sizes
+        chunk_sizes(1, chunk_frames, growth)  # validates the sizes
+        plan_chunks(1, chunk_frames, context_frames)
 
     @classmethod
     def load_split(
@@ -144,6 +170,7 @@ class ChunkedEngine(PiperEngine):
         split_dir: Path,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
         context_frames: int = DEFAULT_CONTEXT_FRAMES,
+        growth: float = DEFAULT_GROWTH,
         encoder_providers: Providers = ("CPUExecutionProvider",),
         decoder_providers: Providers = ("CPUExecutionProvider",),
         static: bool = False,
@@ -198,6 +225,7 @@ class ChunkedEngine(PiperEngine):
             gain=float(params.get("gain", 1.0)),
             chunk_frames=chunk_frames,
             context_frames=context_frames,
+            growth=growth,
             engine_type=engine_type or ("piper_chunked_static" if static else "piper_chunked"),
             model_path=split_dir,
             short_decoder=short,
@@ -227,6 +255,7 @@ class ChunkedEngine(PiperEngine):
             "decoder_providers": list(self.decoder.get_providers()),
             "chunk_frames": self.chunk_frames,
             "context_frames": self.context_frames,
+            "growth": self.growth,
             "static_frames": self.static_frames,
             "gain": self.gain,
         }
@@ -241,20 +270,25 @@ class ChunkedEngine(PiperEngine):
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
 
-    def decode(self, latent: np.ndarray) -> Iterator[np.ndarray]:
+    def decode(self, latent: np.ndarray, whole: bool = False) -> Iterator[np.ndarray]:
         """Raw audio of ``latent`` chunk by chunk (float32, not normalized); the pieces
-        concatenated are the full model's raw output."""
+        concatenated are the full model's raw output.
+
+        Dynamic decoder: chunks of ``chunk_frames``, each next one ``growth`` times larger;
+        ``whole``: one piece. Static decoder: chunks of ``chunk_frames`` (``whole`` ignored).
+        """
         hop = self.hop_length
         frames = latent.shape[-1]
         short = self.short_decoder is not None and frames < (self.static_frames or 0)
-        if short:
-            yield self._run(self.short_decoder, latent)
+        if short or (whole and self.static_frames is None):
+            yield self._run(self.short_decoder or self.decoder, latent)
             return
         windows = plan_chunks(
             frames,
             self.chunk_frames,
             self.context_frames,
             fixed=self.static_frames is not None,
+            growth=1.0 if self.static_frames is not None else self.growth,
         )
         for w in windows:
             part = latent[:, :, w.start : w.stop]
@@ -280,14 +314,17 @@ class ChunkedEngine(PiperEngine):
     ) -> Iterator[AudioChunk]:
         """Yield the sentence chunk by chunk as each is decoded, scaled by the voice's gain.
 
-        Every chunk has the sentence's ``index``; ``meta`` has ``part`` (from 0) and
-        ``last_part``. The sentence's trailing silence rides on its last part.
+        Only the first sentence of a request (``index`` 0) is chunked with the dynamic decoder:
+        the audio of the sentences before a later one is its buffer, so it is decoded in one
+        piece (no context overhead). Every chunk has the sentence's ``index``; ``meta`` has
+        ``part`` (from 0) and ``last_part``. The trailing silence rides on the last part.
         """
         latent = self.latent(sentence.phoneme_ids, options)
+        whole = sentence.index > 0
         scale = self.gain * options.volume
         pending: np.ndarray | None = None
         part = 0
-        for raw in self.decode(latent):
+        for raw in self.decode(latent, whole=whole):
             if pending is not None:
                 yield self._chunk(pending, sentence, part, last=False)
                 part += 1
@@ -331,6 +368,7 @@ def load_chunked(
     context_frames: int = DEFAULT_CONTEXT_FRAMES,
     static: bool = False,
     pad_short: bool = False,
+    growth: float = DEFAULT_GROWTH,
 ) -> ChunkedEngine:
     """A chunked engine with the given providers for encoder and decoder (for the engine chain).
 
@@ -347,4 +385,5 @@ def load_chunked(
         decoder_providers=decoder_providers,
         static=static,
         pad_short=pad_short,
+        growth=growth,
     )

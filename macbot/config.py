@@ -109,6 +109,10 @@ class StreamingConfig:
     """Latent frames of context decoded on each side of a chunk and dropped (below 12 the
     chunks no longer join up exactly)."""
 
+    growth: float = 4.0
+    """Each chunk after the first is this many times the one before (1: all ``chunk_frames``;
+    0: the rest of the sentence in one piece). Larger: less context overhead, longer waits."""
+
 
 @dataclass(frozen=True)
 class TTSConfig:
@@ -224,6 +228,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "models.tts.piper.volume": (0.0, 10.0),
     "models.tts.streaming.chunk_frames": (1, 4096),
     "models.tts.streaming.context_frames": (0, 1024),
+    "models.tts.streaming.growth": (0.0, 64.0),
     "voice_assistant.performance.tts_cache_size": (0, 1_000_000),
     "server.port": (1, 65535),
     "server.threads": (1, 256),

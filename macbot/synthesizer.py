@@ -234,7 +234,7 @@ def load_streaming_engine(voice: VoiceInfo, config: AppConfig) -> PiperEngine | 
         return None
     try:
         return ChunkedEngine.load_split(
-            voice, folder, streaming.chunk_frames, streaming.context_frames
+            voice, folder, streaming.chunk_frames, streaming.context_frames, streaming.growth
         )
     except Exception as exc:  # a broken split must not stop the daemon: fall back, say why
         _LOGGER.warning(

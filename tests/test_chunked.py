@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from macbot.chunked import ChunkedEngine, Window, load_chunked, plan_chunks
+from macbot.chunked import ChunkedEngine, Window, chunk_sizes, load_chunked, plan_chunks
 from macbot.engine import PiperEngine
 from macbot.split import MAX_DIFF
 from macbot.synthesizer import Synthesizer
@@ -57,6 +57,21 @@ def test_dynamic_plan_boundaries():
         plan_chunks(10, 0, 16)
 
 
+def test_growing_chunks():
+    assert chunk_sizes(634, 32, 4) == [32, 128, 474]
+    assert chunk_sizes(634, 32, 2) == [32, 64, 128, 256, 154]
+    assert chunk_sizes(634, 32, 0) == [32, 602]  # 0: the rest in one piece
+    assert chunk_sizes(20, 32, 4) == [20]
+    assert chunk_sizes(160, 32, 4) == [32, 128]  # exactly two chunks
+    windows = plan_chunks(634, 32, 12, growth=4)
+    _covers(windows, 634)
+    assert [w.keep_stop - w.keep_start for w in windows] == [32, 128, 474]
+    with pytest.raises(ValueError, match="growth"):
+        chunk_sizes(100, 32, 0.5)
+    with pytest.raises(ValueError, match="one chunk size"):
+        plan_chunks(100, 32, 12, fixed=True, growth=2)
+
+
 @pytest.mark.parametrize("frames", [1, 40, 95, 96, 97, 128, 192, 634])
 def test_fixed_plan_has_one_window_size(frames):
     windows = plan_chunks(frames, 64, 16, fixed=True)
@@ -76,7 +91,7 @@ def test_fixed_plan_has_one_window_size(frames):
 @pytest.fixture(scope="module")
 def chunked(voice_split):
     voice, folder = voice_split
-    return ChunkedEngine.load_split(voice, folder, chunk_frames=64, context_frames=16)
+    return ChunkedEngine.load_split(voice, folder, chunk_frames=64, context_frames=16, growth=1)
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +128,31 @@ def test_chunk_boundaries_on_real_latents(chunked, long_latent, frames):
     assert float(np.max(np.abs(joined - reference))) <= MAX_DIFF
 
 
+@pytest.mark.parametrize("growth", [2.0, 4.0, 0.0])
+def test_growing_chunks_join_exactly(voice_split, chunked, long_latent, growth):
+    voice, folder = voice_split
+    engine = ChunkedEngine.load_split(voice, folder, 32, 12, growth=growth)
+    parts = list(engine.decode(long_latent))
+    sizes = chunk_sizes(long_latent.shape[-1], 32, growth)
+    assert [p.size for p in parts] == [n * HOP for n in sizes]
+    joined = np.concatenate(parts)
+    assert float(np.max(np.abs(joined - _decode_whole(chunked, long_latent)))) <= MAX_DIFF
+
+
+def test_later_sentences_of_a_request_come_in_one_piece(chunked, full_engine, plain):
+    """The audio before a later sentence is its buffer: no chunking, no context overhead."""
+    first, second = chunked.sentences(f"{LONG} {LONG}")
+    assert first.index == 0 and second.index == 1
+    assert len(list(chunked.stream_sentence(first, plain))) > 1
+    (whole,) = list(chunked.stream_sentence(second, plain))
+    raw = full_engine.infer(second.phoneme_ids, plain)
+    np.testing.assert_allclose(whole.samples, raw * chunked.gain, atol=2 * MAX_DIFF)
+
+
 def test_too_little_context_does_not_join(voice_split, long_latent):
     """The exactness test can fail: with 4 frames of context the seams show."""
     voice, folder = voice_split
-    engine = ChunkedEngine.load_split(voice, folder, chunk_frames=64, context_frames=4)
+    engine = ChunkedEngine.load_split(voice, folder, chunk_frames=64, context_frames=4, growth=1)
     joined = np.concatenate(list(engine.decode(long_latent)))
     assert float(np.max(np.abs(joined - _decode_whole(engine, long_latent)))) > 1e-3
 
