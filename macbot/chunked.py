@@ -46,7 +46,7 @@ from .voices import VoiceInfo
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_FRAMES = 64
+DEFAULT_CHUNK_FRAMES = 32
 DEFAULT_CONTEXT_FRAMES = 16
 DEFAULT_GROWTH = 4.0
 

@@ -102,8 +102,9 @@ class StreamingConfig:
     """Use the voice's encoder/decoder split (when a valid one is in ``optimized_dir``) and
     stream each sentence in chunks; ``false``: whole sentences from the unsplit model."""
 
-    chunk_frames: int = 64
-    """Latent frames decoded per chunk (256 samples each at 22.05 kHz: 64 ≈ 0.74 s)."""
+    chunk_frames: int = 32
+    """Latent frames in the first decoded chunk of a sentence (256 samples each at 22.05 kHz:
+    32 ≈ 0.37 s); later chunks grow by ``growth``."""
 
     context_frames: int = 16
     """Latent frames of context decoded on each side of a chunk and dropped (below 12 the

@@ -510,6 +510,12 @@ def register(sub: Any) -> None:
         help="also export a decoder with this fixed frame count (repeatable; default: "
         "chunk_frames + 2 × context_frames from models.tts.streaming)",
     )
+    parser.add_argument(
+        "--quantize-decoder",
+        action="store_true",
+        help="also write decoder.qdq.onnx (static int8 QDQ, calibrated on real latents) and "
+        "record its speed and spectral distance in the manifest",
+    )
     parser.set_defaults(handler=_cmd_split)
 
 
@@ -549,6 +555,14 @@ def _cmd_split(args: Any, config: Any) -> int:
             ) from exc
         raise
     folder = split_dir_for(voice, output)
+    if args.quantize_decoder:
+        from .split_quant import quantize_decoder
+
+        q = quantize_decoder(voice, folder)
+        print(
+            f"{q['file']}: {q['speedup']:.2f}x the float decoder's speed, log-spectral "
+            f"distance {q['lsd_db']:.2f} dB, {q['size'] / 1e6:.1f} MB"
+        )
     print(
         f"{voice.name}: cut at {manifest.parameters['cut_tensor']} "
         f"(hop {manifest.parameters['hop_length']}), max |split - full| = "

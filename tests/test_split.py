@@ -168,3 +168,40 @@ def test_without_onnx_the_error_names_the_extra(tmp_path, monkeypatch, capsys):
     code = cli.main(["split", "--output", str(tmp_path)])
     assert code == ExitCode.MISSING_EXTRA
     assert "pip install 'macbot-tts[toolkit]'" in capsys.readouterr().err
+
+
+def test_log_spectral_distance():
+    from macbot.split_quant import log_spectral_distance
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(22050).astype(np.float32)
+    assert log_spectral_distance(x, x) == 0.0
+    assert log_spectral_distance(x, 0.5 * x) == pytest.approx(20 * np.log10(2), rel=1e-3)
+    with pytest.raises(ValueError, match="at least"):
+        log_spectral_distance(x[:100], x[:100])
+
+
+def test_quantized_decoder_is_measured(voice_split, tmp_path):
+    """Static QDQ on real latents (two calibration sentences to stay fast): written, runs, and
+    its speed and spectral distance land in the manifest."""
+    from macbot.split_quant import QDQ_DECODER_FILE, quantize_decoder
+
+    voice, folder = voice_split
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy)
+    result = quantize_decoder(
+        voice,
+        copy,
+        calibration_texts=("Hello there, how are you?",),
+        test_texts=("Yes.",),
+        rounds=1,
+    )
+    assert (copy / QDQ_DECODER_FILE).is_file()
+    assert result["size"] < result["float_size"]
+    assert 0 < result["lsd_db"] < 20 and result["speedup"] > 0
+    assert Manifest.load(copy).parameters["variants"]["decoder_qdq"] == result
+    session = ort.InferenceSession(str(copy / QDQ_DECODER_FILE), providers=["CPUExecutionProvider"])
+    assert any(
+        n.op_type == "DequantizeLinear" for n in onnx.load(str(copy / QDQ_DECODER_FILE)).graph.node
+    )
+    assert session.get_inputs()[0].shape[:2] == [1, 192]
