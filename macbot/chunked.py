@@ -270,27 +270,33 @@ class ChunkedEngine(PiperEngine):
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
 
-    def decode(self, latent: np.ndarray, whole: bool = False) -> Iterator[np.ndarray]:
-        """Raw audio of ``latent`` chunk by chunk (float32, not normalized); the pieces
-        concatenated are the full model's raw output.
-
-        Dynamic decoder: chunks of ``chunk_frames``, each next one ``growth`` times larger;
-        ``whole``: one piece. Static decoder: chunks of ``chunk_frames`` (``whole`` ignored).
-        """
-        hop = self.hop_length
-        frames = latent.shape[-1]
+    def windows(self, frames: int, whole: bool = False) -> list[Window]:
+        """The decoder calls for a latent of ``frames`` frames (see :meth:`decode`); a window
+        of ``size`` 0 means "the whole latent, at its own length"."""
         short = self.short_decoder is not None and frames < (self.static_frames or 0)
-        if short or (whole and self.static_frames is None):
-            yield self._run(self.short_decoder or self.decoder, latent)
-            return
-        windows = plan_chunks(
+        if frames > 0 and (short or (whole and self.static_frames is None)):
+            return [Window(0, frames, 0, frames, 0)]
+        return plan_chunks(
             frames,
             self.chunk_frames,
             self.context_frames,
             fixed=self.static_frames is not None,
             growth=1.0 if self.static_frames is not None else self.growth,
         )
-        for w in windows:
+
+    def decode(self, latent: np.ndarray, whole: bool = False) -> Iterator[np.ndarray]:
+        """Raw audio of ``latent`` chunk by chunk (float32, not normalized); the pieces
+        concatenated are the full model's raw output.
+
+        Dynamic decoder: chunks of ``chunk_frames``, each next one ``growth`` times larger;
+        ``whole``: one piece. Static decoder: chunks of ``chunk_frames`` (``whole`` ignored),
+        sentences shorter than one window to ``short_decoder`` when there is one.
+        """
+        hop = self.hop_length
+        for w in self.windows(latent.shape[-1], whole):
+            if w.size == 0:
+                yield self._run(self.short_decoder or self.decoder, latent)
+                continue
             part = latent[:, :, w.start : w.stop]
             if w.padding:
                 part = np.pad(part, ((0, 0), (0, 0), (0, w.padding)))
@@ -321,19 +327,16 @@ class ChunkedEngine(PiperEngine):
         """
         latent = self.latent(sentence.phoneme_ids, options)
         whole = sentence.index > 0
+        parts = len(self.windows(latent.shape[-1], whole))
         scale = self.gain * options.volume
-        pending: np.ndarray | None = None
-        part = 0
-        for raw in self.decode(latent, whole=whole):
-            if pending is not None:
-                yield self._chunk(pending, sentence, part, last=False)
-                part += 1
-            pending = np.clip(raw * scale, -1.0, 1.0).astype(np.float32)
-        assert pending is not None  # a sentence has at least one frame
-        if options.sentence_silence > 0 and not sentence.last:
-            gap = np.zeros(int(self.sample_rate * options.sentence_silence), dtype=np.float32)
-            pending = np.concatenate([pending, gap])
-        yield self._chunk(pending, sentence, part, last=True)
+        silence = options.sentence_silence > 0 and not sentence.last
+        for part, raw in enumerate(self.decode(latent, whole=whole)):
+            samples = np.clip(raw * scale, -1.0, 1.0).astype(np.float32)
+            last = part == parts - 1
+            if last and silence:
+                gap = np.zeros(int(self.sample_rate * options.sentence_silence), np.float32)
+                samples = np.concatenate([samples, gap])
+            yield self._chunk(samples, sentence, part, last=last)
 
     def _chunk(self, samples: np.ndarray, sentence: Sentence, part: int, last: bool) -> AudioChunk:
         return AudioChunk(
