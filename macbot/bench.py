@@ -179,7 +179,7 @@ PARAGRAPHS = [
 """Paragraphs whose first sentence has 20 or more words (the ``split`` suite)."""
 
 
-def _split_for_bench(voice, optimized_dir: Path) -> Path:
+def _split_for_bench(voice, optimized_dir: Path, static_frames: int) -> Path:
     """A valid split of ``voice``: the one in ``optimized_dir``, else a fresh one in a temp dir
     (with the static decoders the sweep needs)."""
     from .split import find_split, split_dir_for, split_voice
@@ -188,7 +188,7 @@ def _split_for_bench(voice, optimized_dir: Path) -> Path:
     if found is not None:
         return found
     tmp = Path(tempfile.mkdtemp(prefix="macbot-split-"))
-    split_voice(voice, tmp, static_frames=(96,))
+    split_voice(voice, tmp, static_frames=(static_frames,))
     return split_dir_for(voice, tmp)
 
 
@@ -214,7 +214,9 @@ def split_suite(args: argparse.Namespace) -> dict:
 
     voice = bundled_voice()
     config = load_config(None)
-    folder = _split_for_bench(voice, config.tts.optimized_dir)
+    folder = _split_for_bench(
+        voice, config.tts.optimized_dir, args.static_chunk_frames + 2 * args.context_frames
+    )
     chunk = args.chunk_frames
     context = args.context_frames
     growth = args.growth
@@ -404,7 +406,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--cli-runs", type=int, default=4, help="`macbot say` processes to time")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--chunk-frames", type=int, default=32, help="split: chunk size")
-    parser.add_argument("--context-frames", type=int, default=16, help="split: context size")
+    parser.add_argument("--context-frames", type=int, default=12, help="split: context size")
     parser.add_argument(
         "--static-chunk-frames", type=int, default=64, help="split: static decoder's chunk"
     )

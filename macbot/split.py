@@ -43,6 +43,8 @@ DECODER_PREFIX = "/dec/"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 SPLIT_SUFFIX = ".split"
+GAIN_HEADROOM = 0.9
+"""Streamed audio peaks at most this on the calibration sentences (about -0.9 dB)."""
 MAX_DIFF = 1e-5
 """Largest absolute difference between split and full model accepted as "identical"."""
 
@@ -316,8 +318,9 @@ def calibrate_gain(
     """The fixed gain that streamed audio is scaled by, in place of Piper's per-sentence peak
     normalization (the peak is unknown until the last chunk is decoded).
 
-    Measures the raw peak of each sentence (voice's own noise scales, as spoken) and returns
-    ``gain = 1 / max(peaks)``, so no calibration sentence clips, plus the peak statistics.
+    Measures the raw peak of each sentence (voice's own noise scales, as spoken, so the peaks
+    vary a little run to run) and returns ``gain = GAIN_HEADROOM / max(peaks)``, so no
+    calibration sentence comes near clipping, plus the peak statistics.
     """
     from .engine import SynthesisOptions
 
@@ -329,7 +332,7 @@ def calibrate_gain(
             peaks.append(float(np.max(np.abs(audio))))
     top = max(peaks)
     return {
-        "gain": round(1.0 / top, 6) if top > 1e-8 else 1.0,
+        "gain": round(GAIN_HEADROOM / top, 6) if top > 1e-8 else 1.0,
         "peak_max": round(top, 6),
         "peak_median": round(float(np.median(peaks)), 6),
         "peak_min": round(min(peaks), 6),
