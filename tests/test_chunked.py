@@ -16,10 +16,9 @@ from macbot.split import MAX_DIFF
 from macbot.synthesizer import Synthesizer
 
 HOP = 256
-LONG = (
-    "Your next meeting starts in fifteen minutes in the small conference room, and the agenda "
-    "has been shared with everyone who was invited last week."
-)
+LONG = "Good morning, the weather today is sunny with a light breeze from the west."
+"""A 14-word sentence: 316 latent frames, five chunks of 64."""
+
 
 # -- plans (pure) ------------------------------------------------------------------------------
 
@@ -100,6 +99,21 @@ def long_latent(chunked, plain):
     return chunked.latent(sentence.phoneme_ids, plain)
 
 
+def _sharing(engine: ChunkedEngine, chunk: int, context: int, growth: float) -> ChunkedEngine:
+    """Another plan over the same loaded sessions."""
+    return ChunkedEngine(
+        engine.voice,
+        engine.encoder,
+        engine.decoder,
+        engine.voice_config,
+        hop_length=engine.hop_length,
+        gain=engine.gain,
+        chunk_frames=chunk,
+        context_frames=context,
+        growth=growth,
+    )
+
+
 def _decode_whole(engine: ChunkedEngine, latent: np.ndarray) -> np.ndarray:
     return engine.decoder.run(None, {engine._decoder_input: latent})[0].reshape(-1)
 
@@ -129,9 +143,8 @@ def test_chunk_boundaries_on_real_latents(chunked, long_latent, frames):
 
 
 @pytest.mark.parametrize("growth", [2.0, 4.0, 0.0])
-def test_growing_chunks_join_exactly(voice_split, chunked, long_latent, growth):
-    voice, folder = voice_split
-    engine = ChunkedEngine.load_split(voice, folder, 32, 12, growth=growth)
+def test_growing_chunks_join_exactly(chunked, long_latent, growth):
+    engine = _sharing(chunked, 32, 12, growth)
     parts = list(engine.decode(long_latent))
     sizes = chunk_sizes(long_latent.shape[-1], 32, growth)
     assert [p.size for p in parts] == [n * HOP for n in sizes]
@@ -149,10 +162,9 @@ def test_later_sentences_of_a_request_come_in_one_piece(chunked, full_engine, pl
     np.testing.assert_allclose(whole.samples, raw * chunked.gain, atol=2 * MAX_DIFF)
 
 
-def test_too_little_context_does_not_join(voice_split, long_latent):
+def test_too_little_context_does_not_join(chunked, long_latent):
     """The exactness test can fail: with 4 frames of context the seams show."""
-    voice, folder = voice_split
-    engine = ChunkedEngine.load_split(voice, folder, chunk_frames=64, context_frames=4, growth=1)
+    engine = _sharing(chunked, 64, 4, 1.0)
     joined = np.concatenate(list(engine.decode(long_latent)))
     assert float(np.max(np.abs(joined - _decode_whole(engine, long_latent)))) > 1e-3
 
@@ -294,7 +306,7 @@ def test_streaming_config_keys_are_checked():
     from macbot.config import ConfigError, config_from_dict
 
     config = config_from_dict({"models": {"tts": {"streaming": {"chunk_frames": 32}}}})
-    assert config.tts.streaming.chunk_frames == 32 and config.tts.streaming.context_frames == 16
+    assert config.tts.streaming.chunk_frames == 32 and config.tts.streaming.context_frames == 12
     with pytest.raises(ConfigError, match=r"models\.tts\.streaming\.context_frames"):
         config_from_dict({"models": {"tts": {"streaming": {"context_frames": -1}}}})
     with pytest.raises(ConfigError, match=r"models\.tts\.streaming\.enabled"):
