@@ -120,6 +120,18 @@ def plan_chunks(
     return windows
 
 
+def split_session_options() -> ort.SessionOptions:
+    """The daemon's session options with thread-pool spinning off.
+
+    Encoder and decoder are two sessions with two thread pools that take turns; with spinning
+    on, the idle pool's threads keep spinning after each run and steal the cores from the other
+    (measured: a paragraph took 1.23× the unsplit engine with spinning, 0.81× without).
+    """
+    options = make_session_options()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 class ChunkedEngine(PiperEngine):
     """A split Piper voice: encoder once per sentence, decoder over chunks of latent frames."""
 
@@ -206,7 +218,7 @@ class ChunkedEngine(PiperEngine):
         def session(path: Path, providers: Providers) -> ort.InferenceSession:
             return ort.InferenceSession(
                 str(path),
-                sess_options=session_options or make_session_options(),
+                sess_options=session_options or split_session_options(),
                 providers=list(providers),
             )
 
