@@ -106,6 +106,8 @@ class Decision:
     attempts: list[Attempt] = field(default_factory=list)
     winner: str | None = None
     seconds: float = 0.0
+    streaming: str | None = None
+    """The sub-sentence streaming form of the winner (``piper_chunked``), if one is in use."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

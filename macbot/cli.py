@@ -39,14 +39,17 @@ class ExitCode(enum.IntEnum):
     """The output file cannot be written."""
     ADDRESS_IN_USE = 9
     """``serve``: the port is taken (another daemon running?)."""
+    MODEL_UNSUPPORTED = 10
+    """``split``: the model's graph does not have the shape the tool needs (or the result does
+    not reproduce it)."""
+    MISSING_EXTRA = 11
+    """An optional package is not installed (the message names the extra to install)."""
     SERVICE_FAILED = 20
     """``service``: launchctl/systemctl refused or is missing (the message says why)."""
     SERVICE_NOT_RUNNING = 21
     """``service status``: the daemon does not answer ``/health``."""
     DAEMON_ERROR = 22
     """``say``/``menubar``: the running daemon refused the request or went away."""
-    MISSING_EXTRA = 23
-    """An optional package is not installed (the message names the extra to install)."""
 
 
 class CLIError(Exception):
@@ -65,6 +68,7 @@ COMMAND_MODULES = (
     "macbot.menubar",
     "macbot.doctor",
     "macbot.tune",
+    "macbot.split",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers with
 ``set_defaults(handler=fn)`` where ``fn(args, config) -> int`` may raise :class:`CLIError`.

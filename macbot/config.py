@@ -95,6 +95,27 @@ class PiperConfig:
 
 
 @dataclass(frozen=True)
+class StreamingConfig:
+    """``models.tts.streaming``: audio inside a sentence, from a split voice (``macbot split``)."""
+
+    enabled: bool = True
+    """Use the voice's encoder/decoder split (when a valid one is in ``optimized_dir``) and
+    stream each sentence in chunks; ``false``: whole sentences from the unsplit model."""
+
+    chunk_frames: int = 32
+    """Latent frames in the first decoded chunk of a sentence (256 samples each at 22.05 kHz:
+    32 ≈ 0.37 s); later chunks grow by ``growth``."""
+
+    context_frames: int = 12
+    """Latent frames of context decoded on each side of a chunk and dropped (the joe voice's
+    chunks join up exactly from 12; at 8 they differ by 2e-3)."""
+
+    growth: float = 4.0
+    """Each chunk after the first is this many times the one before (1: all ``chunk_frames``;
+    0: the rest of the sentence in one piece). Larger: less context overhead, longer waits."""
+
+
+@dataclass(frozen=True)
 class TTSConfig:
     """``models.tts``."""
 
@@ -112,6 +133,8 @@ class TTSConfig:
     """Where generated models (quantized, split, CoreML caches) are written and found."""
 
     piper: PiperConfig = field(default_factory=PiperConfig)
+
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
 
 
 @dataclass(frozen=True)
@@ -212,6 +235,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "models.tts.piper.speaker": (0, 10_000),
     "models.tts.piper.sentence_silence": (0.0, 10.0),
     "models.tts.piper.volume": (0.0, 10.0),
+    "models.tts.streaming.chunk_frames": (1, 4096),
+    "models.tts.streaming.context_frames": (0, 1024),
+    "models.tts.streaming.growth": (0.0, 64.0),
     "voice_assistant.performance.tts_cache_size": (0, 1_000_000),
     "server.port": (1, 65535),
     "server.threads": (1, 256),

@@ -91,13 +91,23 @@ class Synthesizer:
 
     def load_engine(self, voice: VoiceInfo) -> PiperEngine:
         """Build the engine for ``voice`` through the engine chain (CoreML → quantized →
-        original, or the ``macbot tune`` choice); the decision is kept for ``/info``."""
+        original, or the ``macbot tune`` choice); the decision is kept for ``/info``.
+
+        When the chain settles on the original model and a valid encoder/decoder split of it
+        exists (``macbot split``) with ``models.tts.streaming.enabled``, the chunked engine
+        runs that same model and streams inside sentences.
+        """
         from .chain import EngineChain
 
         factory = getattr(self, "session_options", None)
         chain = EngineChain(self.config, session_options=factory)
         engine, decision = chain.load(voice)
         self.decisions[voice.name] = decision
+        if engine.engine_type == "piper":
+            chunked = load_streaming_engine(voice, self.config)  # issue 5: streaming in sentences
+            if chunked is not None:
+                decision.streaming = chunked.engine_type
+                return chunked
         return engine
 
     @property
@@ -162,9 +172,9 @@ class Synthesizer:
         chunks: list[AudioChunk] = []
         try:
             for sentence in sentences:
-                chunk = engine.synthesize_sentence(sentence, options)
-                chunks.append(chunk)
-                yield chunk
+                for chunk in engine.stream_sentence(sentence, options):
+                    chunks.append(chunk)
+                    yield chunk
         except Exception:
             self.stats.record_error()
             raise
@@ -240,6 +250,29 @@ class Synthesizer:
             },
             "cache": cache,
         }
+
+
+def load_streaming_engine(voice: VoiceInfo, config: AppConfig) -> PiperEngine | None:
+    """The chunked engine of ``voice`` if ``models.tts.streaming.enabled`` and a valid split
+    (manifest's source hash = the voice's model) is in ``optimized_dir``; else ``None``."""
+    streaming = config.tts.streaming
+    if not streaming.enabled:
+        return None
+    from .chunked import ChunkedEngine
+    from .split import find_split
+
+    folder = find_split(voice, config.tts.optimized_dir)
+    if folder is None:
+        return None
+    try:
+        return ChunkedEngine.load_split(
+            voice, folder, streaming.chunk_frames, streaming.context_frames, streaming.growth
+        )
+    except Exception as exc:  # a broken split must not stop the daemon: fall back, say why
+        _LOGGER.warning(
+            "cannot load the split %s (%s); using the whole-sentence model", folder, exc
+        )
+        return None
 
 
 def _dist_version(name: str) -> str | None:

@@ -57,7 +57,11 @@ class RecordingOutput:
 
 def make_config(tmp_path: Path | None = None, **sections: dict) -> AppConfig:
     """A config with deterministic synthesis unless overridden."""
-    data: dict = {"models": {"tts": {"piper": dict(DETERMINISTIC)}}}
+    # Streaming off: a split left in optimized_models/ must not change what these tests run
+    # (tests of the chunked engine turn it on with their own split).
+    data: dict = {
+        "models": {"tts": {"piper": dict(DETERMINISTIC), "streaming": {"enabled": False}}}
+    }
     for dotted, value in sections.items():
         node = data
         *parents, last = dotted.split("__")
@@ -113,3 +117,38 @@ def live_server(shared_synth: Synthesizer) -> Iterator[LiveServer]:
     server.request_stop()
     thread.join(timeout=5)
     live.app.extensions["macbot"]["player"].close()
+
+
+# -- the encoder/decoder split (issue 5) -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def voice_split(tmp_path_factory):
+    """The bundled voice split once per session by the real `macbot split` command, with
+    static decoders for chunk 64 + 2 × 16 context (96) and chunk 16 + 2 × 16 (48)."""
+    from macbot import cli
+    from macbot.voices import bundled_voice
+
+    voice = bundled_voice()
+    out = tmp_path_factory.mktemp("optimized")
+    args = ["split", "--model", str(voice.model_path), "--output", str(out)]
+    code = cli.main([*args, "--static-frames", "96", "--static-frames", "48"])
+    assert code == 0
+    return voice, out / f"{voice.name}.split"
+
+
+@pytest.fixture(scope="session")
+def full_engine():
+    """The unsplit engine, the reference the split must reproduce."""
+    from macbot.engine import PiperEngine
+    from macbot.voices import bundled_voice
+
+    return PiperEngine.load(bundled_voice())
+
+
+@pytest.fixture(scope="session")
+def plain():
+    """Noise scales 0 (deterministic), no silence between sentences."""
+    from macbot.engine import SynthesisOptions
+
+    return SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
