@@ -39,6 +39,14 @@ class ExitCode(enum.IntEnum):
     """The output file cannot be written."""
     ADDRESS_IN_USE = 9
     """``serve``: the port is taken (another daemon running?)."""
+    MODEL_NOT_FOUND = 20
+    """Toolkit: the model (or its ``.onnx.json``, or a trials CSV) does not exist."""
+    MISSING_EXTRA = 21
+    """Toolkit: an optional package is missing; the message names the extra to install."""
+    QUANTIZATION_FAILED = 22
+    """Toolkit: a quantization method failed on this model."""
+    QUALITY_GATE_FAILED = 23
+    """``verify``: the variant failed the quality gate (its manifest says why)."""
 
 
 class CLIError(Exception):
@@ -51,7 +59,7 @@ class CLIError(Exception):
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
 
-COMMAND_MODULES = ("macbot.bench",)
+COMMAND_MODULES = ("macbot.bench", "macbot.toolkit.commands")
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers with
 ``set_defaults(handler=fn)`` where ``fn(args, config) -> int`` may raise :class:`CLIError`.
 They must import heavy or optional packages inside their handlers, not at module level."""
