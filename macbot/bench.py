@@ -166,6 +166,25 @@ def rtf_suite(args: argparse.Namespace) -> dict:
     return {"suite": "rtf", "sentences": len(SENTENCES), "rounds": args.rounds, "rows": rows}
 
 
+@suite("variants")
+def variants_suite(args: argparse.Namespace) -> dict:
+    """Every optimized variant of the bundled voice (manifests in ``optimized_models/``, or
+    ``--variants``) against the original and piper-tts's runtime, at 1 and 2 threads: RTF,
+    time to first audio, RSS, load time. See :mod:`macbot.toolkit.benchmark`."""
+    from .toolkit.benchmark import discover, run_variants
+    from .voices import bundled_voice
+
+    if getattr(args, "variants", None):
+        variants = {Path(p).name.removesuffix(".onnx"): Path(p) for p in args.variants}
+    else:
+        variants = discover(Path("optimized_models"), bundled_voice().model_path)
+    return run_variants(
+        variants,
+        rounds=args.rounds,
+        out_dir=getattr(args, "out", None) or Path("bench_results/variants"),
+    )
+
+
 def markdown(result: dict) -> str:
     rows = result["rows"]
     if not rows:
@@ -182,6 +201,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the sentences")
     parser.add_argument("--cli-runs", type=int, default=4, help="`macbot say` processes to time")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--variants", nargs="*", help="variants: models to compare (.onnx)")
+    parser.add_argument("--out", type=Path, help="variants: output folder (JSON, Markdown, PNG)")
     return parser
 
 

@@ -122,7 +122,7 @@ def _summary_table(rows: list[tuple[Path, Any]]) -> Any:
             path.name,
             _mb(m.sizes["output"]),
             f"{m.sizes['source'] / m.sizes['output']:.2f}×",
-            f"{m.speed.get('speedup', float('nan')):.2f}×" if m.speed else "-",
+            f"{m.speed['speedup']:.2f}×" if "speedup" in (m.speed or {}) else "-",
             f"{q['mcd_db_mean']:.2f}" if "mcd_db_mean" in q else "-",
             wer,
             "yes" if m.verdict and m.verdict.usable else "no",
@@ -166,6 +166,9 @@ def add_quantize_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         "--benchmark",
         action="store_true",
         help="measure speed over 3 rounds at 1 and 2 threads (default: 1 round, all cores)",
+    )
+    parser.add_argument(
+        "--no-speed", action="store_true", help="skip timing (`macbot bench variants` fills it)"
     )
     parser.add_argument("--sentences", type=int, default=32, help="verification sentences")
     parser.add_argument("--no-verify", action="store_true", help="skip quality measurement")
@@ -258,7 +261,7 @@ def cmd_quantize(args: argparse.Namespace, _config: AppConfig | None = None) -> 
                         options,
                         verify_sentences=sentences,
                         transcriber=transcriber,
-                        speed_rounds=3 if args.benchmark else 1,
+                        speed_rounds=0 if args.no_speed else 3 if args.benchmark else 1,
                         speed_threads=(1, 2) if args.benchmark else (0,),
                         wav_dir=args.wav_dir,
                         progress=lambda name: progress.update(steps, description=name),

@@ -158,6 +158,7 @@ def record(
 ) -> Manifest:
     """Measure ``output`` against ``source``, gate it and write its manifest.
 
+    ``speed_rounds=0`` skips the speed measurement (the ``variants`` benchmark fills it in).
     ``verify_sentences=None`` skips quality (the verdict is then "not verified"); a
     ``transcriber`` adds WER. ``progress(step)`` is told each step's name.
     """
@@ -173,10 +174,13 @@ def record(
     )
     manifest.verdict = Verdict(False, ["not measured yet"])
     manifest.save(output)  # a manifest exists even if a measurement below fails
-    step(f"{method}: speed")
-    manifest.speed = measure_speed(
-        voice, source, output, rounds=speed_rounds, threads=speed_threads
-    )
+    if speed_rounds > 0:
+        step(f"{method}: speed")
+        manifest.speed = measure_speed(
+            voice, source, output, rounds=speed_rounds, threads=speed_threads
+        )
+    else:
+        manifest.speed = {"skipped": "run `macbot bench variants` (it records speed here)"}
     if verify_sentences:
         step(f"{method}: quality")
         manifest.quality = verify(
