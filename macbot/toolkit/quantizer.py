@@ -8,6 +8,7 @@ multiply activations by activations (attention) and carry no weights.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -168,7 +169,7 @@ def quantize_static(
     from onnxruntime.quantization import quantize_static as ort_quantize_static
 
     excluded = matching_nodes(source, exclude)
-    with tempfile.TemporaryDirectory(prefix="macbot-calib-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="macbot-calib-") as tmp, _quiet_root_logger():
         ort_quantize_static(
             str(source),
             str(output),
@@ -195,6 +196,20 @@ def quantize_static(
         "exclude": exclude,
         "excluded_nodes": excluded,
     }
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime's quantizer logs a multi-line WARNING on the root logger for every tensor
+    whose type shape inference cannot tell (hundreds for a VITS graph); keep them at DEBUG."""
+    root = logging.getLogger()
+    level = root.level
+    if level > logging.DEBUG:
+        root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _calibration_dir(tmp: str) -> dict[str, Any]:

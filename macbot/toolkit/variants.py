@@ -152,6 +152,7 @@ def record(
     transcriber: Any | None = None,
     speed_rounds: int = 1,
     speed_threads: Sequence[int] = (0,),
+    speed_sentences: Sequence[str] = SPEED_SENTENCES,
     wav_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     sentence_done: Callable[[], None] | None = None,
@@ -177,7 +178,7 @@ def record(
     if speed_rounds > 0:
         step(f"{method}: speed")
         manifest.speed = measure_speed(
-            voice, source, output, rounds=speed_rounds, threads=speed_threads
+            voice, source, output, speed_sentences, speed_rounds, speed_threads
         )
     else:
         manifest.speed = {"skipped": "run `macbot bench variants` (it records speed here)"}
