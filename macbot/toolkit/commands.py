@@ -152,6 +152,12 @@ def add_quantize_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         "--op-types", help="comma-separated op types to quantize (default: all supported)"
     )
     parser.add_argument("--per-channel", action="store_true", help="static: per-channel weights")
+    parser.add_argument(
+        "--calibration-method",
+        choices=("MinMax", "Percentile", "Entropy"),
+        default="MinMax",
+        help="static: how activation ranges are chosen",
+    )
     parser.add_argument("--calibration-text", type=Path, help="static: phrases, one per line")
     parser.add_argument(
         "--calibration-phrases", type=int, default=4, help="static: built-in phrases to use"
@@ -224,6 +230,7 @@ def quantize_options(args: argparse.Namespace) -> tuple[list[str], Any]:
         op_types=[t.strip() for t in args.op_types.split(",")] if args.op_types else None,
         per_channel=args.per_channel,
         calibration_phrases=phrases,
+        calibration_method=args.calibration_method,
         block_size=args.block_size,
         accuracy_level=args.accuracy_level,
         execution_provider=args.execution_provider,

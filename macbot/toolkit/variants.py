@@ -40,6 +40,8 @@ class Options:
     calibration_phrases: Sequence[str] = field(default_factory=lambda: CALIBRATION_PHRASES[:4])
     activation_type: str = "QUInt8"
     static_weight_type: str = "QInt8"
+    calibration_method: str = "MinMax"
+    """Static: MinMax, Percentile (99.999 %) or Entropy."""
     block_size: int = 128
     accuracy_level: int = 4
     execution_provider: str = "cpu"
@@ -77,6 +79,7 @@ def make(
             op_types=options.op_types,
             activation_type=options.activation_type,
             weight_type=options.static_weight_type,
+            calibration_method=options.calibration_method,
         )
         params["calibration_phrases"] = len(options.calibration_phrases)
     elif method == "int4":
