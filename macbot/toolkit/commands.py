@@ -154,9 +154,9 @@ def add_quantize_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--per-channel", action="store_true", help="static: per-channel weights")
     parser.add_argument(
         "--calibration-method",
-        choices=("MinMax", "Percentile", "Entropy"),
+        choices=("MinMax",),
         default="MinMax",
-        help="static: how activation ranges are chosen",
+        help="static: activation ranges (Percentile/Entropy fail on variable-length audio)",
     )
     parser.add_argument("--calibration-text", type=Path, help="static: phrases, one per line")
     parser.add_argument(

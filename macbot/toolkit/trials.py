@@ -26,6 +26,8 @@ from .speed import load_engine
 from .verifier import render
 
 CSV_FIELDS = ("name", "op_type", "distance", "params", "size")
+TRIAL_OPS = ("Conv", "MatMul", "Gemm")
+"""Ops dynamic quantization converts (``ConvTranspose`` has no integer kernel: it stays float)."""
 
 
 @dataclass
@@ -45,8 +47,7 @@ def candidates(source: Path, min_params: int, exclude: str | None = None) -> lis
     return [
         node
         for node in weighted_nodes(load_model(source), min_params)
-        if node[1] in ("Conv", "MatMul", "Gemm", "ConvTranspose")
-        and not (regex and regex.search(node[0]))
+        if node[1] in TRIAL_OPS and not (regex and regex.search(node[0]))
     ]
 
 
