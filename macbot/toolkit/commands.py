@@ -530,6 +530,7 @@ def cmd_export_optimized(args: argparse.Namespace, _config: AppConfig | None = N
                 params,
                 verify_sentences=sentences,
                 transcriber=transcriber,
+                speed_rounds=0 if args.no_speed else 1,
                 sentence_done=lambda: progress.advance(task),
             )
     Console().print(_summary_table([(output, manifest)]))
@@ -587,4 +588,5 @@ def register(sub: Any) -> None:
     x.add_argument("--sentences", type=int, default=32)
     x.add_argument("--no-verify", action="store_true")
     x.add_argument("--no-wer", action="store_true")
+    x.add_argument("--no-speed", action="store_true", help="`macbot bench variants` fills it")
     x.set_defaults(handler=cmd_export_optimized)
