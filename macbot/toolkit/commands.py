@@ -144,12 +144,18 @@ def add_quantize_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     methods.add_argument("--fp16", action="store_true", help="float16, float32 inputs/outputs")
     methods.add_argument("--coreml", action="store_true", help="prepare the CoreML candidate")
     methods.add_argument("--all", action="store_true", help="every method above")
-    parser.add_argument("--exclude", help="regex of node names to leave in float32")
+    parser.add_argument(
+        "--exclude",
+        default="conv_post",
+        help="regex of node names to leave in float32 (default: conv_post, the final conv: "
+        "quantized it adds audible static; --exclude='' quantizes everything)",
+    )
     parser.add_argument(
         "--weight-type", default="QUInt8", help="dynamic: QUInt8 (default) or QInt8"
     )
     parser.add_argument(
-        "--op-types", help="comma-separated op types to quantize (default: all supported)"
+        "--op-types",
+        help="comma-separated op types to quantize, or all (default: dynamic all, static Conv)",
     )
     parser.add_argument("--per-channel", action="store_true", help="static: per-channel weights")
     parser.add_argument(
@@ -181,6 +187,13 @@ def add_quantize_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--no-wer", action="store_true", help="distance only (never usable)")
     parser.add_argument("--wav-dir", type=Path, help="write original/variant WAVs here")
     return parser
+
+
+def _op_types(text: str | None) -> list[str] | None:
+    """``--op-types``: None for the method's default or ``all``, else the listed types."""
+    if not text or text == "all":
+        return None
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def quantize_options(args: argparse.Namespace) -> tuple[list[str], Any]:
@@ -225,9 +238,10 @@ def quantize_options(args: argparse.Namespace) -> tuple[list[str], Any]:
         except re.error as exc:
             raise CLIError(ExitCode.USAGE, f"--exclude is not a valid regex: {exc}") from exc
     options = Options(
-        exclude=args.exclude,
+        exclude=args.exclude or None,
         weight_type=args.weight_type,
-        op_types=[t.strip() for t in args.op_types.split(",")] if args.op_types else None,
+        op_types=_op_types(args.op_types),
+        static_op_types=None if args.op_types == "all" else ("Conv",),
         per_channel=args.per_channel,
         calibration_phrases=phrases,
         calibration_method=args.calibration_method,

@@ -89,14 +89,15 @@ def quantize_dynamic(
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
     excluded = matching_nodes(source, exclude)
-    ort_quantize_dynamic(
-        str(source),
-        str(output),
-        weight_type=_quant_type(weight_type),
-        op_types_to_quantize=list(op_types) if op_types else None,
-        nodes_to_exclude=excluded or None,
-        nodes_to_quantize=list(nodes) if nodes else None,
-    )
+    with _quiet_root_logger():
+        ort_quantize_dynamic(
+            str(source),
+            str(output),
+            weight_type=_quant_type(weight_type),
+            op_types_to_quantize=list(op_types) if op_types else None,
+            nodes_to_exclude=excluded or None,
+            nodes_to_quantize=list(nodes) if nodes else None,
+        )
     return {
         "weight_type": weight_type,
         "op_types": list(op_types) if op_types else "all supported",
