@@ -109,8 +109,9 @@ def _summary_table(rows: list[tuple[Path, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title="Variants (speed-up: source RTF / variant RTF, side by side)")
-    for column in ("variant", "MB", "smaller", "speed-up", "MCD dB", "WER orig→var", "usable"):
-        table.add_column(column)
+    table.add_column("variant", overflow="fold")
+    for column in ("MB", "smaller", "speed-up", "MCD dB", "WER orig→var", "usable"):
+        table.add_column(column, no_wrap=True)
     for path, m in rows:
         q = m.quality or {}
         wer = (
@@ -119,7 +120,7 @@ def _summary_table(rows: list[tuple[Path, Any]]) -> Any:
             else "-"
         )
         table.add_row(
-            path.name,
+            path.name.removesuffix(".onnx"),
             _mb(m.sizes["output"]),
             f"{m.sizes['source'] / m.sizes['output']:.2f}×",
             f"{m.speed['speedup']:.2f}×" if "speedup" in (m.speed or {}) else "-",

@@ -7,8 +7,9 @@ A variant is **usable** only when, measured by :func:`~.verifier.verify` on the 
   words of any TTS voice), **and**
 - its mean mel-cepstral distortion from the original is at most :data:`MCD_BOUND_DB`.
 
-Why 5 dB (measured on the first 4 built-in sentences, see the README): FP16 measures 0.04 dB,
-uniform INT8 weights (dynamic QUInt8) 2.6–3.4 dB, static QDQ 3.5–4.2 dB — all intelligible;
+Why 5 dB (measured, see the README): FP16 measures 0.04 dB, INT8 weights (dynamic QUInt8)
+2.0 dB over the 32 sentences (2.6–3.4 dB with conv_post quantized too), static QDQ 3.0–4.0 dB —
+all intelligible;
 the voice with Gaussian noise (σ = 0.01) added to its raw output — a plainly audible hiss that
 whisper mostly forgives — measures 5.9–6.6 dB, and σ = 0.003 (faint hiss) 4.6–5.1 dB. 5 dB
 keeps every whole-model INT8 rendering and rejects audible noise: the WER check catches
