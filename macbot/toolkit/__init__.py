@@ -13,6 +13,7 @@ Modules, one job each:
 - :mod:`.speed`       a quick side-by-side speed measurement for the manifest;
 - :mod:`.trials`      per-node quantization trials, size estimates, export by threshold;
 - :mod:`.variants`    one call that makes a variant, measures it and writes its manifest;
+- :mod:`.benchmark`   the `variants` benchmark suite (JSON, Markdown, PNG; speed into manifests);
 - :mod:`.commands`    the ``macbot quantize / inspect / verify / trial / estimate-size /
   export-optimized`` commands.
 """
