@@ -387,6 +387,23 @@ def _chunk_sweep(voice, folder: Path, options, args: argparse.Namespace) -> list
         for growth in SWEEP_GROWTHS
     ]
     return [{"encoder_s": round(encoder, 4)}, *rows]
+@suite("variants")
+def variants_suite(args: argparse.Namespace) -> dict:
+    """Every optimized variant of the bundled voice (manifests in ``optimized_models/``, or
+    ``--variants``) against the original and piper-tts's runtime, at 1 and 2 threads: RTF,
+    time to first audio, RSS, load time. See :mod:`macbot.toolkit.benchmark`."""
+    from .toolkit.benchmark import discover, run_variants
+    from .voices import bundled_voice
+
+    if getattr(args, "variants", None):
+        variants = {Path(p).name.removesuffix(".onnx"): Path(p) for p in args.variants}
+    else:
+        variants = discover(Path("optimized_models"), bundled_voice().model_path)
+    return run_variants(
+        variants,
+        rounds=args.rounds,
+        out_dir=getattr(args, "out", None) or Path("bench_results/variants"),
+    )
 
 
 def markdown(result: dict) -> str:
@@ -412,6 +429,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument("--growth", type=float, default=4.0, help="split: chunk growth")
     parser.add_argument("--sweep-rounds", type=int, default=1, help="split: sweep rounds")
+    parser.add_argument("--variants", nargs="*", help="variants: models to compare (.onnx)")
+    parser.add_argument("--out", type=Path, help="variants: output folder (JSON, Markdown, PNG)")
     return parser
 
 

@@ -50,6 +50,12 @@ class ExitCode(enum.IntEnum):
     """``service status``: the daemon does not answer ``/health``."""
     DAEMON_ERROR = 22
     """``say``/``menubar``: the running daemon refused the request or went away."""
+    MODEL_NOT_FOUND = 30
+    """Toolkit: the model (or its ``.onnx.json``, or a trials CSV) does not exist."""
+    QUANTIZATION_FAILED = 31
+    """Toolkit: a quantization method failed on this model."""
+    QUALITY_GATE_FAILED = 32
+    """``verify``: the variant failed the quality gate (its manifest says why)."""
 
 
 class CLIError(Exception):
@@ -69,6 +75,7 @@ COMMAND_MODULES = (
     "macbot.doctor",
     "macbot.tune",
     "macbot.split",
+    "macbot.toolkit.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers with
 ``set_defaults(handler=fn)`` where ``fn(args, config) -> int`` may raise :class:`CLIError`.
