@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,10 @@ from macbot.server import Server
 from macbot.synthesizer import Synthesizer
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0}
+
+# The persistent phrase cache defaults to $XDG_CACHE_HOME/macbot: keep test runs (and the CLI
+# processes they start) out of the user's real cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="macbot-test-cache-")
 
 
 class RecordingOutput:
@@ -51,7 +57,11 @@ class RecordingOutput:
 
 def make_config(tmp_path: Path | None = None, **sections: dict) -> AppConfig:
     """A config with deterministic synthesis unless overridden."""
-    data: dict = {"models": {"tts": {"piper": dict(DETERMINISTIC)}}}
+    data: dict = {
+        "models": {"tts": {"piper": dict(DETERMINISTIC)}},
+        # Memory-only cache unless a test asks for persistence (tests must not share state).
+        "voice_assistant": {"performance": {"tts_cache_persist": False}},
+    }
     for dotted, value in sections.items():
         node = data
         *parents, last = dotted.split("__")
