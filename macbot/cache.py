@@ -249,7 +249,7 @@ class PhraseCache:
 def _read(path: Path) -> CachedAudio:
     if not _KEY.match(path.stem):
         raise ValueError("file name is not a cache key")
-    with np.load(path, allow_pickle=False) as data:
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         samples = np.asarray(data["samples"])
     if meta.get("key") != path.stem or meta.get("version") != FORMAT_VERSION:
