@@ -99,20 +99,24 @@ def create_app(
         if stream:
             return _stream_response(_run(lambda: synth.stream(text, voice, options)), fmt)
         if play:
+            engine = _run(lambda: synth.engine(voice))  # an unknown voice is a 400 either way
             ok, reason = player.available()
             if not ok:
                 return jsonify(
-                    status="unavailable", played=False, message=f"playback unavailable: {reason}"
+                    status="unavailable",
+                    played=False,
+                    message=f"playback unavailable: {reason}",
+                    engine=engine.engine_type,
+                    voice=engine.voice.name,
                 )
-            chunks = _run(lambda: synth.stream(text, voice, options))
-            job = player.submit(chunks)
+            job = player.submit(_run(lambda: synth.stream(text, voice, options)))
             return jsonify(
                 status="queued",
                 played=True,
                 job_id=job.id,
                 queued_jobs=player.queued(),
-                engine=synth.engine(voice).engine_type,
-                voice=synth.resolve(voice).name,
+                engine=engine.engine_type,
+                voice=engine.voice.name,
             )
         result = _run(lambda: synth.synthesize(text, voice, options))
         headers = {

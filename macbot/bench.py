@@ -312,6 +312,9 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     from .voices import bundled_voice
 
+    import logging
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # 8 clients queue by design
     voice = PiperVoice.load(bundled_voice().model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     nocache_url, s1, t1, par = _daemon({"tts_cache_enabled": False})
