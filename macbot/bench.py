@@ -307,12 +307,12 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     Every contender runs with noise scales 0 and no sentence silence, so all make the same audio.
     """
+    import logging
+
     import requests
     from piper import PiperVoice, SynthesisConfig
 
     from .voices import bundled_voice
-
-    import logging
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # 8 clients queue by design
     voice = PiperVoice.load(bundled_voice().model_path)
