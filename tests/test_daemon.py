@@ -70,16 +70,16 @@ def server_factory():
 
 def test_parallel_output_is_identical_to_sequential(live_server):
     """With noise 0, sentences run on several workers but come back exactly as run one by one."""
-    synth = live_server.synth
-    assert synth.workers >= 2  # the shared config is parallel (2 cores here)
+    synth = Synthesizer(make_config(voice_assistant__performance={"tts_workers": 3}))
+    assert synth.workers == 3 and synth.intra_op_threads >= 1
     engine = synth.engine()
     options = synth.default_options()
     sequential = np.concatenate([c.samples for c in engine.synthesize(PARAGRAPH, options)])
     result = synth.synthesize(PARAGRAPH)
     assert not result.cached
     assert np.array_equal(result.samples, sequential)
+    synth.close()
 
-    synth.cache.clear()
     resp = live_server.post("/speak", json={"text": PARAGRAPH, "play": False})
     assert resp.status_code == 200 and resp.headers["X-Cache"] == "miss"
     data, _ = sf.read(io.BytesIO(resp.content), dtype="float32")
