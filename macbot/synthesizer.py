@@ -238,8 +238,10 @@ class Synthesizer:
         )
 
     def warmup(self) -> float:
-        """Load the default voice and run it once."""
-        return self.engine().warmup()
+        """Load the default voice, hash its model (for cache keys) and run it once."""
+        engine = self.engine()
+        self.model_digest(engine.model_path)
+        return engine.warmup()
 
     def info(self) -> dict[str, object]:
         """``/info``: the engine in use and the versions behind it."""
