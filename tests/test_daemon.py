@@ -422,3 +422,26 @@ def test_tts_performance_is_complete(live_server):
         assert key in perf, key
     assert perf["cache_hits"] >= 1 and perf["cache_bytes"] > 0
     assert 0 < perf["avg_time_to_first_audio"] <= perf["avg_duration"]
+
+
+def test_session_options_follow_the_worker_plan():
+    """``session_options()`` is what every engine of the synthesizer is loaded with."""
+    plan = Synthesizer(
+        make_config(voice_assistant__performance={"tts_workers": 2, "tts_intra_op_threads": 3})
+    )
+    opts = plan.session_options()
+    assert (plan.workers, opts.intra_op_num_threads) == (2, 3)
+    assert not opts.enable_cpu_mem_arena and not opts.enable_mem_pattern
+    plan.close()
+    sequential = Synthesizer(
+        make_config(
+            voice_assistant__performance={
+                "tts_parallel_processing": False,
+                "tts_memory_arena": True,
+            }
+        )
+    )
+    opts = sequential.session_options()
+    assert sequential.workers == 1 and opts.intra_op_num_threads == 0  # all cores, one run
+    assert opts.enable_cpu_mem_arena
+    sequential.close()
