@@ -269,7 +269,8 @@ def _varied_texts(count: int, seed: int = 7) -> list[str]:
 
 
 def rss_probe(arena: bool, requests_count: int) -> dict:
-    """RSS of a fresh daemon before and after ``requests_count`` varied requests (cache off).
+    """RSS of a fresh daemon before and after ``requests_count`` varied requests (cache off),
+    with onnxruntime's CPU memory arena on or off (the memory pattern is always off).
 
     Runs in its own process (``macbot.bench._rss_main``) so that nothing else shares the heap.
     """

@@ -155,9 +155,9 @@ class PerformanceConfig:
     tts_intra_op_threads: int = 0
     """onnxruntime intra-op threads per model run. ``0``: cores divided by workers."""
 
-    tts_memory_arena: bool = False
-    """onnxruntime's CPU memory arena and memory pattern. ``false`` keeps memory flat when
-    input lengths vary (measured by ``macbot bench daemon``)."""
+    tts_memory_arena: bool = True
+    """onnxruntime's CPU memory arena (its memory pattern is always off). ``true`` is 10-18 %
+    faster; ``false`` returns memory after every run (flat RSS even after a huge sentence)."""
 
 
 @dataclass(frozen=True)

@@ -431,17 +431,17 @@ def test_session_options_follow_the_worker_plan():
     )
     opts = plan.session_options()
     assert (plan.workers, opts.intra_op_num_threads) == (2, 3)
-    assert not opts.enable_cpu_mem_arena and not opts.enable_mem_pattern
+    assert opts.enable_cpu_mem_arena and not opts.enable_mem_pattern  # the defaults
     plan.close()
     sequential = Synthesizer(
         make_config(
             voice_assistant__performance={
                 "tts_parallel_processing": False,
-                "tts_memory_arena": True,
+                "tts_memory_arena": False,
             }
         )
     )
     opts = sequential.session_options()
     assert sequential.workers == 1 and opts.intra_op_num_threads == 0  # all cores, one run
-    assert opts.enable_cpu_mem_arena
+    assert not opts.enable_cpu_mem_arena and not opts.enable_mem_pattern
     sequential.close()
