@@ -10,10 +10,10 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import __version__, openai_api, ops_api, security
-from .audio import wav_bytes
+from .audio import to_pcm16, wav_bytes, wav_header_open_ended
 from .config import AppConfig
 from .engine import SynthesisError
-from .playback import Player, SoundDeviceOutput
+from .playback import NoAudioDeviceError, Player, SoundDeviceOutput
 from .synthesizer import EmptyTextError, Synthesizer
 from .voices import VoiceNotFoundError, list_voices
 
@@ -39,7 +39,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = config.server.max_body_bytes
     app.json.sort_keys = False
     synth = synthesizer or Synthesizer(config)
-    player = player or Player(SoundDeviceOutput())
+    player = player or Player(SoundDeviceOutput(config.voice_assistant.audio.output_device))
     app.extensions["macbot"] = {"config": config, "synthesizer": synth, "player": player}
 
     @app.errorhandler(BadRequest)
@@ -72,16 +72,52 @@ def create_app(
         """Speak text.
 
         Request JSON: ``text`` (required), ``voice``, ``speed`` (0.25–4), ``play`` (default
-        true). With ``play: false`` the answer is ``audio/wav``. With ``play`` the audio is
-        queued for the sound device and the answer is JSON ``{"status": "queued", …}``; where
-        the machine has no output device the answer says so (``"played": false``).
+        true; false when ``stream``), ``stream`` (default false), ``format`` (``wav`` or
+        ``pcm``; with ``stream``).
+
+        - ``play: true``: synthesis starts in the background and is queued for the sound
+          device, which starts on the first sentence; the answer returns at once:
+          ``{"status": "queued", "job_id": n, "played": true, …}``. Where the machine has no
+          output device: ``{"status": "unavailable", "played": false, "message": …}``.
+        - ``play: false``: the whole utterance as ``audio/wav``.
+        - ``stream: true``: the audio as each piece is ready, chunked: ``format: "wav"`` (an
+          open-ended WAV header, then samples) or ``"pcm"`` (raw s16le mono; the rate is in
+          ``X-Sample-Rate``).
         """
         body = _json_body()
         text = _text(body, "text", config.server.max_text_chars)
         voice = _optional_str(body, "voice")
         speed = _speed(body)
-        play = _optional_bool(body, "play", default=True)
+        stream = _optional_bool(body, "stream", default=False)
+        play = _optional_bool(body, "play", default=not stream)
+        fmt = _optional_str(body, "format") or "wav"
+        if fmt not in ("wav", "pcm"):
+            raise BadRequest(f"'format' must be 'wav' or 'pcm' (got {fmt!r})")
+        if stream and play:
+            raise BadRequest("'stream' returns the audio; it cannot be combined with 'play'")
         options = synth.default_options().with_overrides(speed=speed)
+        if stream:
+            return _stream_response(_run(lambda: synth.stream(text, voice, options)), fmt)
+        if play:
+            engine = _run(lambda: synth.engine(voice))  # an unknown voice is a 400 either way
+            ok, reason = player.available()
+            if not ok:
+                return jsonify(
+                    status="unavailable",
+                    played=False,
+                    message=f"playback unavailable: {reason}",
+                    engine=engine.engine_type,
+                    voice=engine.voice.name,
+                )
+            job = player.submit(_run(lambda: synth.stream(text, voice, options)))
+            return jsonify(
+                status="queued",
+                played=True,
+                job_id=job.id,
+                queued_jobs=player.queued(),
+                engine=engine.engine_type,
+                voice=engine.voice.name,
+            )
         result = _run(lambda: synth.synthesize(text, voice, options))
         headers = {
             "X-Engine": result.engine,
@@ -90,40 +126,45 @@ def create_app(
             "X-Audio-Duration": f"{result.duration:.3f}",
             "X-Synthesis-Seconds": f"{result.seconds:.4f}",
         }
-        if not play:
-            return Response(
-                wav_bytes(result.samples, result.sample_rate), 200, headers, mimetype="audio/wav"
-            )
-        info: dict[str, Any] = {
-            "engine": result.engine,
-            "voice": result.voice,
-            "cached": result.cached,
-            "duration": round(result.duration, 3),
-            "synthesis_seconds": round(result.seconds, 4),
-        }
-        ok, reason = player.available()
-        if not ok:
-            return (
-                jsonify(
-                    status="synthesized",
-                    played=False,
-                    message=f"playback unavailable: {reason}",
-                    **info,
-                ),
-                200,
-                headers,
-            )
-        from .audio import AudioChunk  # local: only the playing path needs it
-
-        player.enqueue(
-            [AudioChunk(result.samples, result.sample_rate, result.engine, result.voice)]
+        return Response(
+            wav_bytes(result.samples, result.sample_rate), 200, headers, mimetype="audio/wav"
         )
-        return jsonify(status="queued", played=True, **info), 200, headers
+
+    @app.post("/interrupt")
+    def interrupt():
+        """Barge-in: stop what is playing and drop the queue. ``{"stopped": 0|1, "dropped": n}``."""
+        return jsonify(player.interrupt())
+
+    @app.get("/devices")
+    def devices():
+        """Sound output devices: ``{"devices": [{index, name, channels}], "output_device": …,
+        "available": bool}`` (``"error"`` says why when there is no audio)."""
+        configured = config.voice_assistant.audio.output_device
+        try:
+            found = player.devices()
+        except NoAudioDeviceError as exc:
+            return jsonify(devices=[], output_device=configured, available=False, error=str(exc))
+        return jsonify(devices=found, output_device=configured, available=bool(found))
+
+    @app.delete("/cache")
+    def clear_cache():
+        """Empty the phrase cache (memory and disk). ``{"cleared": n}``."""
+        return jsonify(cleared=synth.cache.clear())
+
+    @app.post("/cache/clear")
+    def clear_cache_post():
+        """Same as ``DELETE /cache``, for clients that only POST."""
+        return jsonify(cleared=synth.cache.clear())
 
     @app.get("/tts-performance")
     def tts_performance():
-        """Engine state and synthesis statistics (the guide's shape)."""
-        return jsonify(synth.performance())
+        """Engine state, synthesis statistics (avg/p50/p95 time, real-time factor, time to first
+        audio, errors), cache counters, worker and playback queues."""
+        data = synth.performance()
+        playback = player.status()
+        data["performance"]["queued_jobs"] += playback["queued_jobs"]
+        data["playback"] = playback
+        return jsonify(data)
 
     @app.get("/info")
     def info():
@@ -190,6 +231,41 @@ def _speed(body: dict[str, Any]) -> float | None:
     if not 0.25 <= value <= 4.0:
         raise BadRequest(f"'speed' must be between 0.25 and 4 (got {value})")
     return float(value)
+
+
+def _stream_response(chunks, fmt: str) -> Response:
+    """A chunked response that sends each piece of ``chunks`` as soon as it is ready."""
+    try:
+        first = next(chunks)
+    except StopIteration:
+        raise BadRequest("text has nothing to speak") from None
+    except SynthesisError as exc:
+        raise BadRequest(str(exc), 500) from exc
+    rate = first.sample_rate
+
+    def body():
+        try:
+            if fmt == "wav":
+                yield wav_header_open_ended(rate)
+            yield to_pcm16(first.samples)
+            for chunk in chunks:
+                yield to_pcm16(chunk.samples)
+        except Exception:  # headers are sent: all we can do is end the stream early and log
+            _LOGGER.exception("streaming synthesis failed")
+        finally:
+            chunks.close()
+
+    headers = {
+        "X-Engine": first.engine,
+        "X-Voice": first.voice,
+        "X-Cache": "hit" if first.meta.get("cached") else "miss",
+        "X-Sample-Rate": str(rate),
+        "X-Audio-Format": "wav" if fmt == "wav" else "s16le",
+    }
+    mimetype = "audio/wav" if fmt == "wav" else "audio/L16"
+    if fmt == "pcm":
+        mimetype = f"audio/L16;rate={rate};channels=1"
+    return Response(body(), 200, headers, mimetype=mimetype)
 
 
 def _run(fn):

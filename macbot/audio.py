@@ -55,9 +55,11 @@ def concat(chunks: Iterable[AudioChunk]) -> tuple[np.ndarray, int]:
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
-    """A complete 16-bit mono WAV file."""
+    """A complete 16-bit mono WAV file (samples scaled as :func:`to_pcm16`, so a WAV and a
+    PCM stream of the same audio carry the same bytes)."""
     buf = io.BytesIO()
-    sf.write(buf, samples, sample_rate, format="WAV", subtype="PCM_16")
+    pcm = np.frombuffer(to_pcm16(samples), dtype="<i2")
+    sf.write(buf, pcm, sample_rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
 
 

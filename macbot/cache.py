@@ -1,25 +1,63 @@
 """The LRU phrase cache: finished audio for phrases an assistant says again and again.
 
-Bounded by entries *and* bytes; the least recently used phrase goes first. The key holds
-everything that changes the audio (normalized text, voice, engine variant, options).
+Bounded by entries *and* bytes; the least recently used phrase goes first. The key
+(:func:`cache_key`) is a digest of everything that changes the audio: normalized text, voice,
+engine variant, the model file's sha256 and the synthesis options.
+
+With a ``directory``, entries also live on disk (one ``KEY.npz`` per phrase, written atomically)
+and are loaded at start, most recently used last, so the phrases an assistant repeats every day
+are instant after a restart too. Files that cannot be read are skipped with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
+import os
 import re
+import sys
+import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+_LOGGER = logging.getLogger(__name__)
+
 _SPACES = re.compile(r"\s+")
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+FORMAT_VERSION = 1
+"""Bumped when the on-disk layout or the key recipe changes (old files then never match)."""
 
 
 def normalize_text(text: str) -> str:
     """The form of ``text`` used in cache keys: trimmed, runs of whitespace as one space."""
     return _SPACES.sub(" ", text).strip()
+
+
+def cache_key(
+    text: str, voice: str, engine: str, model_sha256: str, options: tuple[object, ...]
+) -> str:
+    """The cache key (hex sha256) of a phrase: changes whenever anything that shapes the audio
+    changes, so a different model file, voice or option never hits."""
+    blob = json.dumps(
+        [FORMAT_VERSION, normalize_text(text), voice, engine, model_sha256, list(options)],
+        ensure_ascii=False,
+        default=repr,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """``~/Library/Caches/MacBot`` on macOS, ``$XDG_CACHE_HOME/macbot`` (``~/.cache``) elsewhere."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "MacBot"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "macbot"
 
 
 @dataclass(frozen=True)
@@ -35,20 +73,34 @@ class CachedAudio:
 
 
 class PhraseCache:
-    """Thread-safe LRU of :class:`CachedAudio`, bounded by ``max_entries`` and ``max_bytes``."""
+    """Thread-safe LRU of :class:`CachedAudio`, bounded by ``max_entries`` and ``max_bytes``.
 
-    def __init__(self, max_entries: int = 100, max_bytes: int = 64 << 20, enabled: bool = True):
+    ``directory``: persist entries there (``None``: memory only).
+    """
+
+    def __init__(
+        self,
+        max_entries: int = 100,
+        max_bytes: int = 64 << 20,
+        enabled: bool = True,
+        directory: Path | None = None,
+    ):
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self.enabled = enabled and max_entries > 0
-        self._items: OrderedDict[Hashable, CachedAudio] = OrderedDict()
+        self.enabled = enabled and max_entries > 0 and max_bytes > 0
+        self.directory = Path(directory) if directory is not None and self.enabled else None
+        self._items: OrderedDict[str, CachedAudio] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        self.loaded = 0
+        self.skipped = 0
+        if self.directory is not None:
+            self._load()
 
-    def get(self, key: Hashable) -> CachedAudio | None:
+    def get(self, key: str) -> CachedAudio | None:
         if not self.enabled:
             return None
         with self._lock:
@@ -58,29 +110,29 @@ class PhraseCache:
                 return None
             self._items.move_to_end(key)
             self.hits += 1
-            return item
+        self._touch(key)
+        return item
 
-    def put(self, key: Hashable, item: CachedAudio) -> None:
+    def put(self, key: str, item: CachedAudio) -> None:
         if not self.enabled or item.nbytes > self.max_bytes:
             return
+        evicted_keys: list[str] = []
         with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._items[key] = item
-            self._bytes += item.nbytes
-            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
-                _, evicted = self._items.popitem(last=False)
-                self._bytes -= evicted.nbytes
-                self.evictions += 1
+            self._insert(key, item, evicted_keys)
+        self._write(key, item)
+        for old in evicted_keys:
+            self._unlink(old)
 
     def clear(self) -> int:
-        """Drop every entry; returns how many there were."""
+        """Drop every entry (and its file); returns how many there were."""
         with self._lock:
-            count = len(self._items)
+            keys = list(self._items)
             self._items.clear()
             self._bytes = 0
-            return count
+        if self.directory is not None and self.directory.is_dir():
+            for path in self.directory.glob("*.npz"):
+                self._unlink(path.stem)
+        return len(keys)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -98,4 +150,113 @@ class PhraseCache:
                 "misses": self.misses,
                 "evictions": self.evictions,
                 "hit_rate": round(self.hits / lookups, 4) if lookups else 0.0,
+                "persistent": self.directory is not None,
+                "directory": str(self.directory) if self.directory is not None else None,
+                "loaded_from_disk": self.loaded,
+                "skipped_files": self.skipped,
             }
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _insert(self, key: str, item: CachedAudio, evicted_keys: list[str]) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        self._items[key] = item
+        self._bytes += item.nbytes
+        while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+            gone, evicted = self._items.popitem(last=False)
+            self._bytes -= evicted.nbytes
+            self.evictions += 1
+            evicted_keys.append(gone)
+
+    def _path(self, key: str) -> Path | None:
+        if self.directory is None or not _KEY.match(key):
+            return None
+        return self.directory / f"{key}.npz"
+
+    def _write(self, key: str, item: CachedAudio) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            meta = json.dumps(
+                {
+                    "key": key,
+                    "sample_rate": item.sample_rate,
+                    "engine": item.engine,
+                    "voice": item.voice,
+                    "version": FORMAT_VERSION,
+                }
+            )
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(fh, samples=item.samples.astype(np.float32), meta=np.array(meta))
+                os.replace(tmp, path)  # atomic: a reader never sees half a file
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:  # a full or read-only disk costs persistence, not the request
+            _LOGGER.warning("phrase cache: cannot write %s: %s", path, exc)
+
+    def _touch(self, key: str) -> None:
+        path = self._path(key)
+        if path is not None:
+            # The file's mtime is its LRU position after a restart. It may have been removed
+            # by `clear` or by hand meanwhile; the memory copy still serves.
+            with contextlib.suppress(OSError):
+                os.utime(path)
+
+    def _unlink(self, key: str) -> None:
+        path = self._path(key)
+        if path is not None:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                _LOGGER.warning("phrase cache: cannot remove %s: %s", path, exc)
+
+    def _load(self) -> None:
+        assert self.directory is not None
+        if not self.directory.is_dir():
+            return
+        files = []
+        for path in self.directory.glob("*.npz"):
+            try:
+                files.append((path.stat().st_mtime, path))
+            except OSError:
+                continue
+        evicted: list[str] = []
+        for _mtime, path in sorted(files):
+            try:
+                item = _read(path)
+            except Exception as exc:  # any corrupt file (bad zip, wrong shape) is skipped
+                _LOGGER.warning("phrase cache: skipping unreadable %s: %s", path, exc)
+                self.skipped += 1
+                continue
+            if item.nbytes > self.max_bytes:
+                continue
+            self._insert(path.stem, item, evicted)
+            self.loaded += 1
+        self.evictions = 0  # trimming to the budget at start is not an eviction by use
+        for key in evicted:
+            self._unlink(key)
+        if self.loaded:
+            _LOGGER.info("phrase cache: %d phrases loaded from %s", len(self), self.directory)
+
+
+def _read(path: Path) -> CachedAudio:
+    if not _KEY.match(path.stem):
+        raise ValueError("file name is not a cache key")
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        samples = np.asarray(data["samples"])
+    if meta.get("key") != path.stem or meta.get("version") != FORMAT_VERSION:
+        raise ValueError("key or format version does not match")
+    if samples.dtype != np.float32 or samples.ndim != 1:
+        raise ValueError(f"samples are {samples.dtype} with shape {samples.shape}")
+    rate = int(meta["sample_rate"])
+    if rate <= 0:
+        raise ValueError(f"bad sample rate {rate}")
+    return CachedAudio(samples, rate, str(meta["engine"]), str(meta["voice"]))

@@ -193,7 +193,7 @@ def _cmd_say(args: argparse.Namespace, config: AppConfig) -> int:
             return status
     player = None
     if args.output is None:
-        player = Player(SoundDeviceOutput())
+        player = Player(SoundDeviceOutput(config.voice_assistant.audio.output_device))
         ok, reason = player.available()
         if not ok:
             raise CLIError(ExitCode.NO_AUDIO_DEVICE, f"{reason} (use -o FILE.wav to write a file)")

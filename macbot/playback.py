@@ -7,6 +7,7 @@ and tests drive :class:`Player` with an output that records what it was given.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -45,6 +46,8 @@ class SoundDeviceOutput:
     """PortAudio through sounddevice."""
 
     def __init__(self, device: int | str | None = None) -> None:
+        if isinstance(device, str) and device.strip().isdigit():
+            device = int(device)  # an index as listed by GET /devices
         self.device = device
         self._sd = None
 
@@ -82,10 +85,25 @@ class SoundDeviceOutput:
 
 
 @dataclass
-class _Job:
+class PlaybackJob:
+    """One utterance queued for the sound device."""
+
+    id: int
     chunks: Iterable[AudioChunk]
     done: threading.Event
     generation: int
+    state: str = "queued"
+    """``queued``, ``playing``, ``done``, ``interrupted`` or ``failed``."""
+
+
+def _close(chunks: Iterable[AudioChunk]) -> None:
+    """Stop a dropped job's producer (a synthesis stream cancels its pending sentences)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # closing must not break the interrupt; the producer is gone anyway
+            _LOGGER.debug("closing a dropped job failed", exc_info=True)
 
 
 class Player:
@@ -96,12 +114,15 @@ class Player:
 
     def __init__(self, output: AudioOutput) -> None:
         self.output = output
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._queue: queue.Queue[PlaybackJob | None] = queue.Queue()
         self._generation = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        self.current: PlaybackJob | None = None
         self.playing = False
         self.played_chunks = 0
+        self.interrupted = 0
 
     def available(self) -> tuple[bool, str]:
         """Whether playback works here, and why not."""
@@ -113,15 +134,25 @@ class Player:
 
     def enqueue(self, chunks: Iterable[AudioChunk]) -> threading.Event:
         """Queue ``chunks`` (an iterator is consumed as it plays); the event is set when done."""
-        self._ensure_thread()
-        job = _Job(chunks=chunks, done=threading.Event(), generation=self._generation)
-        self._queue.put(job)
-        return job.done
+        return self.submit(chunks).done
 
-    def interrupt(self) -> int:
-        """Stop playing and drop everything queued; returns how many jobs were dropped."""
+    def submit(self, chunks: Iterable[AudioChunk]) -> PlaybackJob:
+        """Queue ``chunks`` and return the job at once. An iterator is consumed as it plays,
+        so playback starts with its first chunk; ``close()`` is called on it if dropped."""
+        self._ensure_thread()
+        with self._lock:
+            job = PlaybackJob(next(self._ids), chunks, threading.Event(), self._generation)
+        self._queue.put(job)
+        return job
+
+    def interrupt(self) -> dict[str, int]:
+        """Barge-in: stop what is playing and drop everything queued.
+
+        Returns ``{"stopped": 0|1, "dropped": n}``.
+        """
         with self._lock:
             self._generation += 1
+            current = self.current
         dropped = 0
         while True:
             try:
@@ -129,13 +160,31 @@ class Player:
             except queue.Empty:
                 break
             if job is not None:
+                job.state = "interrupted"
+                _close(job.chunks)
                 job.done.set()
                 dropped += 1
         self.output.stop()
-        return dropped
+        stopped = int(current is not None and not current.done.is_set())
+        self.interrupted += dropped + stopped
+        return {"stopped": stopped, "dropped": dropped}
 
     def queued(self) -> int:
         return self._queue.qsize()
+
+    def devices(self) -> list[dict[str, object]]:
+        """Output devices (raises :class:`NoAudioDeviceError` where there is no audio)."""
+        return self.output.devices()
+
+    def status(self) -> dict[str, object]:
+        current = self.current
+        return {
+            "playing": self.playing,
+            "current_job": current.id if current is not None else None,
+            "queued_jobs": self.queued(),
+            "played_chunks": self.played_chunks,
+            "interrupted_jobs": self.interrupted,
+        }
 
     def close(self) -> None:
         if self._thread is not None:
@@ -155,15 +204,25 @@ class Player:
             job = self._queue.get()
             if job is None:
                 return
+            with self._lock:
+                self.current = job
             try:
                 self.playing = True
+                job.state = "playing"
                 for chunk in job.chunks:
                     if job.generation != self._generation:
-                        break  # interrupted
+                        job.state = "interrupted"
+                        break
                     self.output.play(chunk.samples, chunk.sample_rate)
                     self.played_chunks += 1
-            except Exception:  # a failing device must not kill the player thread
-                _LOGGER.exception("playback failed")
+                else:
+                    job.state = "interrupted" if job.generation != self._generation else "done"
+            except Exception:  # a failing device or synthesis must not kill the player thread
+                job.state = "failed"
+                _LOGGER.exception("playback of job %d failed", job.id)
             finally:
+                _close(job.chunks)
                 self.playing = False
+                with self._lock:
+                    self.current = None
                 job.done.set()

@@ -22,6 +22,7 @@ class PerformanceStats:
         self._lock = threading.Lock()
         self._durations: deque[float] = deque(maxlen=window)
         self._rtfs: deque[float] = deque(maxlen=window)
+        self._first_audio: deque[float] = deque(maxlen=window)
         self.requests = 0
         self.errors = 0
         self.audio_seconds = 0.0
@@ -35,6 +36,11 @@ class PerformanceStats:
             if audio_seconds > 0:
                 self._rtfs.append(seconds / audio_seconds)
 
+    def record_first_audio(self, seconds: float) -> None:
+        """Seconds from the start of a synthesis to its first audio chunk (cache misses)."""
+        with self._lock:
+            self._first_audio.append(seconds)
+
     def record_error(self) -> None:
         with self._lock:
             self.errors += 1
@@ -43,6 +49,7 @@ class PerformanceStats:
         with self._lock:
             durations = np.array(self._durations, dtype=np.float64)
             rtfs = np.array(self._rtfs, dtype=np.float64)
+            first = np.array(self._first_audio, dtype=np.float64)
             requests, errors, audio = self.requests, self.errors, self.audio_seconds
 
         def stat(values: np.ndarray, fn) -> float | None:
@@ -55,6 +62,9 @@ class PerformanceStats:
             "p50_duration": stat(durations, lambda v: np.percentile(v, 50)),
             "p95_duration": stat(durations, lambda v: np.percentile(v, 95)),
             "real_time_factor": stat(rtfs, np.mean),
+            "avg_time_to_first_audio": stat(first, np.mean),
+            "p50_time_to_first_audio": stat(first, lambda v: np.percentile(v, 50)),
+            "p95_time_to_first_audio": stat(first, lambda v: np.percentile(v, 95)),
             "audio_seconds": round(audio, 3),
             "memory_mb": round(rss_mb(), 1),
         }

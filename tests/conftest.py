@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 # a daemon some other process left running on this machine: point the client at a closed port
 # (tests that want a daemon set MACBOT_URL, or their config's port, themselves).
 os.environ["MACBOT_URL"] = "http://127.0.0.1:9"
+# The persistent phrase cache defaults to $XDG_CACHE_HOME/macbot: keep test runs (and the CLI
+# processes they start) out of the user's real cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="macbot-test-cache-")
 
 
 class RecordingOutput:
@@ -58,9 +62,11 @@ class RecordingOutput:
 def make_config(tmp_path: Path | None = None, **sections: dict) -> AppConfig:
     """A config with deterministic synthesis unless overridden."""
     # Streaming off: a split left in optimized_models/ must not change what these tests run
-    # (tests of the chunked engine turn it on with their own split).
+    # (tests of the chunked engine turn it on with their own split). Memory-only cache unless a
+    # test asks for persistence (tests must not share state).
     data: dict = {
-        "models": {"tts": {"piper": dict(DETERMINISTIC), "streaming": {"enabled": False}}}
+        "models": {"tts": {"piper": dict(DETERMINISTIC), "streaming": {"enabled": False}}},
+        "voice_assistant": {"performance": {"tts_cache_persist": False}},
     }
     for dotted, value in sections.items():
         node = data
