@@ -130,6 +130,16 @@ def create_app(
             wav_bytes(result.samples, result.sample_rate), 200, headers, mimetype="audio/wav"
         )
 
+    @app.get("/jobs/<int:job_id>")
+    def job(job_id: int):
+        """A playback job queued by ``/speak``: ``{"id", "state", "done"}``; ``state`` is
+        ``queued``, ``playing``, ``done``, ``interrupted`` or ``failed``. 404 for an unknown
+        (or long forgotten) id."""
+        found = player.job(job_id)
+        if found is None:
+            raise BadRequest(f"no playback job {job_id}", 404)
+        return jsonify(id=found.id, state=found.state, done=found.done.is_set())
+
     @app.post("/interrupt")
     def interrupt():
         """Barge-in: stop what is playing and drop the queue. ``{"stopped": 0|1, "dropped": n}``."""

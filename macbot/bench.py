@@ -387,6 +387,8 @@ def _chunk_sweep(voice, folder: Path, options, args: argparse.Namespace) -> list
         for growth in SWEEP_GROWTHS
     ]
     return [{"encoder_s": round(encoder, 4)}, *rows]
+
+
 @suite("variants")
 def variants_suite(args: argparse.Namespace) -> dict:
     """Every optimized variant of the bundled voice (manifests in ``optimized_models/``, or

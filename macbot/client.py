@@ -26,7 +26,16 @@ ENV_URL = "MACBOT_URL"
 ENV_TOKEN = "MACBOT_TOKEN"
 """Bearer token for a daemon that requires one (wins over ``server.auth_token``)."""
 
-_DONE_STATES = {"done", "finished", "played", "complete", "completed", "cancelled", "canceled"}
+_DONE_STATES = {
+    "done",
+    "finished",
+    "played",
+    "complete",
+    "completed",
+    "cancelled",
+    "canceled",
+    "interrupted",
+}
 _FAILED_STATES = {"failed", "error"}
 
 

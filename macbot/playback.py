@@ -11,6 +11,7 @@ import itertools
 import logging
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -84,6 +85,10 @@ class SoundDeviceOutput:
         ]
 
 
+RECENT_JOBS = 256
+"""Jobs remembered for ``GET /jobs/<id>`` (oldest forgotten first)."""
+
+
 @dataclass
 class PlaybackJob:
     """One utterance queued for the sound device."""
@@ -119,6 +124,7 @@ class Player:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
+        self._recent: OrderedDict[int, PlaybackJob] = OrderedDict()
         self.current: PlaybackJob | None = None
         self.playing = False
         self.played_chunks = 0
@@ -142,8 +148,16 @@ class Player:
         self._ensure_thread()
         with self._lock:
             job = PlaybackJob(next(self._ids), chunks, threading.Event(), self._generation)
+            self._recent[job.id] = job
+            while len(self._recent) > RECENT_JOBS:
+                self._recent.popitem(last=False)
         self._queue.put(job)
         return job
+
+    def job(self, job_id: int) -> PlaybackJob | None:
+        """One of the last :data:`RECENT_JOBS` jobs, or ``None``."""
+        with self._lock:
+            return self._recent.get(job_id)
 
     def interrupt(self) -> dict[str, int]:
         """Barge-in: stop what is playing and drop everything queued.

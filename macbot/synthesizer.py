@@ -144,7 +144,14 @@ class Synthesizer:
         return opts
 
     def model_digest(self, path: Path) -> str:
-        """sha256 of a model file (remembered per path, size and mtime, across restarts)."""
+        """sha256 of a model file (remembered per path, size and mtime, across restarts).
+
+        A split voice (a folder) is identified by its manifest, which names its source's hash
+        and the calibrated gain.
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / "manifest.json"
         return cached_sha256(
             Path(path), self.config.tts.optimized_dir / "ort_cache" / "sha256_index.json"
         )

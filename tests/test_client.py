@@ -49,11 +49,16 @@ def test_wait_polls_the_job_until_done_and_sends_the_token(newer_daemon):
     assert seen["auth"] == ["Bearer s3cret"]
 
 
-def test_wait_falls_back_to_the_duration_without_a_job_endpoint(live_server):
+def test_wait_polls_the_real_daemons_job(live_server):
     client = DaemonClient(live_server.url)
     result = client.speak("Short.", play=True)
-    assert result.job_id is None and result.duration > 0
-    assert client.wait_played(result).startswith("waited ")
+    assert result.job_id is not None
+    assert client.wait_played(result, timeout=60) == f"job {result.job_id} done"
+    assert len(live_server.output.played) >= 1  # it really played before wait returned
+
+
+def test_wait_falls_back_to_the_duration_without_a_job_endpoint(live_server):
+    client = DaemonClient(live_server.url)
     fake_job = SpeakResult(info={"job_id": "nope", "duration": 0.01})
     assert client.wait_played(fake_job).startswith("waited ")  # /jobs/nope is a 404 here
 

@@ -83,6 +83,8 @@ def test_live_responses_conform(spec, live_server):
             s.post("/speak", json={"text": "Spec check.", "stream": True, "format": "pcm"}),
         ),
         ("/speak", "post", s.post("/speak", json={"text": "Spec.", "stream": True, "play": True})),
+        ("/jobs/{job_id}", "get", s.get("/jobs/1")),
+        ("/jobs/{job_id}", "get", s.get("/jobs/999999")),
         ("/interrupt", "post", s.post("/interrupt")),
         ("/devices", "get", s.get("/devices")),
         ("/cache", "delete", s.session.delete(s.url + "/cache", timeout=60)),
