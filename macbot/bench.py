@@ -574,6 +574,9 @@ def daemon_suite(args: argparse.Namespace) -> dict:
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     nocache_url, s1, t1, par = _daemon({"tts_cache_enabled": False})
     seq_url, s2, t2, _ = _daemon({"tts_cache_enabled": False, "tts_parallel_processing": False})
+    # The other plan: two workers of one intra-op thread each (the default on 2-core machines
+    # is one worker of two threads; see macbot.workers.THREADS_PER_WORKER).
+    two_url, s4, t4, _ = _daemon({"tts_cache_enabled": False, "tts_workers": 2})
     cache_url, s3, t3, _ = _daemon({"tts_cache_enabled": True, "tts_cache_size": 1000})
     http = requests.Session()
 
@@ -595,6 +598,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
         piper_run(text)
         post(nocache_url, text)
         post(seq_url, text)
+        post(two_url, text)
 
     rows: list[dict] = []
 
@@ -612,12 +616,13 @@ def daemon_suite(args: argparse.Namespace) -> dict:
         )
 
     # 1. per-sentence HTTP throughput vs piper in-process (interleaved, cache off)
-    piper_s, http_s, seq_s = [], [], []
+    piper_s, http_s, seq_s, two_s = [], [], [], []
     for _ in range(args.rounds):
         for text in SENTENCES:
             piper_s.append(timed(lambda text=text: piper_run(text)))
             http_s.append(timed(lambda text=text: post(nocache_url, text)))
             seq_s.append(timed(lambda text=text: post(seq_url, text)))
+            two_s.append(timed(lambda text=text: post(two_url, text)))
     row(
         "1 sentence: POST /speak, parallel plan",
         sum(http_s),
@@ -625,6 +630,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
         "s total",
         "ratio <= 1.05",
     )
+    row("1 sentence: POST /speak, 2 workers x 1 thread", sum(two_s), sum(piper_s), "s total", "")
     row(
         "1 sentence: POST /speak, parallel off",
         sum(seq_s),
@@ -635,11 +641,12 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     # 2. a 10-sentence request vs piper on the same text
     paragraph = " ".join(SENTENCES + MORE_SENTENCES)
-    p10, h10, q10, ttfa, total_stream = [], [], [], [], []
+    p10, h10, q10, w10, ttfa, total_stream = [], [], [], [], [], []
     for _ in range(args.rounds):
         p10.append(timed(lambda: piper_run(paragraph)))
         h10.append(timed(lambda: post(nocache_url, paragraph)))
         q10.append(timed(lambda: post(seq_url, paragraph)))
+        w10.append(timed(lambda: post(two_url, paragraph)))
         started = time.perf_counter()
         with http.post(
             nocache_url + "/speak",
@@ -654,6 +661,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
             total_stream.append(time.perf_counter() - started)
         ttfa.append(first or float("nan"))
     row("10 sentences: POST /speak, parallel plan", _p50(h10), _p50(p10), "s p50", "ratio <= 0.75")
+    row("10 sentences: POST /speak, 2 workers x 1 thread", _p50(w10), _p50(p10), "s p50", "")
     row(
         "10 sentences: POST /speak, parallel off", _p50(q10), _p50(p10), "s p50", "(for the record)"
     )
@@ -703,7 +711,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
     row("8 clients x 25: throughput", 200 / eight, 25 / one, "req/s", "ratio >= 1.3")
     row("8 clients x 25: errors", float(len(errors)), None, "count", "0")
 
-    for server, thread in ((s1, t1), (s2, t2), (s3, t3)):
+    for server, thread in ((s1, t1), (s2, t2), (s3, t3), (s4, t4)):
         server.request_stop()
         thread.join(timeout=10)
 

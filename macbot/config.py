@@ -172,8 +172,8 @@ class PerformanceConfig:
     ``$XDG_CACHE_HOME/macbot`` elsewhere."""
 
     tts_workers: int = 0
-    """Synthesis worker threads (with ``tts_parallel_processing``). ``0``: the machine's
-    physical cores."""
+    """Synthesis worker threads (with ``tts_parallel_processing``). ``0``: one per two compute
+    cores (performance cores on Apple Silicon, else physical), at least 1."""
 
     tts_intra_op_threads: int = 0
     """onnxruntime intra-op threads per model run. ``0``: cores divided by workers."""

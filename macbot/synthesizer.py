@@ -21,7 +21,7 @@ from .config import AppConfig
 from .engine import PiperEngine, SynthesisOptions, make_session_options
 from .stats import PerformanceStats
 from .voices import VoiceInfo, resolve_voice, voice_from_path
-from .workers import Job, WorkerPool, default_worker_count, intra_op_threads_for
+from .workers import Job, WorkerPool, compute_cores, default_worker_count, intra_op_threads_for
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,9 +65,9 @@ class Synthesizer:
             directory=cache_dir,
         )
         self.stats = PerformanceStats()
-        cores = default_worker_count()
+        cores = compute_cores()
         if perf.tts_parallel_processing:
-            self.workers = perf.tts_workers or cores
+            self.workers = perf.tts_workers or default_worker_count(cores)
             self.intra_op_threads = perf.tts_intra_op_threads or intra_op_threads_for(
                 self.workers, cores
             )

@@ -33,26 +33,44 @@ Task = Callable[[], Iterable[T]]
 _DONE = object()
 
 
-def default_worker_count() -> int:
-    """The machine's physical (performance) cores; logical cores when unknown; at least 1."""
-    try:
-        import psutil
+THREADS_PER_WORKER = 2
+"""Intra-op threads each worker keeps by default. Measured on the 2-core dev machine
+(``macbot bench daemon``): one thread per run made a single sentence 1.55x slower over HTTP
+than piper-tts with two threads, while 2 workers x 1 thread only tied 1 worker x 2 threads on
+a 10-sentence request. So workers are added only where each keeps two threads."""
 
-        physical = psutil.cpu_count(logical=False)
-    except Exception:  # psutil cannot read the topology on some hosts; fall back below
-        _LOGGER.debug("psutil could not count physical cores", exc_info=True)
-        physical = None
-    return max(1, physical or os.cpu_count() or 1)
+
+def compute_cores() -> int:
+    """Cores worth computing on: Apple Silicon's performance cores (efficiency cores slow a
+    shared run down), else physical cores, else logical; at least 1."""
+    try:
+        from .probes import host_facts
+
+        facts = host_facts()
+        cores = facts.performance_cores or facts.physical_cores
+    except Exception:  # probing is best effort; fall back to psutil below
+        _LOGGER.debug("probes could not count cores", exc_info=True)
+        cores = None
+    if not cores:
+        try:
+            import psutil
+
+            cores = psutil.cpu_count(logical=False)
+        except Exception:  # psutil cannot read the topology on some hosts
+            _LOGGER.debug("psutil could not count physical cores", exc_info=True)
+    return max(1, cores or os.cpu_count() or 1)
+
+
+def default_worker_count(cores: int | None = None) -> int:
+    """Workers for the parallel plan: one per :data:`THREADS_PER_WORKER` cores, at least 1
+    (1 on a 2-core machine, 4 on an 8-performance-core Mac)."""
+    cores = cores or compute_cores()
+    return max(1, cores // THREADS_PER_WORKER)
 
 
 def intra_op_threads_for(workers: int, cores: int | None = None) -> int:
-    """onnxruntime intra-op threads per run so that ``workers`` concurrent runs fill the cores.
-
-    Measured on the 2-core dev machine (``macbot bench daemon``): 2 workers × 1 thread beat
-    1 worker × 2 threads for a multi-sentence request, because Piper's model does not keep two
-    intra-op threads busy.
-    """
-    cores = cores or default_worker_count()
+    """onnxruntime intra-op threads per run so that ``workers`` concurrent runs fill the cores."""
+    cores = cores or compute_cores()
     return max(1, cores // max(1, workers))
 
 
