@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -12,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from . import __version__, openai_api, ops_api, security
 from .audio import to_pcm16, wav_bytes, wav_header_open_ended
 from .config import AppConfig
-from .engine import SynthesisError
+from .engine import SynthesisError, check_speed
 from .playback import NoAudioDeviceError, Player, SoundDeviceOutput
 from .synthesizer import EmptyTextError, Synthesizer
 from .voices import VoiceNotFoundError, list_voices
@@ -233,14 +232,10 @@ def _optional_bool(body: dict[str, Any], key: str, default: bool) -> bool:
 
 
 def _speed(body: dict[str, Any]) -> float | None:
-    value = body.get("speed")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest("'speed' must be a number")
-    if not 0.25 <= value <= 4.0:
-        raise BadRequest(f"'speed' must be between 0.25 and 4 (got {value})")
-    return float(value)
+    try:
+        return check_speed(body.get("speed"))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def _stream_response(chunks, fmt: str) -> Response:

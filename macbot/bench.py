@@ -20,16 +20,9 @@ from pathlib import Path
 
 import soundfile as sf
 
-SENTENCES = [
-    "Good morning, the weather today is sunny with a light breeze from the west.",
-    "Your next meeting starts in fifteen minutes in the small conference room.",
-    "I have set a timer for ten minutes.",
-    "The package you ordered last Tuesday will arrive tomorrow before noon.",
-    "Turning off the lights in the living room and the kitchen now.",
-    "There are three new messages from your team about the quarterly report.",
-    "Playing your favourite playlist at a comfortable volume.",
-    "The traffic on your usual route to work is heavier than normal, so leave early.",
-]
+from .toolkit.phrases import VERIFY_SENTENCES
+
+SENTENCES = VERIFY_SENTENCES[:8]
 """Typical assistant replies, used by every suite."""
 
 Suite = Callable[[argparse.Namespace], dict]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,21 @@ _LOGGER = logging.getLogger(__name__)
 
 class SynthesisError(RuntimeError):
     """The model failed on an input."""
+
+
+SPEED_RANGE = (0.25, 4.0)
+"""Speaking rates a request may ask for."""
+
+
+def check_speed(value: object) -> float | None:
+    """A request's ``speed`` (``None``: not given) as a float; ``ValueError`` says what is wrong."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError("'speed' must be a number")
+    if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
+        raise ValueError(f"'speed' must be between 0.25 and 4 (got {value})")
+    return float(value)
 
 
 @dataclass(frozen=True)

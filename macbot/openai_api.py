@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from .audio import AudioChunk
 from .config import AppConfig
-from .engine import SynthesisError
+from .engine import SynthesisError, check_speed
 from .formats import FORMATS, StreamEncoder, encode, supported_formats
 from .ops_api import Metrics, metrics_of
 from .synthesizer import EmptyTextError, Synthesizer
@@ -319,14 +318,12 @@ def _format(body: dict[str, Any]) -> str:
 
 
 def _speed(body: dict[str, Any]) -> float | None:
-    value = body.get("speed")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise OpenAIError("'speed' must be a number", param="speed", code="invalid_type")
-    if not 0.25 <= value <= 4.0:
-        raise OpenAIError(f"'speed' must be between 0.25 and 4 (got {value})", param="speed")
-    return float(value)
+    try:
+        return check_speed(body.get("speed"))
+    except ValueError as exc:
+        if "number" in str(exc):
+            raise OpenAIError(str(exc), param="speed", code="invalid_type") from exc
+        raise OpenAIError(str(exc), param="speed") from exc
 
 
 def _stream_format(body: dict[str, Any]) -> str | None:
