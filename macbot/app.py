@@ -101,12 +101,16 @@ def create_app(
             engine = _run(lambda: synth.engine(voice))  # an unknown voice is a 400 either way
             ok, reason = player.available()
             if not ok:
+                # Synthesize anyway: the text is checked and the phrase lands in the cache.
+                result = _run(lambda: synth.synthesize(text, voice, options))
                 return jsonify(
                     status="unavailable",
                     played=False,
                     message=f"playback unavailable: {reason}",
-                    engine=engine.engine_type,
-                    voice=engine.voice.name,
+                    engine=result.engine,
+                    voice=result.voice,
+                    duration=round(result.duration, 3),
+                    cached=result.cached,
                 )
             job = player.submit(_run(lambda: synth.stream(text, voice, options)))
             return jsonify(

@@ -62,6 +62,10 @@ def test_no_output_device_is_a_message_not_a_crash(live_server):
     assert body["played"] is False
     assert "playback unavailable" in body["message"]
     assert live_server.output.played == []
+    # It still synthesized (issue 2): the phrase is now a cache hit.
+    assert 1.0 < body["duration"] < 5.0
+    again = live_server.post("/speak", json={"text": SEED_TEXT, "play": False})
+    assert again.headers["X-Cache"] == "hit"
 
 
 def test_speed_and_cache(live_server):
