@@ -52,6 +52,13 @@ class ServiceStatus:
     detail: str = ""
     """The manager's message when it refused (for ``status`` to show)."""
 
+    @classmethod
+    def not_loaded(cls, manager: str, path: Path, output: str) -> ServiceStatus:
+        """The manager does not know the service; ``output`` is its message."""
+        return cls(
+            manager, path.exists(), False, "not loaded", path=path, detail=" ".join(output.split())
+        )
+
     @property
     def running(self) -> bool:
         return self.pid is not None or self.state in ("running", "active")

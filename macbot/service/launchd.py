@@ -322,14 +322,7 @@ class LaunchdManager:
         result = self._launchctl("print", self.target)
         if not result.ok:
             if _not_loaded(result):
-                return ServiceStatus(
-                    self.name,
-                    installed,
-                    False,
-                    "not loaded",
-                    path=self.path,
-                    detail=" ".join(result.output.split()),
-                )
+                return ServiceStatus.not_loaded(self.name, self.path, result.output)
             raise self._fail("print", result)
         fields = parse_print(result.stdout)
         pid = fields.get("pid")

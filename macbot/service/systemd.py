@@ -184,14 +184,7 @@ class SystemdManager:
         result = self._systemctl("status", UNIT, "--no-pager", "--lines=0")
         # systemctl status: 0 active, 3 not active, 4 no such unit.
         if result.returncode == 4 or "could not be found" in result.output:
-            return ServiceStatus(
-                self.name,
-                installed,
-                False,
-                "not loaded",
-                path=self.path,
-                detail=" ".join(result.output.split()),
-            )
+            return ServiceStatus.not_loaded(self.name, self.path, result.output)
         if result.returncode not in (0, 3):
             raise self._fail("status", result)
         fields = parse_status(result.stdout)
