@@ -348,30 +348,12 @@ class ChunkedEngine(PiperEngine):
             if last and silence:
                 gap = np.zeros(int(self.sample_rate * options.sentence_silence), np.float32)
                 samples = np.concatenate([samples, gap])
-            yield self._chunk(samples, sentence, part, last=last)
-
-    def _chunk(self, samples: np.ndarray, sentence: Sentence, part: int, last: bool) -> AudioChunk:
-        return AudioChunk(
-            samples=samples,
-            sample_rate=self.sample_rate,
-            engine=self.engine_type,
-            voice=self.voice.name,
-            text=sentence.phonemes,
-            index=sentence.index,
-            meta={"part": part, "last_part": last},
-        )
+            yield self.chunk(samples, sentence, {"part": part, "last_part": last})
 
     def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
         """The same audio as :meth:`stream_sentence`, in one piece."""
         parts = list(self.stream_sentence(sentence, options))
-        return AudioChunk(
-            samples=np.concatenate([p.samples for p in parts]),
-            sample_rate=self.sample_rate,
-            engine=self.engine_type,
-            voice=self.voice.name,
-            text=sentence.phonemes,
-            index=sentence.index,
-        )
+        return self.chunk(np.concatenate([p.samples for p in parts]), sentence)
 
 
 def load_chunked(

@@ -223,13 +223,20 @@ class PiperEngine:
         if options.sentence_silence > 0 and not sentence.last:
             gap = np.zeros(int(self.sample_rate * options.sentence_silence), dtype=np.float32)
             audio = np.concatenate([audio, gap])
+        return self.chunk(audio, sentence)
+
+    def chunk(
+        self, samples: np.ndarray, sentence: Sentence, meta: dict[str, object] | None = None
+    ) -> AudioChunk:
+        """An :class:`AudioChunk` of ``sentence`` made by this engine."""
         return AudioChunk(
-            samples=audio,
+            samples=samples,
             sample_rate=self.sample_rate,
             engine=self.engine_type,
             voice=self.voice.name,
             text=sentence.phonemes,
             index=sentence.index,
+            meta=meta or {},
         )
 
     def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
