@@ -12,7 +12,7 @@ CONFIG ?= config/macbot.yaml
 help:
 	@echo "make run   - set up .venv and start the daemon on 127.0.0.1:8123 (config: $(CONFIG))"
 	@echo "make test  - set up .venv and run the test suite"
-	@echo "make lint  - ruff"
+	@echo "make lint  - ruff and the import layers (lint-imports)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check macbot scripts tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check macbot scripts tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache

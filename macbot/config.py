@@ -29,8 +29,10 @@ no file); ``~`` expands.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -39,23 +41,21 @@ from typing import Any, TypeVar
 
 import yaml
 
+from .errors import ConfigError
+
 _LOGGER = logging.getLogger(__name__)
 
 ENV_CONFIG = "MACBOT_CONFIG"
 """Environment variable that names the config file when ``--config`` is not given."""
 
+ENV_TOKEN = "MACBOT_TOKEN"
+"""Environment variable holding the bearer token when ``server.auth_token`` is not set."""
+
+CONFIG_NAME = "macbot.yaml"
+"""File name looked for in the user's config folder."""
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout this package runs from (``piper_voices/`` and ``optimized_models/`` live here)."""
-
-
-class ConfigError(ValueError):
-    """A config value is wrong. The message names the key and the file."""
-
-    def __init__(self, key: str, message: str, source: Path | None = None) -> None:
-        self.key = key
-        self.source = source
-        where = f" in {source}" if source else ""
-        super().__init__(f"{key}{where}: {message}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class PiperConfig:
+class PiperSettings:
     """``models.tts.piper``: model files and Piper synthesis settings."""
 
     voice_path: Path | None = None
@@ -132,7 +132,7 @@ class TTSConfig:
     optimized_dir: Path = PROJECT_ROOT / "optimized_models"
     """Where generated models (quantized, split, CoreML caches) are written and found."""
 
-    piper: PiperConfig = field(default_factory=PiperConfig)
+    piper: PiperSettings = field(default_factory=PiperSettings)
 
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
 
@@ -288,30 +288,122 @@ _SHOULD_EXIST = {"models.tts.piper.quantized_path", "models.tts.piper.coreml_pat
 T = TypeVar("T")
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
-    """Load and validate the configuration.
+def user_config_dir() -> Path:
+    """The user's config folder: ``~/Library/Application Support/MacBot`` on macOS,
+    ``$XDG_CONFIG_HOME/macbot`` (``~/.config/macbot``) elsewhere."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "MacBot"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "macbot"
 
-    ``path`` wins; else ``$MACBOT_CONFIG``; else built-in defaults (the bundled voice).
+
+CHECKOUT_CONFIG = PROJECT_ROOT / "config" / CONFIG_NAME
+"""The commented config of a source checkout (what ``make run`` uses)."""
+
+
+@dataclass(frozen=True)
+class ConfigLocation:
+    """Which config file is in force, and how it was found."""
+
+    path: Path | None
+    """``None``: no file, built-in defaults."""
+    how: str
+    """``--config``, ``$MACBOT_CONFIG``, ``user config folder``, ``checkout`` or ``defaults``."""
+
+    def describe(self) -> str:
+        return f"{self.path} ({self.how})" if self.path else "built-in defaults (no config file)"
+
+
+def search_order() -> list[tuple[str, Path | None]]:
+    """Where a config file is looked for when ``--config`` is not given, in order."""
+    env = os.environ.get(ENV_CONFIG, "").strip()
+    return [
+        ("$MACBOT_CONFIG", Path(env).expanduser() if env else None),
+        ("user config folder", user_config_dir() / CONFIG_NAME),
+        ("checkout", CHECKOUT_CONFIG),
+    ]
+
+
+def locate_config(path: str | os.PathLike[str] | None = None) -> ConfigLocation:
+    """The config file to use: ``path`` (``--config``), else ``$MACBOT_CONFIG``, else
+    ``macbot.yaml`` in :func:`user_config_dir`, else the checkout's ``config/macbot.yaml``,
+    else none (built-in defaults).
+
+    A file named by ``--config`` or ``$MACBOT_CONFIG`` must exist (:class:`ConfigError` names
+    which of the two named it); the other places are used only when the file is there.
     """
-    if path is None:
-        env = os.environ.get(ENV_CONFIG)
-        path = env if env else None
-    if path is None:
+    if path is not None and str(path).strip():
+        found = Path(path).expanduser()
+        if not found.is_file():
+            raise ConfigError(
+                "--config",
+                f"config file not found: {found}",
+                hint="check the path, or leave out --config to use the default search",
+            )
+        return ConfigLocation(found.resolve(), "--config")
+    for how, candidate in search_order():
+        if candidate is None:
+            continue
+        if how == "$MACBOT_CONFIG":
+            if not candidate.is_file():
+                raise ConfigError(
+                    "$MACBOT_CONFIG",
+                    f"config file not found: {candidate}",
+                    hint="fix the variable or unset it",
+                )
+            return ConfigLocation(candidate.resolve(), how)
+        if candidate.is_file():
+            return ConfigLocation(candidate.resolve(), how)
+    return ConfigLocation(None, "defaults")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
+    """Load and validate the configuration found by :func:`locate_config`."""
+    location = locate_config(path)
+    if location.path is None:
         return AppConfig()
-    source = Path(path).expanduser()
+    return read_config_file(location.path, location.how)
+
+
+def read_config_file(source: Path, how: str = "--config") -> AppConfig:
+    """Read, parse and validate one YAML file (every failure is a one-line
+    :class:`ConfigError` naming the file)."""
     try:
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("--config", f"config file not found: {source}") from None
+        raise ConfigError(how, f"config file not found: {source}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "<file>",
+            f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r})",
+            source,
+            hint="save the file as UTF-8",
+        ) from None
     except OSError as exc:
-        raise ConfigError("--config", f"cannot read {source}: {exc.strerror}") from None
+        raise ConfigError(how, f"cannot read {source}: {exc.strerror}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError("<file>", f"invalid YAML{where}: {exc}", source) from None
+        raise ConfigError("<file>", _yaml_problem(exc), source, hint=_YAML_HINT) from None
     return config_from_dict(data or {}, source=source.resolve())
+
+
+_YAML_HINT = "YAML wants `key: value` with spaces, not tabs, for indentation"
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line report as one line: where, and what is wrong."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"invalid YAML at {where}{problem}" + (f" ({context})" if context else "")
+
+
+def auth_token(config: AppConfig) -> str | None:
+    """The bearer token in force, for the server and its clients alike: ``server.auth_token``,
+    else ``$MACBOT_TOKEN``, else none."""
+    return config.server.auth_token or os.environ.get(ENV_TOKEN, "").strip() or None
 
 
 def config_from_dict(
@@ -364,7 +456,9 @@ def _build(cls: type[T], data: Any, prefix: str, ctx: _Context, skip: set[str] =
         if key not in fields:
             dotted = f"{prefix}.{key}" if prefix else str(key)
             where = f" in {ctx.source}" if ctx.source else ""
-            ctx.warnings.append(f"unknown config key {dotted}{where} (ignored)")
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            guess = f"; did you mean {prefix + '.' if prefix else ''}{close[0]}?" if close else ""
+            ctx.warnings.append(f"unknown config key {dotted}{where} (ignored{guess})")
     values: dict[str, Any] = {}
     for name, _f in fields.items():
         dotted = f"{prefix}.{name}" if prefix else name

@@ -6,7 +6,7 @@ python scripts/benchmark_tts.py rtf --rounds 3 --json bench_results/rtf.json
 
 import sys
 
-from macbot.bench import build_parser, run
+from macbot.cli import main
 
 if __name__ == "__main__":
-    sys.exit(run(build_parser().parse_args()))
+    sys.exit(main(["bench", *sys.argv[1:]]))

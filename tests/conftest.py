@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 import requests
 
-from macbot.app import create_app
 from macbot.config import AppConfig, config_from_dict
-from macbot.playback import NoAudioDeviceError, Player
-from macbot.server import Server
-from macbot.synthesizer import Synthesizer
+from macbot.core.playback import Player
+from macbot.core.synthesizer import Synthesizer
+from macbot.daemon.app import create_app
+from macbot.daemon.server import Server
+from macbot.daemon.state import state_of
+from macbot.errors import NoAudioDeviceError
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 
@@ -28,6 +30,11 @@ os.environ["MACBOT_URL"] = "http://127.0.0.1:9"
 # The persistent phrase cache defaults to $XDG_CACHE_HOME/macbot: keep test runs (and the CLI
 # processes they start) out of the user's real cache.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="macbot-test-cache-")
+# Likewise the user's own config file ($XDG_CONFIG_HOME/macbot/macbot.yaml) must not change what
+# the tests run; tests of the config search set these themselves.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="macbot-test-config-")
+os.environ.pop("MACBOT_CONFIG", None)
+os.environ.pop("MACBOT_TOKEN", None)
 
 
 class RecordingOutput:
@@ -122,7 +129,7 @@ def live_server(shared_synth: Synthesizer) -> Iterator[LiveServer]:
     live.session.close()
     server.request_stop()
     thread.join(timeout=5)
-    live.app.extensions["macbot"]["player"].close()
+    state_of(live.app).player.close()
 
 
 # -- the encoder/decoder split (issue 5) -------------------------------------------------------
@@ -133,7 +140,7 @@ def voice_split(tmp_path_factory):
     """The bundled voice split once per session by the real `macbot split` command, with
     static decoders for chunk 64 + 2 × 16 context (96) and chunk 16 + 2 × 16 (48)."""
     from macbot import cli
-    from macbot.voices import bundled_voice
+    from macbot.core.voices import bundled_voice
 
     voice = bundled_voice()
     out = tmp_path_factory.mktemp("optimized")
@@ -146,8 +153,8 @@ def voice_split(tmp_path_factory):
 @pytest.fixture(scope="session")
 def full_engine():
     """The unsplit engine, the reference the split must reproduce."""
-    from macbot.engine import PiperEngine
-    from macbot.voices import bundled_voice
+    from macbot.core.engines.piper import PiperEngine
+    from macbot.core.voices import bundled_voice
 
     return PiperEngine.load(bundled_voice())
 
@@ -155,6 +162,6 @@ def full_engine():
 @pytest.fixture(scope="session")
 def plain():
     """Noise scales 0 (deterministic), no silence between sentences."""
-    from macbot.engine import SynthesisOptions
+    from macbot.core.engines.piper import SynthesisOptions
 
     return SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .base import ServiceError, ServiceManager, ServiceSpec, ServiceStatus
+from ..errors import ServiceError
+from .base import ServiceManager, ServiceSpec, ServiceStatus
 from .runner import CommandResult, Runner, SubprocessRunner
 
 __all__ = [

@@ -10,10 +10,6 @@ from typing import Protocol
 from ..config import PROJECT_ROOT
 
 
-class ServiceError(RuntimeError):
-    """launchctl/systemctl refused or is unavailable; the message says what to do."""
-
-
 @dataclass(frozen=True)
 class ServiceSpec:
     """How the service runs the daemon."""

@@ -18,7 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .base import ServiceError, ServiceSpec, ServiceStatus
+from ..errors import ServiceError
+from .base import ServiceSpec, ServiceStatus
 from .runner import NOT_FOUND, CommandResult, Runner
 
 _LOGGER = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ import logging
 import re
 from pathlib import Path
 
-from .base import ServiceError, ServiceSpec, ServiceStatus
+from ..errors import ServiceError
+from .base import ServiceSpec, ServiceStatus
 from .runner import NOT_FOUND, CommandResult, Runner
 
 _LOGGER = logging.getLogger(__name__)

@@ -1,0 +1,399 @@
+"""The chunked engine: a split voice's encoder once per sentence, its decoder chunk by chunk.
+
+The decoder (HiFi-GAN) is convolutional, so audio frames ``[s, e)`` depend only on latent
+frames near them. Decoding the window ``[s - context, e + context)`` and keeping the samples of
+``[s, e)`` reproduces the full model's samples when ``context`` covers the decoder's receptive
+field (measured on the joe voice: ≤ 1.3e-6 from 12 frames, 2e-3 at 8; see the ``split`` benchmark).
+At the ends of the sentence the window stops at the sentence's edge, which is exact too: the
+full model's convolutions see the same zero padding there.
+
+**Fixed shapes** (``static_frames``): every decoder call gets exactly ``chunk + 2 × context``
+frames, the form onnxruntime's CoreML provider and the Neural Engine need. A window that would
+cross an edge is shifted inside the sentence (still exact). A sentence shorter than one window
+goes to ``short_decoder`` (the dynamic decoder on the encoder's providers, exact) when there is
+one; without it the window is zero-padded at the end and the output trimmed, which is not
+exact near the end (zeros in the latent are not the convolutions' own edge padding): about
+1e-4 on a real one-word sentence, which ends in silence, up to 2e-2 on a latent cut mid-word.
+
+**Normalization**: Piper divides each sentence by its own peak, which is unknown until its last
+chunk is decoded. Streamed audio is instead scaled by the voice's calibrated gain (from the
+split's manifest: ``0.9 / max raw peak`` over calibration sentences) and clipped to [-1, 1],
+so the streamed samples equal the unsplit engine's samples times a per-sentence constant
+(``peak × gain``, about 0.58 to 0.9 on the calibration sentences).
+:meth:`synthesize_sentence` returns the same audio as the stream in one piece.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from piper.config import PiperConfig as VoiceConfig
+
+from ...errors import SynthesisError
+from ..audio import AudioChunk
+from ..hashing import cached_sha256, hash_index
+from ..manifests import Manifest, manifest_path
+from ..sessions import CPU, Providers, SessionPlan, open_session
+from ..voices import VoiceInfo
+from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_FRAMES = 32
+DEFAULT_CONTEXT_FRAMES = 12
+DEFAULT_GROWTH = 4.0
+
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+SPLIT_SUFFIX = ".split"
+"""A voice's split lives in ``<optimized_dir>/<voice>.split/`` (made by ``macbot split``)."""
+
+
+def static_decoder_file(frames: int) -> str:
+    """File name of the decoder with a static frame axis of ``frames``."""
+    return f"decoder.static{frames}.onnx"
+
+
+def split_dir_for(voice: VoiceInfo, optimized_dir: Path) -> Path:
+    """Where the split of ``voice`` lives: ``<optimized_dir>/<voice>.split/``."""
+    return Path(optimized_dir) / f"{voice.name}{SPLIT_SUFFIX}"
+
+
+def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
+    """The split folder of ``voice`` if one is there and valid, else ``None`` (logged why).
+
+    Valid: ``manifest.json`` reads, its method is ``split``, its verdict is usable, its
+    ``source_sha256`` matches the voice's model file (hashed once per file version, see
+    :func:`~macbot.core.hashing.cached_sha256`), and the encoder and decoder exist.
+    """
+    folder = split_dir_for(voice, optimized_dir)
+    if not manifest_path(folder).is_file():
+        return None
+    try:
+        manifest = Manifest.load(folder)
+    except (OSError, ValueError, TypeError) as exc:
+        _LOGGER.warning("ignoring split %s: unreadable manifest (%s)", folder, exc)
+        return None
+    reason = None
+    if manifest.method != "split":
+        reason = f"method is {manifest.method!r}, not 'split'"
+    elif manifest.verdict is None or not manifest.verdict.usable:
+        reason = "its verdict is not usable"
+    elif manifest.source_sha256 != cached_sha256(voice.model_path, hash_index(optimized_dir)):
+        reason = f"it was made from another model than {voice.model_path}"
+    else:
+        missing = [
+            name
+            for name in (
+                manifest.parameters.get("encoder", ENCODER_FILE),
+                manifest.parameters.get("decoder", DECODER_FILE),
+            )
+            if not (folder / name).is_file()
+        ]
+        if missing:
+            reason = f"missing {', '.join(missing)}"
+    if reason:
+        _LOGGER.warning("ignoring split %s: %s", folder, reason)
+        return None
+    return folder
+
+
+@dataclass(frozen=True)
+class Window:
+    """One decoder call: latent frames ``[start, stop)`` (padded to ``size`` frames when
+    ``size > stop - start``), of which frames ``[keep_start, keep_stop)`` are the chunk's own."""
+
+    start: int
+    stop: int
+    keep_start: int
+    keep_stop: int
+    size: int
+
+    @property
+    def padding(self) -> int:
+        """Zero frames appended to reach ``size``."""
+        return self.size - (self.stop - self.start)
+
+
+def chunk_sizes(frames: int, chunk: int, growth: float = 1.0) -> list[int]:
+    """Sizes of the chunks that cover ``frames``: ``chunk``, then each ``growth`` times the one
+    before (rounded up; ``growth`` 0: the rest in one piece), the last one cut to fit."""
+    if chunk < 1 or not (growth == 0 or growth >= 1):
+        raise ValueError(f"chunk must be >= 1 and growth 0 or >= 1 (got {chunk}, {growth})")
+    sizes: list[int] = []
+    size, done = chunk, 0
+    while done < frames:
+        sizes.append(min(size, frames - done))
+        done += sizes[-1]
+        size = frames if growth == 0 else math.ceil(size * growth)
+    return sizes
+
+
+def plan_chunks(
+    frames: int, chunk: int, context: int, fixed: bool = False, growth: float = 1.0
+) -> list[Window]:
+    """Decoder windows for a sentence of ``frames`` latent frames.
+
+    Chunks of :func:`chunk_sizes` cover the sentence in order (``growth`` 1: all ``chunk``
+    frames, the last one may be shorter). Each window adds up to ``context`` frames on both
+    sides, cut at the sentence's edges.
+
+    ``fixed``: every window is ``chunk + 2·context`` frames (``growth`` must be 1). Windows
+    crossing an edge are shifted inside the sentence; when the sentence is shorter than one
+    window, the single window is the whole sentence zero-padded at the end.
+    """
+    if chunk < 1 or context < 0:
+        raise ValueError(f"chunk must be >= 1 and context >= 0 (got {chunk}, {context})")
+    if fixed and growth != 1:
+        raise ValueError("fixed windows need growth 1 (one chunk size)")
+    if frames < 1:
+        return []
+    size = chunk + 2 * context
+    if fixed and frames <= size:
+        return [Window(0, frames, 0, frames, size)]
+    windows = []
+    keep_start = 0
+    for length in chunk_sizes(frames, chunk, growth):
+        keep_stop = keep_start + length
+        if not fixed:
+            start, stop = max(0, keep_start - context), min(frames, keep_stop + context)
+            windows.append(Window(start, stop, keep_start, keep_stop, stop - start))
+        else:
+            start = min(max(0, keep_start - context), frames - size)
+            windows.append(Window(start, start + size, keep_start, keep_stop, size))
+        keep_start = keep_stop
+    return windows
+
+
+class ChunkedEngine(PiperEngine):
+    """A split Piper voice: encoder once per sentence, decoder over chunks of latent frames.
+
+    Its two sessions take turns, so they are built without thread-pool spinning (with it, the
+    idle pool's threads kept spinning after each run and stole the cores: a paragraph took
+    1.23× the unsplit engine with spinning, 0.81× without).
+    """
+
+    streams_within_sentence = True
+
+    def __init__(
+        self,
+        voice: VoiceInfo,
+        encoder: ort.InferenceSession,
+        decoder: ort.InferenceSession,
+        voice_config: VoiceConfig,
+        *,
+        hop_length: int,
+        gain: float,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        context_frames: int = DEFAULT_CONTEXT_FRAMES,
+        growth: float = DEFAULT_GROWTH,
+        engine_type: str = "piper_chunked",
+        model_path: Path | None = None,
+        short_decoder: ort.InferenceSession | None = None,
+    ) -> None:
+        super().__init__(voice, encoder, voice_config, engine_type, model_path)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.hop_length = hop_length
+        self.gain = gain
+        self.chunk_frames = chunk_frames
+        self.context_frames = context_frames
+        self.growth = growth
+        self.short_decoder = short_decoder
+        """Static mode: decodes sentences shorter than one window at their own length."""
+        self._decoder_input = decoder.get_inputs()[0].name
+        frames_dim = decoder.get_inputs()[0].shape[-1]
+        self.static_frames = frames_dim if isinstance(frames_dim, int) else None
+        if self.static_frames is not None and self.static_frames != chunk_frames + 2 * (
+            context_frames
+        ):
+            raise ValueError(
+                f"the static decoder takes {self.static_frames} frames, but chunk "
+                f"{chunk_frames} + 2 × context {context_frames} = "
+                f"{chunk_frames + 2 * context_frames}"
+            )
+        chunk_sizes(1, chunk_frames, growth)  # validates the sizes
+        plan_chunks(1, chunk_frames, context_frames)
+
+    @classmethod
+    def load_split(
+        cls,
+        voice: VoiceInfo,
+        split_dir: Path,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        context_frames: int = DEFAULT_CONTEXT_FRAMES,
+        growth: float = DEFAULT_GROWTH,
+        encoder_providers: Providers = CPU,
+        decoder_providers: Providers = CPU,
+        static: bool = False,
+        engine_type: str | None = None,
+        plan: SessionPlan | None = None,
+        pad_short: bool = False,
+    ) -> ChunkedEngine:
+        """Load the split in ``split_dir`` (made by :func:`macbot.tools.split.split_voice`).
+
+        ``static``: use ``decoder.static<F>.onnx`` with ``F = chunk + 2·context`` (it must have
+        been exported: ``macbot split --static-frames F``) — the CoreML candidate's form, with
+        ``decoder_providers=("CoreMLExecutionProvider", "CPUExecutionProvider")`` and the
+        encoder on the CPU; sentences shorter than ``F`` frames then go to the dynamic decoder
+        on ``encoder_providers`` (``pad_short``: pad them for the static decoder instead).
+        Needs only onnxruntime.
+        """
+        started = time.perf_counter()
+        split_dir = Path(split_dir)
+        manifest = Manifest.load(split_dir)
+        params = manifest.parameters
+        if static:
+            frames = chunk_frames + 2 * context_frames
+            decoder_path = split_dir / static_decoder_file(frames)
+            if not decoder_path.is_file():
+                raise FileNotFoundError(
+                    f"no static decoder for {frames} frames in {split_dir} "
+                    f"(make it with: macbot split --static-frames {frames})"
+                )
+        dynamic_path = split_dir / params.get("decoder", DECODER_FILE)
+        if not static:
+            decoder_path = dynamic_path
+
+        plan = (plan or SessionPlan()).without_spinning()
+
+        def session(path: Path, providers: Providers) -> ort.InferenceSession:
+            return open_session(path, plan, providers)
+
+        encoder = session(split_dir / params.get("encoder", ENCODER_FILE), encoder_providers)
+        decoder = session(decoder_path, decoder_providers)
+        short = session(dynamic_path, encoder_providers) if static and not pad_short else None
+        voice_config = load_voice_config(voice)
+        engine = cls(
+            voice,
+            encoder,
+            decoder,
+            voice_config,
+            hop_length=int(params["hop_length"]),
+            gain=float(params.get("gain", 1.0)),
+            chunk_frames=chunk_frames,
+            context_frames=context_frames,
+            growth=growth,
+            engine_type=engine_type or ("piper_chunked_static" if static else "piper_chunked"),
+            model_path=split_dir,
+            short_decoder=short,
+        )
+        engine.load_seconds = time.perf_counter() - started
+        _LOGGER.info(
+            "loaded %s split from %s (chunk %d, context %d, %s decoder) in %.2fs",
+            voice.name,
+            split_dir,
+            chunk_frames,
+            context_frames,
+            "static" if static else "dynamic",
+            engine.load_seconds,
+        )
+        return engine
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.decoder.get_providers())
+
+    def describe(self) -> dict[str, object]:
+        return {
+            **super().describe(),
+            "encoder_providers": list(self.encoder.get_providers()),
+            "decoder_providers": list(self.decoder.get_providers()),
+            "chunk_frames": self.chunk_frames,
+            "context_frames": self.context_frames,
+            "growth": self.growth,
+            "static_frames": self.static_frames,
+            "gain": self.gain,
+        }
+
+    # -- latent → audio ----------------------------------------------------------------------
+
+    def latent(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
+        """The encoder's output for one sentence: ``[1, channels, frames]``."""
+        feed = self.model_inputs(phoneme_ids, options)
+        try:
+            return self.encoder.run(None, feed)[0]
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
+
+    def windows(self, frames: int, whole: bool = False) -> list[Window]:
+        """The decoder calls for a latent of ``frames`` frames (see :meth:`decode`); a window
+        of ``size`` 0 means "the whole latent, at its own length"."""
+        short = self.short_decoder is not None and frames < (self.static_frames or 0)
+        if frames > 0 and (short or (whole and self.static_frames is None)):
+            return [Window(0, frames, 0, frames, 0)]
+        return plan_chunks(
+            frames,
+            self.chunk_frames,
+            self.context_frames,
+            fixed=self.static_frames is not None,
+            growth=1.0 if self.static_frames is not None else self.growth,
+        )
+
+    def decode(self, latent: np.ndarray, whole: bool = False) -> Iterator[np.ndarray]:
+        """Raw audio of ``latent`` chunk by chunk (float32, not normalized); the pieces
+        concatenated are the full model's raw output.
+
+        Dynamic decoder: chunks of ``chunk_frames``, each next one ``growth`` times larger;
+        ``whole``: one piece. Static decoder: chunks of ``chunk_frames`` (``whole`` ignored),
+        sentences shorter than one window to ``short_decoder`` when there is one.
+        """
+        hop = self.hop_length
+        for w in self.windows(latent.shape[-1], whole):
+            if w.size == 0:
+                yield self._run(self.short_decoder or self.decoder, latent)
+                continue
+            part = latent[:, :, w.start : w.stop]
+            if w.padding:
+                part = np.pad(part, ((0, 0), (0, 0), (0, w.padding)))
+            audio = self._run(self.decoder, part)
+            yield audio[(w.keep_start - w.start) * hop : (w.keep_stop - w.start) * hop]
+
+    def _run(self, decoder: ort.InferenceSession, latent: np.ndarray) -> np.ndarray:
+        try:
+            return decoder.run(None, {self._decoder_input: latent})[0].reshape(-1)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
+
+    def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
+        """Raw audio of one sentence (the decoded chunks joined)."""
+        return np.concatenate(list(self.decode(self.latent(phoneme_ids, options))))
+
+    # -- sentences → audio -------------------------------------------------------------------
+
+    def stream_sentence(
+        self, sentence: Sentence, options: SynthesisOptions
+    ) -> Iterator[AudioChunk]:
+        """Yield the sentence chunk by chunk as each is decoded, scaled by the voice's gain.
+
+        Only the first sentence of a request (``index`` 0) is chunked with the dynamic decoder:
+        the audio of the sentences before a later one is its buffer, so it is decoded in one
+        piece (no context overhead). Every chunk has the sentence's ``index``; ``meta`` has
+        ``part`` (from 0) and ``last_part``. The trailing silence rides on the last part.
+        """
+        latent = self.latent(sentence.phoneme_ids, options)
+        whole = sentence.index > 0
+        parts = len(self.windows(latent.shape[-1], whole))
+        scale = self.gain * options.volume
+        silence = options.sentence_silence > 0 and not sentence.last
+        for part, raw in enumerate(self.decode(latent, whole=whole)):
+            samples = np.clip(raw * scale, -1.0, 1.0).astype(np.float32)
+            last = part == parts - 1
+            if last and silence:
+                gap = np.zeros(int(self.sample_rate * options.sentence_silence), np.float32)
+                samples = np.concatenate([samples, gap])
+            yield self.chunk(samples, sentence, {"part": part, "last_part": last})
+
+    def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
+        """The same audio as :meth:`stream_sentence`, in one piece."""
+        parts = list(self.stream_sentence(sentence, options))
+        return self.chunk(np.concatenate([p.samples for p in parts]), sentence)

@@ -1,0 +1,280 @@
+"""The Piper engine: text → phonemes (piper-tts) → audio (our own onnxruntime session).
+
+``PiperEngine.load()`` builds the session; :meth:`PiperEngine.synthesize` yields one
+:class:`~macbot.core.audio.AudioChunk` per sentence, so WAV writing, playback and HTTP
+streaming only consume chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from piper.config import PiperConfig as VoiceConfig
+from piper.voice import PiperVoice
+
+from ...errors import InvalidType, SynthesisError, UsageError
+from ..audio import AudioChunk
+from ..sessions import CPU, Providers, SessionPlan, open_session
+from ..voices import VoiceInfo
+
+_LOGGER = logging.getLogger(__name__)
+
+
+SPEED_RANGE = (0.25, 4.0)
+"""Speaking rates a request may ask for."""
+
+
+def check_speed(value: object) -> float | None:
+    """A request's ``speed`` (``None``: not given) as a float; :class:`UsageError` says what is
+    wrong."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidType("'speed' must be a number", param="speed")
+    if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
+        raise UsageError(f"'speed' must be between 0.25 and 4 (got {value})", param="speed")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How to speak. ``None`` means "the voice's own value"."""
+
+    speed: float = 1.0
+    """Speaking rate; divides the length scale (2.0: twice as fast)."""
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+    speaker: int | None = None
+    sentence_silence: float = 0.2
+    """Seconds of silence after every sentence but the last."""
+    volume: float = 1.0
+
+    def with_overrides(self, **changes: Any) -> SynthesisOptions:
+        """A copy with the non-``None`` values of ``changes`` applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def key(self) -> tuple[object, ...]:
+        """Everything that changes the audio, hashable (for caches)."""
+        return (
+            round(self.speed, 4),
+            self.length_scale,
+            self.noise_scale,
+            self.noise_w_scale,
+            self.speaker,
+            round(self.sentence_silence, 4),
+            round(self.volume, 4),
+        )
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence, ready for the model."""
+
+    index: int
+    phonemes: str
+    phoneme_ids: list[int]
+    last: bool
+
+
+def model_feed(
+    cfg: VoiceConfig, phoneme_ids: list[int], options: SynthesisOptions, takes_sid: bool = True
+) -> dict[str, Any]:
+    """A Piper model's input feed for one sentence (``takes_sid``: the graph has a ``sid``
+    input; only multi-speaker voices use it)."""
+    length = options.length_scale if options.length_scale is not None else cfg.length_scale
+    noise = options.noise_scale if options.noise_scale is not None else cfg.noise_scale
+    noise_w = options.noise_w_scale if options.noise_w_scale is not None else cfg.noise_w_scale
+    feed: dict[str, Any] = {
+        "input": np.array([phoneme_ids], dtype=np.int64),
+        "input_lengths": np.array([len(phoneme_ids)], dtype=np.int64),
+        "scales": np.array([noise, length / options.speed, noise_w], dtype=np.float32),
+    }
+    if cfg.num_speakers > 1 and takes_sid:
+        speaker = options.speaker if options.speaker is not None else cfg.default_speaker_id
+        if not 0 <= speaker < cfg.num_speakers:
+            raise UsageError(
+                f"speaker {speaker} out of range 0..{cfg.num_speakers - 1}", param="speaker"
+            )
+        feed["sid"] = np.array([speaker], dtype=np.int64)
+    return feed
+
+
+def load_voice_config(voice: VoiceInfo) -> VoiceConfig:
+    """piper-tts's config of a voice (its ``.onnx.json``)."""
+    return VoiceConfig.from_dict(json.loads(voice.config_path.read_text(encoding="utf-8")))
+
+
+class PiperEngine:
+    """A Piper voice run through onnxruntime, one model run per sentence."""
+
+    streams_within_sentence = False
+    """Whether :meth:`stream_sentence` yields a sentence in several pieces (capability check)."""
+
+    def __init__(
+        self,
+        voice: VoiceInfo,
+        session: ort.InferenceSession,
+        voice_config: VoiceConfig,
+        engine_type: str = "piper",
+        model_path: Path | None = None,
+    ) -> None:
+        self.voice = voice
+        self.session = session
+        self.voice_config = voice_config
+        self.engine_type = engine_type
+        self.model_path = model_path or voice.model_path
+        self._phonemizer = PiperVoice(session=session, config=voice_config)
+        self._input_names = {i.name for i in session.get_inputs()}
+        self.load_seconds = 0.0
+
+    # -- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        voice: VoiceInfo,
+        model_path: Path | None = None,
+        engine_type: str = "piper",
+        providers: Providers = CPU,
+        plan: SessionPlan | None = None,
+        *,
+        preoptimized: bool = False,
+        optimized_model_out: Path | None = None,
+    ) -> PiperEngine:
+        """Load ``model_path`` (default: the voice's own model) with the voice's JSON config,
+        its session built by ``plan`` (see :mod:`macbot.core.sessions`)."""
+        started = time.perf_counter()
+        voice_config = load_voice_config(voice)
+        path = Path(model_path or voice.model_path)
+        session = open_session(
+            path,
+            plan or SessionPlan(),
+            providers,
+            preoptimized=preoptimized,
+            optimized_model_out=optimized_model_out,
+        )
+        engine = cls(voice, session, voice_config, engine_type=engine_type, model_path=path)
+        engine.load_seconds = time.perf_counter() - started
+        _LOGGER.info(
+            "loaded %s (%s) from %s in %.2fs", voice.name, engine_type, path, engine.load_seconds
+        )
+        return engine
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice_config.sample_rate
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "engine_type": self.engine_type,
+            "voice": self.voice.name,
+            "model_path": str(self.model_path),
+            "providers": self.providers,
+            "sample_rate": self.sample_rate,
+            "num_speakers": self.voice_config.num_speakers,
+            "load_seconds": round(self.load_seconds, 3),
+        }
+
+    # -- text → sentences --------------------------------------------------------------------
+
+    def sentences(self, text: str) -> list[Sentence]:
+        """Phonemize ``text`` into sentences (empty list: nothing speakable)."""
+        groups = [p for p in self._phonemizer.phonemize(text) if p]
+        return [
+            Sentence(
+                index=i,
+                phonemes="".join(phonemes),
+                phoneme_ids=self._phonemizer.phonemes_to_ids(phonemes),
+                last=i == len(groups) - 1,
+            )
+            for i, phonemes in enumerate(groups)
+        ]
+
+    # -- sentences → audio -------------------------------------------------------------------
+
+    def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict[str, Any]:
+        """The model's input feed for one sentence."""
+        return model_feed(self.voice_config, phoneme_ids, options, "sid" in self._input_names)
+
+    def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
+        """Raw model output for one sentence (float32, not normalized)."""
+        feed = self.model_inputs(phoneme_ids, options)
+        try:
+            result = self.session.run(None, feed)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
+        return np.asarray(result[0], dtype=np.float32).reshape(-1)
+
+    def finish(
+        self, audio: np.ndarray, sentence: Sentence, options: SynthesisOptions
+    ) -> AudioChunk:
+        """Normalize, apply volume and silence: Piper's post-processing, sentence by sentence."""
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
+        if options.volume != 1.0:
+            audio = audio * options.volume
+        audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+        if options.sentence_silence > 0 and not sentence.last:
+            gap = np.zeros(int(self.sample_rate * options.sentence_silence), dtype=np.float32)
+            audio = np.concatenate([audio, gap])
+        return self.chunk(audio, sentence)
+
+    def chunk(
+        self, samples: np.ndarray, sentence: Sentence, meta: dict[str, object] | None = None
+    ) -> AudioChunk:
+        """An :class:`AudioChunk` of ``sentence`` made by this engine."""
+        return AudioChunk(
+            samples=samples,
+            sample_rate=self.sample_rate,
+            engine=self.engine_type,
+            voice=self.voice.name,
+            text=sentence.phonemes,
+            index=sentence.index,
+            meta=meta or {},
+        )
+
+    def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
+        """The whole audio of one sentence."""
+        return self.finish(self.infer(sentence.phoneme_ids, options), sentence, options)
+
+    def stream_sentence(
+        self, sentence: Sentence, options: SynthesisOptions
+    ) -> Iterator[AudioChunk]:
+        """The audio of one sentence as it becomes ready.
+
+        This engine yields the sentence in one piece; engines that can do better (a split
+        encoder/decoder decoding in chunks) override it. Consumers that stream (HTTP, playback)
+        call this; consumers that want whole sentences call :meth:`synthesize_sentence`.
+        """
+        yield self.synthesize_sentence(sentence, options)
+
+    def synthesize(
+        self, text: str, options: SynthesisOptions | None = None
+    ) -> Iterator[AudioChunk]:
+        """Yield one chunk per sentence of ``text``, in order."""
+        options = options or SynthesisOptions()
+        for sentence in self.sentences(text):
+            yield self.synthesize_sentence(sentence, options)
+
+    def warmup(self) -> float:
+        """Run one short sentence so the first request does not pay for lazy setup."""
+        started = time.perf_counter()
+        for _ in self.synthesize("Ready.", SynthesisOptions(noise_scale=0, noise_w_scale=0)):
+            pass
+        return time.perf_counter() - started

@@ -1,0 +1,69 @@
+"""Manifests: what a generated model is, where it came from, and how it measured.
+
+A model ``optimized_models/NAME.onnx`` has its manifest at ``optimized_models/NAME.manifest.json``
+(a folder of models, such as an encoder/decoder split, has ``manifest.json`` inside). The
+tools write them; the engine chain reads ``verdict.usable`` and ``source_sha256`` to decide
+whether a variant may be used for a voice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_VERSION = 1
+
+
+def manifest_path(model_path: Path) -> Path:
+    """Where the manifest of ``model_path`` lives."""
+    model_path = Path(model_path)
+    if model_path.is_dir():
+        return model_path / "manifest.json"
+    return model_path.with_name(model_path.name.removesuffix(".onnx") + ".manifest.json")
+
+
+@dataclass
+class Verdict:
+    """The quality gate's decision."""
+
+    usable: bool
+    reasons: list[str] = field(default_factory=list)
+    """Why it passed or failed, one line each (bounds and measured values)."""
+
+
+@dataclass
+class Manifest:
+    """Everything known about one generated model."""
+
+    method: str
+    """``dynamic``, ``static``, ``int4``, ``fp16``, ``coreml``, ``split`` …"""
+    source: str
+    """Path of the model it was made from."""
+    source_sha256: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Bytes: ``source`` and ``output`` at least."""
+    speed: dict[str, Any] = field(default_factory=dict)
+    """Measured speed (real-time factors, speed-up over the source, host facts)."""
+    quality: dict[str, Any] = field(default_factory=dict)
+    """Measured quality (WER, spectral distance, against the source)."""
+    verdict: Verdict | None = None
+    created: float = field(default_factory=time.time)
+    version: int = MANIFEST_VERSION
+
+    def save(self, model_path: Path) -> Path:
+        path = manifest_path(model_path)
+        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, model_path: Path) -> Manifest:
+        """Read the manifest of ``model_path``; ``FileNotFoundError`` or ``ValueError``."""
+        data = json.loads(manifest_path(model_path).read_text())
+        verdict = data.pop("verdict", None)
+        manifest = cls(**data)
+        manifest.verdict = Verdict(**verdict) if verdict else None
+        return manifest

@@ -1,0 +1,484 @@
+"""The engine chain: CoreML → quantized ONNX → original ONNX, each accepted only after it loads
+and passes a smoke synthesis; a measured choice (``macbot tune``) overrules the order.
+
+A broken optimized model never stops the daemon: every failure becomes a rejected attempt
+with its reason, and the original voice is always the last candidate. The whole decision
+(mode, what was tried, why each was rejected, what won) is kept for ``/info``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import AppConfig
+from ..errors import MacbotError, NoEngineError
+from .engines.chunked import ChunkedEngine, find_split
+from .engines.coreml import COREML, coreml_provider, load_mlpackage
+from .engines.piper import PiperEngine, SynthesisOptions
+from .hashing import cached_sha256, hash_index
+from .manifests import Manifest
+from .probes import HostFacts, host_facts
+from .sessions import CPU, SessionPlan, preoptimized_model_path
+from .voices import VoiceInfo
+from .workers import plan_workers
+
+_LOGGER = logging.getLogger(__name__)
+
+QUANTIZED, ORIGINAL = "piper_quantized", "piper"
+"""Engine types, as reported in ``/tts-performance``."""
+
+SMOKE_TEXT = "Hello, this is a short test of the speech engine."
+SECONDS_PER_PHONEME = (0.015, 0.5)
+"""Plausible audio length per phoneme id for the smoke sentence (Piper voices give ~0.06)."""
+MIN_PEAK, MIN_RMS = 1e-3, 1e-4
+"""Raw model output below these is silence."""
+
+TUNE_FILE = "tune.json"
+
+
+class CandidateRejected(Exception):
+    """A candidate failed; the message is the reason shown in the decision."""
+
+
+@dataclass
+class Candidate:
+    """One way to run the voice."""
+
+    engine_type: str
+    path: Path
+    format: str = "onnx"
+    """``onnx`` or ``mlpackage``."""
+    providers: list[Any] = field(default_factory=list)
+    is_variant: bool = True
+    """Generated from the voice (needs a manifest check); ``False`` for the original."""
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine_type": self.engine_type,
+            "path": str(self.path),
+            "format": self.format,
+            "providers": [_provider_text(p) for p in self.providers],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class Attempt:
+    """What happened to one candidate."""
+
+    engine_type: str
+    path: str
+    accepted: bool = False
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+    load_seconds: float | None = None
+    smoke: dict[str, Any] | None = None
+
+
+@dataclass
+class Decision:
+    """The chain's whole decision for a voice."""
+
+    voice: str
+    mode: str
+    """``priority``, ``tuned`` or ``original-only``."""
+    mode_reason: str
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    winner: str | None = None
+    seconds: float = 0.0
+    streaming: str | None = None
+    """The sub-sentence streaming form of the winner (``piper_chunked``), if one is in use."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _provider_text(p: Any) -> str:
+    if isinstance(p, tuple):
+        return f"{p[0]} {json.dumps(p[1], sort_keys=True)}"
+    return str(p)
+
+
+# -- providers -------------------------------------------------------------------------------
+
+
+def onnx_providers(facts: HostFacts) -> list[Any]:
+    """CUDA first when present (heuristic cuDNN algorithm search: no slow first run), else
+    the CPU."""
+    if facts.cuda:
+        return [
+            ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}),
+            "CPUExecutionProvider",
+        ]
+    return ["CPUExecutionProvider"]
+
+
+# -- tune records ----------------------------------------------------------------------------
+
+
+def tune_key(voice_sha256: str, facts: HostFacts) -> dict[str, Any]:
+    """What a measurement is valid for: the model, onnxruntime, the CPU and the providers."""
+    return {
+        "model_sha256": voice_sha256,
+        "onnxruntime": facts.onnxruntime_version,
+        "cpu": facts.cpu_model or "unknown",
+        "providers": sorted(facts.providers),
+    }
+
+
+def key_id(key: dict[str, Any]) -> str:
+    return json.dumps(key, sort_keys=True)
+
+
+def load_tune_records(path: Path) -> dict[str, Any]:
+    """All records in ``tune.json`` (empty when missing or unreadable, with a warning)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        _LOGGER.warning("ignoring unreadable tune record %s: %s", path, exc)
+        return {}
+    records = data.get("records") if isinstance(data, dict) else None
+    return records if isinstance(records, dict) else {}
+
+
+def save_tune_record(path: Path, record: dict[str, Any]) -> None:
+    """Store ``record`` under its key, keeping records for other keys."""
+    records = load_tune_records(path)
+    records[key_id(record["key"])] = record
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"records": records}, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# -- the chain -------------------------------------------------------------------------------
+
+
+class EngineChain:
+    """Chooses and loads the engine for a voice.
+
+    ``plan``: how every session is built (default: the worker plan of ``config``, as the
+    daemon's synthesizer builds it; see :mod:`macbot.core.sessions`), so the chain,
+    ``macbot tune`` and the daemon run the same sessions.
+    ``preoptimize``: keep onnxruntime's optimized graph of each CPU model under
+    ``optimized_dir/ort_cache/`` and load that next time (shorter load).
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        plan: SessionPlan | None = None,
+        facts: HostFacts | None = None,
+        preoptimize: bool = True,
+    ) -> None:
+        self.config = config
+        self.plan = plan or plan_workers(config.performance).session
+        self.facts = facts or host_facts()
+        self.preoptimize = preoptimize
+        self.optimized_dir = Path(config.tts.optimized_dir)
+        self.tune_path = self.optimized_dir / TUNE_FILE
+        self.hash_index = hash_index(self.optimized_dir)
+
+    def sha256(self, path: Path) -> str:
+        """The file's SHA-256 (remembered in ``optimized_dir/ort_cache/sha256_index.json``)."""
+        return cached_sha256(path, self.hash_index)
+
+    # -- candidates ----------------------------------------------------------------------
+
+    def candidates(self, voice: VoiceInfo) -> list[Candidate]:
+        """Configured candidates in priority order, the original last."""
+        piper = self.config.tts.piper
+        out: list[Candidate] = []
+        if self.config.performance.tts_optimize_for_speed:
+            if piper.coreml_path is not None:
+                out.append(self._coreml_candidate(Path(piper.coreml_path)))
+            if piper.quantized_path is not None:
+                out.append(Candidate(QUANTIZED, Path(piper.quantized_path), "onnx", self._onnx()))
+        out.append(Candidate(ORIGINAL, voice.model_path, "onnx", self._onnx(), is_variant=False))
+        return out
+
+    def _onnx(self) -> list[Any]:
+        return onnx_providers(self.facts)
+
+    def _coreml_candidate(self, path: Path) -> Candidate:
+        if path.suffix == ".mlpackage":
+            return Candidate(COREML, path, "mlpackage", ["coremltools"])
+        cand = Candidate(COREML, path, "onnx")
+        cand.notes.append(
+            "a whole voice takes a variable number of phonemes: RequireStaticInputShapes=0 "
+            "(CoreML may run parts on the CPU)"
+        )
+        cand.providers = [
+            coreml_provider(self.facts, self.optimized_dir / "coreml_cache", static=False),
+            *CPU,
+        ]
+        return cand
+
+    # -- choosing ------------------------------------------------------------------------
+
+    def load(self, voice: VoiceInfo) -> tuple[PiperEngine, Decision]:
+        """The first candidate that loads and passes the smoke test, and the decision.
+
+        When that is the original model and the voice has a valid encoder/decoder split
+        (``macbot split``), the chunked engine runs it instead and streams inside sentences.
+        """
+        started = time.perf_counter()
+        cands = self.candidates(voice)
+        if not self.config.performance.tts_optimize_for_speed:
+            mode, mode_reason = "original-only", "tts_optimize_for_speed is false"
+            tuned: dict[str, dict[str, Any]] = {}
+        else:
+            mode, mode_reason, tuned = self._tune_mode(voice, cands)
+        decision = Decision(
+            voice=voice.name,
+            mode=mode,
+            mode_reason=mode_reason,
+            candidates=[c.describe() for c in cands],
+        )
+        order = self._order(cands, tuned) if tuned else cands
+        engine = None
+        for cand in order:
+            attempt = Attempt(cand.engine_type, str(cand.path))
+            decision.attempts.append(attempt)
+            try:
+                if tuned:
+                    self._check_tuned(cand, tuned)
+                engine = self.try_candidate(cand, voice, attempt)
+            except CandidateRejected as exc:
+                attempt.reason = str(exc)
+                _LOGGER.warning(
+                    "engine candidate %s (%s) rejected: %s", cand.engine_type, cand.path, exc
+                )
+                continue
+            attempt.accepted = True
+            attempt.reason = attempt.reason or "loaded and passed the smoke test"
+            decision.winner = cand.engine_type
+            break
+        if engine is not None and decision.winner == ORIGINAL:
+            chunked = self.streaming_engine(voice)
+            if chunked is not None:
+                decision.streaming = chunked.engine_type
+                engine = chunked
+        decision.seconds = round(time.perf_counter() - started, 3)
+        if engine is None:
+            raise NoEngineError(
+                f"no engine for voice {voice.name}: "
+                + "; ".join(f"{a.engine_type}: {a.reason}" for a in decision.attempts),
+                hint="check the voice file; `macbot doctor` shows what this machine can run",
+            )
+        _LOGGER.info("engine for %s: %s (%s)", voice.name, decision.winner, mode)
+        return engine, decision
+
+    def streaming_engine(self, voice: VoiceInfo) -> ChunkedEngine | None:
+        """The chunked engine of ``voice`` when ``models.tts.streaming.enabled`` and a valid
+        split (its manifest's source hash is the voice's) is in ``optimized_dir``; else
+        ``None``. It runs the original model, streaming inside sentences."""
+        streaming = self.config.tts.streaming
+        if not streaming.enabled:
+            return None
+        folder = find_split(voice, self.optimized_dir)
+        if folder is None:
+            return None
+        try:
+            return ChunkedEngine.load_split(
+                voice,
+                folder,
+                streaming.chunk_frames,
+                streaming.context_frames,
+                streaming.growth,
+                plan=self.plan,
+            )
+        except Exception as exc:  # a broken split must not stop the daemon: fall back, say why
+            _LOGGER.warning(
+                "cannot load the split %s (%s); using the whole-sentence model", folder, exc
+            )
+            return None
+
+    def _tune_mode(
+        self, voice: VoiceInfo, cands: Sequence[Candidate]
+    ) -> tuple[str, str, dict[str, dict[str, Any]]]:
+        records = load_tune_records(self.tune_path)
+        if not records:
+            return "priority", f"no tune record ({self.tune_path}): priority order", {}
+        key = tune_key(self.sha256(voice.model_path), self.facts)
+        record = records.get(key_id(key))
+        if record is None:
+            return "priority", "no tune record for this model, onnxruntime, CPU and providers", {}
+        measured = {r["engine_type"]: r for r in record.get("results", [])}
+        for cand in cands:
+            r = measured.get(cand.engine_type)
+            if r is None or not cand.path.exists():
+                continue
+            if r.get("path") != str(cand.path) or r.get("sha256") != self.sha256(cand.path):
+                return (
+                    "priority",
+                    f"tune record is stale: {cand.engine_type} ({cand.path}) changed since "
+                    "`macbot tune`",
+                    {},
+                )
+        return "tuned", f"following `macbot tune` record (winner: {record.get('winner')})", measured
+
+    @staticmethod
+    def _order(cands: list[Candidate], tuned: dict[str, dict[str, Any]]) -> list[Candidate]:
+        """Measured-and-allowed by median RTF, then unmeasured, the original always last."""
+
+        def rank(c: Candidate) -> tuple[int, float]:
+            if not c.is_variant:
+                return (2, 0.0)
+            r = tuned.get(c.engine_type)
+            if r and r.get("chosen_ok"):
+                return (0, float(r.get("median_rtf") or 0))
+            return (1, 0.0)
+
+        return sorted(cands, key=rank)
+
+    @staticmethod
+    def _check_tuned(cand: Candidate, tuned: dict[str, dict[str, Any]]) -> None:
+        r = tuned.get(cand.engine_type)
+        if cand.is_variant and r is not None and not r.get("chosen_ok"):
+            raise CandidateRejected(f"tune record: {r.get('reason', 'not allowed')}")
+
+    # -- one candidate -------------------------------------------------------------------
+
+    def try_candidate(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
+        if not cand.path.exists():
+            raise CandidateRejected(f"file not found: {cand.path}")
+        if cand.engine_type == COREML and cand.format == "onnx" and not self.facts.coreml:
+            raise CandidateRejected(f"CoreML unavailable: {self.facts.why.get('coreml', '')}")
+        if cand.is_variant:
+            self._check_manifest(cand, voice, attempt)
+        if cand.format == "mlpackage":
+            try:
+                engine = load_mlpackage(cand.path, voice)
+            except MacbotError as exc:
+                raise CandidateRejected(str(exc)) from exc
+        else:
+            engine = self._load_onnx(cand, voice, attempt)
+        attempt.load_seconds = round(engine.load_seconds, 3)
+        attempt.smoke = smoke_test(engine)
+        return engine
+
+    def _check_manifest(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> None:
+        try:
+            manifest = Manifest.load(cand.path)
+        except FileNotFoundError:
+            attempt.warnings.append(
+                "no manifest: no quality record for this variant; used in priority mode "
+                "without a quality check"
+            )
+            return
+        except (OSError, ValueError, TypeError) as exc:
+            raise CandidateRejected(f"unreadable manifest: {exc}") from exc
+        voice_sha = self.sha256(voice.model_path)
+        if manifest.source_sha256 != voice_sha:
+            raise CandidateRejected(
+                f"manifest: made from another model (source_sha256 "
+                f"{manifest.source_sha256[:12]}…, this voice is {voice_sha[:12]}…)"
+            )
+        if manifest.verdict is None:
+            attempt.warnings.append("manifest has no quality verdict")
+        elif not manifest.verdict.usable:
+            why = "; ".join(manifest.verdict.reasons) or "no reason given"
+            raise CandidateRejected(f"manifest verdict: not usable ({why})")
+        method = str(manifest.method).lower()
+        on_cpu_only = all(
+            _provider_text(p).startswith("CPUExecutionProvider") for p in cand.providers
+        )
+        if "fp16" in method and on_cpu_only:
+            raise CandidateRejected(
+                "FP16 weights run slower than FP32 on onnxruntime's CPU provider; FP16 is used "
+                "only with CUDA or CoreML"
+            )
+
+    def _load_onnx(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
+        cache = None
+        if self.preoptimize and list(cand.providers) == list(CPU):
+            key = hashlib.sha256(f"{self.sha256(cand.path)}{self.facts.cpu_model}".encode())
+            cache = preoptimized_model_path(
+                self.optimized_dir / "ort_cache", key.hexdigest(), CPU[0]
+            )
+        if cache is not None and cache.is_file():
+            try:
+                engine = PiperEngine.load(
+                    voice, cache, cand.engine_type, cand.providers, self.plan, preoptimized=True
+                )
+                engine.model_path = cand.path
+                attempt.warnings.append(f"loaded onnxruntime's pre-optimized graph {cache.name}")
+                return engine
+            except Exception as exc:  # a damaged cache file: drop it and load the source
+                _LOGGER.warning("pre-optimized model %s failed (%s); rebuilding", cache, exc)
+                cache.unlink(missing_ok=True)
+        tmp = None
+        if cache is not None:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
+            except OSError as exc:  # a read-only folder only costs load time
+                _LOGGER.warning("cannot write %s: %s", cache.parent, exc)
+                tmp = None
+        try:
+            engine = PiperEngine.load(
+                voice,
+                cand.path,
+                cand.engine_type,
+                cand.providers,
+                self.plan,
+                optimized_model_out=tmp,
+            )
+        except Exception as exc:  # onnxruntime raises its own types for bad models
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            raise CandidateRejected(f"load error: {_first_line(exc)}") from exc
+        if tmp is not None and cache is not None and tmp.is_file():
+            os.replace(tmp, cache)
+        return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def smoke_test(engine: PiperEngine) -> dict[str, Any]:
+    """Synthesize :data:`SMOKE_TEXT` with noise 0; reject non-finite, silent or implausibly
+    long/short audio. Returns the measured values."""
+    options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
+    sentences = engine.sentences(SMOKE_TEXT)
+    phonemes = sum(len(s.phoneme_ids) for s in sentences)
+    chunks = []
+    for sentence in sentences:
+        try:
+            chunks.append(engine.infer(sentence.phoneme_ids, options))
+        except Exception as exc:  # any model failure is a rejection, not a crash
+            raise CandidateRejected(f"smoke synthesis failed: {_first_line(exc)}") from exc
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    seconds = audio.size / engine.sample_rate
+    result = {"audio_seconds": round(seconds, 3), "phonemes": phonemes}
+    if not np.all(np.isfinite(audio)):
+        raise CandidateRejected("smoke synthesis: non-finite samples (NaN or inf)")
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    rms = float(np.sqrt(np.mean(np.square(audio)))) if audio.size else 0.0
+    result.update(peak=round(peak, 5), rms=round(rms, 6))
+    if peak < MIN_PEAK or rms < MIN_RMS:
+        raise CandidateRejected(f"smoke synthesis: silent output (peak {peak:.2e}, rms {rms:.2e})")
+    per = seconds / max(phonemes, 1)
+    lo, hi = SECONDS_PER_PHONEME
+    if not lo <= per <= hi:
+        raise CandidateRejected(
+            f"smoke synthesis: implausible length {seconds:.2f}s for {phonemes} phonemes"
+        )
+    return result

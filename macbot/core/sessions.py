@@ -1,0 +1,99 @@
+"""The one place that builds onnxruntime sessions.
+
+Every session of the package, the daemon's engines, the split engine's encoder and decoder,
+``macbot tune`` and the tools' measurements, is made here from a :class:`SessionPlan`, so that
+what is measured is what the daemon runs:
+
+- intra-op threads from the worker plan (:func:`macbot.core.workers.plan_workers`);
+- the CPU memory arena per ``tts_memory_arena`` (10-18 % faster with it);
+- the memory pattern always off: with inputs of varied length it plans and keeps new buffers
+  for every new length (RSS grew ~80 % over 200 requests with it on);
+- inter-op threads 1 (the graphs are sequential);
+- thread-pool spinning off for engines whose sessions take turns (the split engine's encoder
+  and decoder: spinning idle pools stole the cores, 1.23× slower than the unsplit engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+Providers = Sequence[str | tuple[str, dict[str, Any]]]
+"""onnxruntime providers, each a name or (name, options)."""
+
+CPU: tuple[str, ...] = ("CPUExecutionProvider",)
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """How the sessions of one process run."""
+
+    intra_op_threads: int = 0
+    """Threads per model run (0: onnxruntime's default, every core)."""
+    memory_arena: bool = True
+    """onnxruntime's CPU memory arena."""
+    spinning: bool = True
+    """Idle intra-op threads spin for more work (off for sessions that take turns)."""
+
+    def without_spinning(self) -> SessionPlan:
+        return replace(self, spinning=False)
+
+    def options(
+        self, *, optimized_model_out: Path | None = None, preoptimized: bool = False
+    ) -> ort.SessionOptions:
+        """Fresh session options for this plan.
+
+        ``optimized_model_out``: onnxruntime writes the graph it optimized there (loading that
+        file next time skips the optimization, which is where load time goes).
+        ``preoptimized``: the model being loaded is such a file; graph optimization is off.
+        """
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.intra_op_threads
+        opts.inter_op_num_threads = 1
+        opts.enable_cpu_mem_arena = self.memory_arena
+        opts.enable_mem_pattern = False
+        opts.log_severity_level = 3  # the graph optimizer's warnings are noise here
+        if not self.spinning:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if preoptimized:
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        elif optimized_model_out is not None:
+            opts.optimized_model_filepath = str(optimized_model_out)
+        return opts
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "intra_op_threads": self.intra_op_threads,
+            "memory_arena": self.memory_arena,
+            "memory_pattern": False,
+            "spinning": self.spinning,
+        }
+
+
+def open_session(
+    path: Path,
+    plan: SessionPlan,
+    providers: Providers = CPU,
+    *,
+    optimized_model_out: Path | None = None,
+    preoptimized: bool = False,
+) -> ort.InferenceSession:
+    """An ``InferenceSession`` of the model at ``path`` run by ``plan``."""
+    return ort.InferenceSession(
+        str(path),
+        sess_options=plan.options(
+            optimized_model_out=optimized_model_out, preoptimized=preoptimized
+        ),
+        providers=list(providers),
+    )
+
+
+def preoptimized_model_path(cache_dir: Path, key: str, provider: str) -> Path:
+    """Where onnxruntime's optimized graph of a model is kept: keyed by ``key`` (a digest of the
+    source and the CPU), the onnxruntime version and the provider; it is valid for those only."""
+    tag = provider.removesuffix("ExecutionProvider").lower()
+    return cache_dir / f"{key[:16]}-ort{ort.__version__}-{tag}.optimized.onnx"

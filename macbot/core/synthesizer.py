@@ -1,0 +1,349 @@
+"""The synthesizer the daemon and the CLI share: voices, engines, the phrase cache, stats."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from .. import __version__
+from ..config import AppConfig
+from ..errors import EmptyTextError
+from .audio import AudioChunk, concat
+from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir, normalize_text
+from .engines.piper import PiperEngine, SynthesisOptions
+from .hashing import cached_sha256, hash_index
+from .probes import host_facts
+from .selection import Decision, EngineChain
+from .stats import PerformanceStats
+from .voices import VoiceInfo, configured_voice, resolve_voice
+from .workers import Job, WorkerPool, plan_workers
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_LOADED_VOICES = 3
+"""Voices kept loaded at once besides the default (least recently used is dropped)."""
+
+
+@dataclass(frozen=True)
+class SynthesisEvent:
+    """One finished synthesis (a cache miss), for listeners such as the metrics."""
+
+    seconds: float
+    """From the request to its last audio."""
+    audio_seconds: float
+    first_audio_seconds: float | None
+    engine: str
+    voice: str
+
+
+Listener = Callable[[SynthesisEvent], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A whole utterance."""
+
+    samples: np.ndarray
+    sample_rate: int
+    engine: str
+    voice: str
+    cached: bool
+    seconds: float
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate if self.sample_rate else 0.0
+
+
+class Synthesizer:
+    """Turns text into audio with the configured voice, caching finished phrases."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        perf = config.performance
+        cache_dir = None
+        if perf.tts_cache_persist:
+            cache_dir = perf.tts_cache_dir or default_cache_dir()
+        self.cache = PhraseCache(
+            max_entries=perf.tts_cache_size,
+            max_bytes=int(perf.tts_cache_max_mb * 1024 * 1024),
+            enabled=perf.tts_cache_enabled,
+            directory=cache_dir,
+        )
+        self.stats = PerformanceStats()
+        self.plan = plan_workers(perf)
+        """Workers, intra-op threads and the session settings every engine here is built with."""
+        self.workers = self.plan.workers
+        self.intra_op_threads = self.plan.intra_op_threads
+        self.pool = WorkerPool(self.workers)
+        self._listeners: list[Listener] = []
+        self._engines: OrderedDict[str, PiperEngine] = OrderedDict()
+        self._lock = threading.Lock()
+        self.decisions: dict[str, Decision] = {}
+        """The engine chain's decision per loaded voice."""
+        self.default_voice = configured_voice(config.tts)
+
+    # -- voices and engines ------------------------------------------------------------------
+
+    def resolve(self, voice: str | None) -> VoiceInfo:
+        """The voice for a request (``None``: the configured default)."""
+        if voice is None or voice in ("", self.default_voice.name):
+            return self.default_voice
+        return resolve_voice(voice, self.config.tts.voices_dir)
+
+    def engine(self, voice: str | None = None) -> PiperEngine:
+        """The loaded engine for ``voice``, loading it on first use."""
+        info = self.resolve(voice)
+        with self._lock:
+            engine = self._engines.get(info.name)
+            if engine is not None:
+                self._engines.move_to_end(info.name)
+                return engine
+            engine = self.load_engine(info)
+            self._engines[info.name] = engine
+            while len(self._engines) > MAX_LOADED_VOICES + 1:
+                name = next(n for n in self._engines if n != self.default_voice.name)
+                del self._engines[name]
+            return engine
+
+    def load_engine(self, voice: VoiceInfo) -> PiperEngine:
+        """Build the engine for ``voice`` through the engine chain (CoreML → quantized →
+        original, or the ``macbot tune`` choice, streaming through the voice's split when it
+        has one), with this synthesizer's session plan; the decision is kept for ``/info``."""
+        engine, decision = EngineChain(self.config, self.plan.session).load(voice)
+        self.decisions[voice.name] = decision
+        return engine
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` after every finished synthesis; returns the unsubscribe function."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def model_digest(self, path: Path) -> str:
+        """sha256 of a model file (remembered per path, size and mtime, across restarts).
+
+        A split voice (a folder) is identified by its manifest, which names its source's hash
+        and the calibrated gain.
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / "manifest.json"
+        return cached_sha256(Path(path), hash_index(self.config.tts.optimized_dir))
+
+    @property
+    def loaded(self) -> bool:
+        return self.default_voice.name in self._engines
+
+    def default_options(self) -> SynthesisOptions:
+        tts = self.config.tts
+        p = tts.piper
+        return SynthesisOptions(
+            speed=tts.speed,
+            length_scale=p.length_scale,
+            noise_scale=p.noise_scale,
+            noise_w_scale=p.noise_w_scale,
+            speaker=p.speaker,
+            sentence_silence=p.sentence_silence,
+            volume=p.volume,
+        )
+
+    # -- synthesis ---------------------------------------------------------------------------
+
+    def stream(
+        self, text: str, voice: str | None = None, options: SynthesisOptions | None = None
+    ) -> SynthesisStream:
+        """Start synthesizing ``text`` and return its audio as an ordered stream of chunks.
+
+        Sentences run concurrently on the worker pool (``tts_parallel_processing``) through
+        ``engine.stream_sentence``, so a sub-sentence streaming engine streams finer by itself.
+        Chunks come out in order, each as soon as it and everything before it is ready; a
+        cached phrase is one chunk. Work starts at once (before the first ``next``), and the
+        finished utterance fills the cache. ``close()`` cancels what has not started.
+
+        Raises :class:`EmptyTextError` (and voice errors) at once, before any work is queued.
+        """
+        normalized = normalize_text(text)
+        if not normalized:
+            raise EmptyTextError("text is empty")
+        engine = self.engine(voice)
+        options = options or self.default_options()
+        key = cache_key(
+            normalized,
+            engine.voice.name,
+            engine.engine_type,
+            self.model_digest(engine.model_path),
+            options.key(),
+        )
+        cached = self.cache.get(key)
+        if cached is not None:
+            chunk = AudioChunk(
+                cached.samples,
+                cached.sample_rate,
+                cached.engine,
+                cached.voice,
+                text=normalized,
+                meta={"cached": True},
+            )
+            return SynthesisStream(iter([chunk]), None)
+        sentences = engine.sentences(normalized)
+        if not sentences:
+            raise EmptyTextError("text has nothing to speak")
+        started = time.perf_counter()
+        job = self.pool.submit(
+            [functools.partial(engine.stream_sentence, s, options) for s in sentences]
+        )
+        return SynthesisStream(self._collect(job, engine, key, started), job)
+
+    def _collect(self, job: Job, engine, key: str, started: float) -> Iterator[AudioChunk]:
+        chunks: list[AudioChunk] = []
+        first_audio = None
+        try:
+            for index, chunk in enumerate(job.results()):
+                if index == 0:
+                    first_audio = time.perf_counter() - started
+                    self.stats.record_first_audio(first_audio)
+                chunk = replace(chunk, index=index)
+                chunks.append(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise  # the consumer stopped early: nothing to cache
+        except Exception:
+            self.stats.record_error()
+            raise
+        samples, rate = concat(chunks)
+        seconds = time.perf_counter() - started
+        self.stats.record(seconds, len(samples) / rate)
+        self.cache.put(key, CachedAudio(samples, rate, engine.engine_type, engine.voice.name))
+        event = SynthesisEvent(
+            seconds, len(samples) / rate, first_audio, engine.engine_type, engine.voice.name
+        )
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not fail the request it observes
+                _LOGGER.exception("synthesis listener %r failed", listener)
+
+    def synthesize(
+        self, text: str, voice: str | None = None, options: SynthesisOptions | None = None
+    ) -> Result:
+        """The whole utterance at once."""
+        started = time.perf_counter()
+        chunks = list(self.stream(text, voice, options))
+        samples, rate = concat(chunks)
+        return Result(
+            samples=samples,
+            sample_rate=rate,
+            engine=chunks[0].engine,
+            voice=chunks[0].voice,
+            cached=bool(chunks[0].meta.get("cached")),
+            seconds=time.perf_counter() - started,
+        )
+
+    def warmup(self) -> float:
+        """Load the default voice, hash its model (for cache keys) and run it once."""
+        engine = self.engine()
+        self.model_digest(engine.model_path)
+        return engine.warmup()
+
+    def info(self) -> dict[str, object]:
+        """``/info``: the engine in use and the versions behind it."""
+        engine = self._engines.get(self.default_voice.name)
+        decision = self.decisions.get(self.default_voice.name)
+        return {
+            "voice": self.default_voice.name,
+            "engine": engine.describe() if engine else None,
+            "probes": host_facts().to_dict(),
+            "engine_decision": decision.to_dict() if decision else None,
+            "loaded_voices": list(self._engines),
+            "available_providers": onnxruntime.get_available_providers(),
+            "versions": {
+                "macbot": __version__,
+                "onnxruntime": onnxruntime.__version__,
+                "piper-tts": _dist_version("piper-tts"),
+            },
+        }
+
+    def performance(self) -> dict[str, object]:
+        """``/tts-performance`` in the guide's shape, plus cache and worker details."""
+        engine = self._engines.get(self.default_voice.name)
+        snap = self.stats.snapshot()
+        cache = self.cache.stats()
+        return {
+            "engine_loaded": engine is not None,
+            "engine_type": engine.engine_type if engine else None,
+            "engine_decision": (
+                {
+                    "mode": d.mode,
+                    "winner": d.winner,
+                    "rejected": {a.engine_type: a.reason for a in d.attempts if not a.accepted},
+                }
+                if (d := self.decisions.get(self.default_voice.name))
+                else None
+            ),
+            "voice": self.default_voice.name,
+            "performance": {
+                **snap,
+                "cache_hits": cache["hits"],
+                "cache_misses": cache["misses"],
+                "cache_evictions": cache["evictions"],
+                "cache_bytes": cache["bytes"],
+                "active_jobs": self.pool.active_jobs(),
+                "queued_jobs": self.pool.waiting_jobs(),
+                "queued_sentences": self.pool.queued_tasks(),
+            },
+            "workers": {
+                **self.plan.describe(),
+                "running_sentences": self.pool.running_tasks(),
+            },
+            "cache": cache,
+        }
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        self.pool.close()
+
+
+class SynthesisStream(Iterator[AudioChunk]):
+    """The chunks of one utterance in order (see :meth:`Synthesizer.stream`)."""
+
+    def __init__(self, chunks: Iterator[AudioChunk], job: Job | None) -> None:
+        self._chunks = chunks
+        self.job = job
+
+    def __iter__(self) -> SynthesisStream:
+        return self
+
+    def __next__(self) -> AudioChunk:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        """Stop: cancel the sentences not yet started."""
+        if self.job is not None:
+            self.job.cancel()
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None

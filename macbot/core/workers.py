@@ -1,0 +1,262 @@
+"""The synthesis worker pool: N threads sharing one onnxruntime session, fair across requests.
+
+Each request submits its sentences as a list of tasks. Every task is a generator function: the
+pieces it yields (sub-sentence chunks from a streaming engine, or one whole sentence) go into
+that task's own slot, and :meth:`Job.results` hands them out in task order, each as soon as it
+is ready and every earlier task has finished. So sentences run concurrently while the consumer
+still gets audio strictly in order, and the first piece of sentence 1 is not held back by
+sentence 2.
+
+Fairness: pending work lives in one queue per request, and idle workers take the next task from
+the requests in round-robin order. A one-sentence request submitted while a long paragraph is
+running gets the next free worker instead of waiting for the whole paragraph.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import psutil
+
+from ..config import PerformanceConfig
+from .probes import host_facts
+from .sessions import SessionPlan
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Task = Callable[[], Iterable[T]]
+"""A unit of work: called on a worker thread, it yields the pieces of one sentence."""
+
+_DONE = object()
+
+
+THREADS_PER_WORKER = 2
+"""Intra-op threads each worker keeps by default. Measured on the 2-core dev machine
+(``macbot bench daemon``): one thread per run made a single sentence 1.55x slower over HTTP
+than piper-tts with two threads, while 2 workers x 1 thread only tied 1 worker x 2 threads on
+a 10-sentence request. So workers are added only where each keeps two threads."""
+
+
+def compute_cores() -> int:
+    """Cores worth computing on: Apple Silicon's performance cores (efficiency cores slow a
+    shared run down), else physical cores, else logical; at least 1."""
+    try:
+        facts = host_facts()
+        cores = facts.performance_cores or facts.physical_cores
+    except Exception:  # probing is best effort; fall back to psutil below
+        _LOGGER.debug("probes could not count cores", exc_info=True)
+        cores = None
+    if not cores:
+        try:
+            cores = psutil.cpu_count(logical=False)
+        except Exception:  # psutil cannot read the topology on some hosts
+            _LOGGER.debug("psutil could not count physical cores", exc_info=True)
+    return max(1, cores or os.cpu_count() or 1)
+
+
+def default_worker_count(cores: int | None = None) -> int:
+    """Workers for the parallel plan: one per :data:`THREADS_PER_WORKER` cores, at least 1
+    (1 on a 2-core machine, 4 on an 8-performance-core Mac)."""
+    cores = cores or compute_cores()
+    return max(1, cores // THREADS_PER_WORKER)
+
+
+def intra_op_threads_for(workers: int, cores: int | None = None) -> int:
+    """onnxruntime intra-op threads per run so that ``workers`` concurrent runs fill the cores."""
+    cores = cores or compute_cores()
+    return max(1, cores // max(1, workers))
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How many sentences run at once, and how the sessions behind them are set up."""
+
+    workers: int
+    """Synthesis worker threads."""
+    intra_op_threads: int
+    """onnxruntime threads per model run (0: every core)."""
+    parallel: bool
+    """``tts_parallel_processing``."""
+    session: SessionPlan
+    """What every onnxruntime session of this plan is built with."""
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "parallel": self.parallel,
+            "workers": self.workers,
+            "intra_op_threads": self.intra_op_threads,
+            "session": self.session.describe(),
+        }
+
+
+def plan_workers(perf: PerformanceConfig, cores: int | None = None) -> WorkerPlan:
+    """The worker plan of ``voice_assistant.performance``: with parallel processing,
+    ``tts_workers`` (0: :func:`default_worker_count`) threads sharing the cores; without, one
+    worker with ``tts_intra_op_threads`` (0: every core)."""
+    cores = cores or compute_cores()
+    if perf.tts_parallel_processing:
+        workers = perf.tts_workers or default_worker_count(cores)
+        threads = perf.tts_intra_op_threads or intra_op_threads_for(workers, cores)
+    else:
+        workers, threads = 1, perf.tts_intra_op_threads
+    session = SessionPlan(intra_op_threads=threads, memory_arena=perf.tts_memory_arena)
+    return WorkerPlan(workers, threads, perf.tts_parallel_processing, session)
+
+
+class Job(Generic[T]):
+    """One request's tasks in the pool; iterate :meth:`results` to get their pieces in order."""
+
+    def __init__(self, pool: WorkerPool, job_id: int, tasks: list[Task]) -> None:
+        self.id = job_id
+        self._pool = pool
+        self._pending: deque[tuple[int, Task]] = deque(enumerate(tasks))
+        self._slots: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in tasks]
+        self.cancelled = False
+        self.running = 0
+
+    @property
+    def size(self) -> int:
+        return len(self._slots)
+
+    def results(self) -> Iterator[T]:
+        """The pieces of every task, in task order, each as soon as it is ready.
+
+        A task's exception is raised here when its turn comes. Closing the iterator early
+        (a client went away) cancels the tasks not yet started.
+        """
+        try:
+            for slot in self._slots:
+                while True:
+                    item = slot.get()
+                    if item is _DONE:
+                        break
+                    if isinstance(item, _Failure):
+                        raise item.error
+                    yield item
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Drop the tasks not yet started (running ones finish; their output is discarded)."""
+        self._pool._cancel(self)
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class WorkerPool:
+    """``workers`` daemon threads taking tasks round-robin from the active jobs."""
+
+    def __init__(self, workers: int, name: str = "macbot-synth") -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.workers = workers
+        self._jobs: deque[Job] = deque()  # jobs with pending tasks, in round-robin order
+        self._cond = threading.Condition()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._active: dict[int, Job] = {}  # jobs not yet fully done
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, tasks: list[Task]) -> Job:
+        """Queue one request's tasks; returns at once."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("worker pool is closed")
+            job: Job = Job(self, next(self._ids), list(tasks))
+            if job.size:
+                self._jobs.append(job)
+                self._active[job.id] = job
+                self._cond.notify(min(job.size, self.workers))
+            return job
+
+    def active_jobs(self) -> int:
+        """Requests with a task running or waiting."""
+        with self._cond:
+            return len(self._active)
+
+    def queued_tasks(self) -> int:
+        """Tasks (sentences) waiting for a worker."""
+        with self._cond:
+            return sum(len(j._pending) for j in self._jobs)
+
+    def waiting_jobs(self) -> int:
+        """Requests queued with none of their tasks started yet."""
+        with self._cond:
+            return sum(1 for j in self._active.values() if j.running == 0 and j._pending)
+
+    def running_tasks(self) -> int:
+        with self._cond:
+            return sum(j.running for j in self._active.values())
+
+    def close(self) -> None:
+        """Stop the workers after the tasks already running."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _cancel(self, job: Job) -> None:
+        with self._cond:
+            job.cancelled = True
+            for index, _task in job._pending:
+                job._slots[index].put(_DONE)
+            job._pending.clear()
+            if job in self._jobs:
+                self._jobs.remove(job)
+            if job.running == 0:
+                self._active.pop(job.id, None)
+
+    def _next(self) -> tuple[Job, int, Task] | None:
+        with self._cond:
+            while not self._jobs and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            job = self._jobs.popleft()
+            index, task = job._pending.popleft()
+            job.running += 1
+            if job._pending:
+                self._jobs.append(job)  # back of the line: the next worker serves another job
+            return job, index, task
+
+    def _work(self) -> None:
+        while True:
+            picked = self._next()
+            if picked is None:
+                return
+            job, index, task = picked
+            slot = job._slots[index]
+            try:
+                for piece in task():
+                    if job.cancelled:
+                        break
+                    slot.put(piece)
+            except BaseException as exc:  # handed to the consumer, who raises it in order
+                slot.put(_Failure(exc))
+            finally:
+                slot.put(_DONE)
+                with self._cond:
+                    job.running -= 1
+                    if job.running == 0 and not job._pending:
+                        self._active.pop(job.id, None)

@@ -1,0 +1,147 @@
+"""Operating the daemon: health, engine and performance, voices, the phrase cache, the
+effective config, memory, Prometheus metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+from flask import Blueprint, Response, jsonify
+
+from .. import __version__
+from ..config import auth_token
+from ..core.voices import list_voices
+from .metrics import METRICS_MIME
+from .security import masked
+from .state import state
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/health")
+def health() -> tuple[Response, int]:
+    """``{"status": "ok"|"starting", "ready": bool, "version": str}``; 503 until the voice
+    has been loaded and run once."""
+    ready = state().ready
+    body = jsonify(status="ok" if ready else "starting", ready=ready, version=__version__)
+    return body, 200 if ready else 503
+
+
+@bp.get("/tts-performance")
+def tts_performance() -> Response:
+    """Engine state, synthesis statistics (avg/p50/p95 time, real-time factor, time to first
+    audio, errors), cache counters, worker and playback queues."""
+    st = state()
+    data = st.synthesizer.performance()
+    playback = st.player.status()
+    data["performance"]["queued_jobs"] += playback["queued_jobs"]
+    data["playback"] = playback
+    return jsonify(data)
+
+
+@bp.get("/info")
+def info() -> Response:
+    """Engine, voice, probes, the engine chain's decision, onnxruntime providers, versions,
+    and the config file in force."""
+    st = state()
+    data = st.synthesizer.info()
+    data["config_source"] = str(st.config.source) if st.config.source else None
+    return jsonify(data)
+
+
+@bp.get("/voices")
+def voices() -> Response:
+    """``{"default": name, "voices": [{name, source, language, …}]}``."""
+    st = state()
+    return jsonify(
+        default=st.synthesizer.default_voice.name,
+        voices=[v.describe() for v in list_voices(st.config.tts.voices_dir)],
+    )
+
+
+@bp.delete("/cache")
+def clear_cache() -> Response:
+    """Empty the phrase cache (memory and disk). ``{"cleared": n}``."""
+    return jsonify(cleared=state().synthesizer.cache.clear())
+
+
+@bp.post("/cache/clear")
+def clear_cache_post() -> Response:
+    """Same as ``DELETE /cache``, for clients that only POST."""
+    return jsonify(cleared=state().synthesizer.cache.clear())
+
+
+@bp.get("/config")
+def config_route() -> Response:
+    """The effective configuration (``AppConfig.to_dict()``) with secrets masked, plus
+    ``source`` (the file, or null for built-in defaults) and load ``warnings``."""
+    config = state().config
+    data = config.to_dict()
+    data["server"]["auth_token"] = masked(auth_token(config))
+    return jsonify(
+        config=data,
+        source=str(config.source) if config.source else None,
+        warnings=list(config.warnings),
+    )
+
+
+@bp.get("/memory")
+def memory() -> Response:
+    """Resident and virtual memory of the daemon, the phrase cache's bytes, and the size of
+    each loaded voice's model file and of the configured optimized models."""
+    st = state()
+    synth = st.synthesizer
+    mem = psutil.Process(os.getpid()).memory_info()
+    models: list[dict[str, Any]] = []
+    for name in synth.info()["loaded_voices"]:
+        voice = synth.resolve(name)
+        models.append(_file_entry(voice.model_path, kind="voice", voice=name))
+    piper = st.config.tts.piper
+    for kind, path in (("quantized", piper.quantized_path), ("coreml", piper.coreml_path)):
+        if path is not None and Path(path).exists():
+            models.append(_file_entry(Path(path), kind=kind, voice=None))
+    return jsonify(
+        rss_bytes=mem.rss,
+        rss_mb=round(mem.rss / 1e6, 1),
+        vms_bytes=mem.vms,
+        cache_bytes=synth.cache.stats()["bytes"],
+        models=models,
+        model_bytes=sum(m["bytes"] for m in models),
+    )
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format: requests by route and status, request, synthesis and
+    first-audio time histograms, cache hits/misses/evictions, synthesis errors, memory."""
+    resp = Response(state().metrics.exposition(), 200)
+    resp.headers["Content-Type"] = METRICS_MIME
+    resp.headers["X-Macbot-Version"] = __version__
+    return resp
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of the whole API (``macbot/daemon/openapi.yaml``) as JSON."""
+    return jsonify(openapi_document())
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The packaged ``openapi.yaml``, parsed."""
+    text = resources.files(__package__).joinpath("openapi.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _file_entry(path: Path, kind: str, voice: str | None) -> dict[str, Any]:
+    size = path.stat().st_size if path.is_file() else _dir_size(path)
+    return {"kind": kind, "voice": voice, "path": str(path), "bytes": size}
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -1,0 +1,225 @@
+"""Running the app under waitress, a production WSGI server (never Flask's dev server).
+
+:class:`Server` owns waitress' event loop so that stopping is graceful: on
+:meth:`Server.request_stop` (SIGTERM from launchd, SIGINT, or a test) it stops accepting,
+lets in-flight requests finish and their responses drain, then returns.
+
+Lifecycle of :func:`serve`: bind first (``/health`` answers 503 ``starting`` while the voice
+warms up, then 200), SIGTERM/SIGINT drain and exit 0, SIGHUP reloads the config
+(:class:`Reloader`): a new app is built from the new config and swapped in atomically, so
+requests in flight finish on the old one; an invalid file is logged and the old config kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from flask import Flask
+from waitress import wasyncore
+from waitress.server import create_server
+
+from ..config import AppConfig, load_config, replace
+from ..core.synthesizer import Synthesizer
+from ..errors import ConfigError
+from .app import create_app
+from .security import warn_if_exposed
+from .state import state_of
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Server:
+    """A waitress server bound at construction (``port=0`` picks a free port)."""
+
+    def __init__(self, app: Flask, host: str, port: int, threads: int = 8, grace: float = 30.0):
+        self.app = app
+        self.grace = grace
+        self._waitress = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="macbot",
+            # Flask answers over-long bodies with a JSON 413; waitress' limit is a backstop.
+            max_request_body_size=max(app.config.get("MAX_CONTENT_LENGTH") or 0, 1 << 20) * 4,
+            clear_untrusted_proxy_headers=True,
+        )
+        self._stop = threading.Event()
+        self.stopped = threading.Event()
+
+    @property
+    def host(self) -> str:
+        return self._waitress.effective_host
+
+    @property
+    def port(self) -> int:
+        return int(self._waitress.effective_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def swap_app(self, app: Flask) -> None:
+        """Serve ``app`` from the next request on (requests in flight keep the old one)."""
+        self._waitress.application = app
+        self.app = app
+
+    def request_stop(self) -> None:
+        """Ask the loop to shut down gracefully (safe from signal handlers and other threads)."""
+        self._stop.set()
+
+    def _busy(self) -> bool:
+        dispatcher = self._waitress.task_dispatcher
+        if dispatcher.active_count or dispatcher.queue:
+            return True
+        for channel in list(self._waitress._map.values()):
+            if getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0):
+                return True
+        return False
+
+    def run(self) -> None:
+        """Serve until :meth:`request_stop`; then drain for up to ``grace`` seconds."""
+        server = self._waitress
+        accepting = True
+        deadline = 0.0
+        try:
+            while True:
+                wasyncore.loop(timeout=0.2, map=server._map, use_poll=True, count=1)
+                if not self._stop.is_set():
+                    continue
+                if accepting:
+                    accepting = False
+                    deadline = time.monotonic() + self.grace
+                    # Stop listening; keep the trigger and open channels running.
+                    wasyncore.dispatcher.close(server)
+                    _LOGGER.info("no longer accepting; draining in-flight requests")
+                if not self._busy():
+                    break
+                if time.monotonic() > deadline:
+                    _LOGGER.warning("grace period over with requests still running")
+                    break
+        finally:
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+            wasyncore.close_all(server._map)
+            self.stopped.set()
+
+
+RESTART_KEYS = ("host", "port", "threads")
+"""``server`` keys that only a restart applies (the socket and the worker pool exist)."""
+
+
+class Reloader:
+    """Applies a changed config file to a running :class:`Server` (on SIGHUP).
+
+    Speed, synthesis options, limits, token and allowed hosts apply at once; a different
+    voice, model files or performance settings build and warm up a new synthesizer first
+    (the old one keeps serving meanwhile). ``server.host``/``port``/``threads`` need a
+    restart: they are kept, with a warning.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._lock = threading.Lock()
+
+    def reload(self) -> bool:
+        """Re-read the config file; returns whether the new config is in force."""
+        with self._lock:
+            state = state_of(self.server.app)
+            old = state.config
+            try:
+                new = load_config(old.source)
+                kept = {
+                    f"server.{key}": getattr(old.server, key)
+                    for key in RESTART_KEYS
+                    if getattr(new.server, key) != getattr(old.server, key)
+                }
+                for key in kept:
+                    _LOGGER.warning("reload: %s changed; it applies after a restart", key)
+                if kept:
+                    new = replace(new, kept)
+            except ConfigError as exc:
+                _LOGGER.error("reload failed, keeping the running config: %s", exc)
+                return False
+            synth = state.synthesizer
+            if _engine_settings(new) != _engine_settings(old):
+                try:
+                    fresh = Synthesizer(new)
+                    fresh.warmup()
+                except Exception as exc:  # any load failure must leave the daemon as it was
+                    _LOGGER.error("reload failed, keeping the running voice: %s", exc)
+                    return False
+                synth = fresh
+            else:
+                synth.config = new  # speed and synthesis options are read per request
+            # The player and the metrics carry over (Prometheus expects counters to keep going).
+            app = create_app(new, synthesizer=synth, player=state.player, metrics=state.metrics)
+            self.server.swap_app(app)
+            _LOGGER.info("config reloaded from %s", new.source or "built-in defaults")
+            return True
+
+
+def _engine_settings(config: AppConfig) -> tuple[object, ...]:
+    """What needs a new synthesizer when it changes."""
+    tts = config.tts
+    return (
+        tts.voice,
+        tts.voices_dir,
+        tts.optimized_dir,
+        tts.piper.voice_path,
+        tts.piper.quantized_path,
+        tts.piper.coreml_path,
+        config.performance,
+    )
+
+
+def serve(config: AppConfig) -> int:
+    """Bind, warm up the voice (``/health`` says ``starting`` meanwhile), then serve until
+    SIGTERM/SIGINT; SIGHUP reloads the config. Returns the exit status (0)."""
+    warn_if_exposed(config)
+    _LOGGER.info("config: %s", config.source or "built-in defaults (no config file)")
+    app = create_app(config)
+    state = state_of(app)
+    synth = state.synthesizer
+    state.warming = True
+    server = Server(app, config.server.host, config.server.port, config.server.threads)
+    reloader = Reloader(server)
+    failure: list[BaseException] = []
+
+    def _warm() -> None:
+        try:
+            seconds = synth.warmup()
+        except Exception as exc:  # reported by serve() after the server stops
+            _LOGGER.error("warm-up failed: %s", exc)
+            failure.append(exc)
+            server.request_stop()
+            return
+        state.warming = False
+        _LOGGER.info("voice %s ready (warm-up %.2fs)", synth.default_voice.name, seconds)
+
+    def _stop(signum, _frame):
+        _LOGGER.info("%s: finishing in-flight requests, then exiting", signal.Signals(signum).name)
+        server.request_stop()
+
+    def _hup(_signum, _frame):
+        _LOGGER.info("SIGHUP: reloading the config")
+        threading.Thread(target=reloader.reload, name="macbot-reload", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _hup)
+    _LOGGER.info("listening on %s (warming up the voice)", server.url)
+    warmer = threading.Thread(target=_warm, name="macbot-warmup", daemon=True)
+    warmer.start()
+    server.run()
+    # A SIGTERM during warm-up must not leave onnxruntime running in a thread while the
+    # interpreter shuts down (that aborts the process instead of exiting 0).
+    warmer.join(timeout=120)
+    state_of(server.app).player.close()
+    if failure:
+        raise failure[0]
+    _LOGGER.info("stopped")
+    return 0

@@ -1,0 +1,156 @@
+"""Speaking: ``POST /speak``, playback jobs, barge-in and the sound devices."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, jsonify
+
+from ..core.audio import wav_bytes
+from ..core.formats import FORMATS, NATIVE_PCM, StreamEncoder
+from ..core.synthesizer import SynthesisStream
+from ..errors import EmptyTextError, NoAudioDeviceError, NotFound, UsageError
+from . import parsing
+from .state import state
+
+_LOGGER = logging.getLogger(__name__)
+
+bp = Blueprint("speak", __name__)
+
+STREAM_FORMATS = {"wav": FORMATS["wav"], "pcm": NATIVE_PCM}
+"""``/speak``'s ``format`` with ``stream``: an open-ended WAV, or raw s16le at the voice's
+rate (unlike the OpenAI route's ``pcm``, which is 24 kHz)."""
+
+
+@bp.post("/speak")
+def speak() -> Response:
+    """Speak text.
+
+    Request JSON: ``text`` (required), ``voice``, ``speed`` (0.25–4), ``play`` (default
+    true; false when ``stream``), ``stream`` (default false), ``format`` (``wav`` or
+    ``pcm``; with ``stream``).
+
+    - ``play: true``: synthesis starts in the background and is queued for the sound
+      device, which starts on the first sentence; the answer returns at once:
+      ``{"status": "queued", "job_id": n, "played": true, …}``. Where the machine has no
+      output device: ``{"status": "unavailable", "played": false, "message": …}``.
+    - ``play: false``: the whole utterance as ``audio/wav``.
+    - ``stream: true``: the audio as each piece is ready, chunked: ``format: "wav"`` (an
+      open-ended WAV header, then samples) or ``"pcm"`` (raw s16le mono; the rate is in
+      ``X-Sample-Rate``).
+    """
+    st = state()
+    synth, player = st.synthesizer, st.player
+    body = parsing.json_body('{"text": "Hello"}')
+    text = parsing.text(body, "text", st.config.server.max_text_chars)
+    voice = parsing.optional_str(body, "voice")
+    speed = parsing.speed(body)
+    stream = parsing.optional_bool(body, "stream", default=False)
+    play = parsing.optional_bool(body, "play", default=not stream)
+    fmt = parsing.optional_str(body, "format") or "wav"
+    if fmt not in STREAM_FORMATS:
+        raise UsageError(f"'format' must be 'wav' or 'pcm' (got {fmt!r})", param="format")
+    if stream and play:
+        raise UsageError(
+            "'stream' returns the audio; it cannot be combined with 'play'", param="stream"
+        )
+    options = synth.default_options().with_overrides(speed=speed)
+    if stream:
+        return _stream_response(synth.stream(text, voice, options), fmt)
+    if play:
+        engine = synth.engine(voice)  # an unknown voice is a 400 either way
+        ok, reason = player.available()
+        if not ok:
+            # Synthesize anyway: the text is checked and the phrase lands in the cache.
+            result = synth.synthesize(text, voice, options)
+            return jsonify(
+                status="unavailable",
+                played=False,
+                message=f"playback unavailable: {reason}",
+                engine=result.engine,
+                voice=result.voice,
+                duration=round(result.duration, 3),
+                cached=result.cached,
+            )
+        job = player.submit(synth.stream(text, voice, options))
+        return jsonify(
+            status="queued",
+            played=True,
+            job_id=job.id,
+            queued_jobs=player.queued(),
+            engine=engine.engine_type,
+            voice=engine.voice.name,
+        )
+    result = synth.synthesize(text, voice, options)
+    headers = {
+        "X-Engine": result.engine,
+        "X-Voice": result.voice,
+        "X-Cache": "hit" if result.cached else "miss",
+        "X-Audio-Duration": f"{result.duration:.3f}",
+        "X-Synthesis-Seconds": f"{result.seconds:.4f}",
+    }
+    return Response(
+        wav_bytes(result.samples, result.sample_rate), 200, headers, mimetype="audio/wav"
+    )
+
+
+def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
+    """A chunked response that sends each piece of ``chunks`` as soon as it is ready."""
+    first = next(chunks, None)
+    if first is None:
+        raise EmptyTextError("text has nothing to speak", param="text")
+    encoder = StreamEncoder(STREAM_FORMATS[fmt], first.sample_rate)
+
+    def body() -> Iterator[bytes]:
+        try:
+            for chunk in itertools.chain([first], chunks):
+                yield encoder.feed(chunk.samples)
+            tail = encoder.close()
+            if tail:
+                yield tail
+        except Exception:  # headers are sent: all we can do is end the stream early and log
+            _LOGGER.exception("streaming synthesis failed")
+        finally:
+            chunks.close()
+
+    headers = {
+        "X-Engine": first.engine,
+        "X-Voice": first.voice,
+        "X-Cache": "hit" if first.meta.get("cached") else "miss",
+        "X-Sample-Rate": str(encoder.rate),
+        "X-Audio-Format": "wav" if fmt == "wav" else "s16le",
+    }
+    mimetype = "audio/wav" if fmt == "wav" else f"audio/L16;rate={encoder.rate};channels=1"
+    return Response(body(), 200, headers, mimetype=mimetype)
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int) -> Response:
+    """A playback job queued by ``/speak``: ``{"id", "state", "done"}``; ``state`` is
+    ``queued``, ``playing``, ``done``, ``interrupted`` or ``failed``. 404 for an unknown
+    (or long forgotten) id."""
+    found = state().player.job(job_id)
+    if found is None:
+        raise NotFound(f"no playback job {job_id}")
+    return jsonify(id=found.id, state=found.state, done=found.done.is_set())
+
+
+@bp.post("/interrupt")
+def interrupt() -> Response:
+    """Barge-in: stop what is playing and drop the queue. ``{"stopped": 0|1, "dropped": n}``."""
+    return jsonify(state().player.interrupt())
+
+
+@bp.get("/devices")
+def devices() -> Response:
+    """Sound output devices: ``{"devices": [{index, name, channels}], "output_device": …,
+    "available": bool}`` (``"error"`` says why when there is no audio)."""
+    st = state()
+    configured = st.config.voice_assistant.audio.output_device
+    try:
+        found = st.player.devices()
+    except NoAudioDeviceError as exc:
+        return jsonify(devices=[], output_device=configured, available=False, error=str(exc))
+    return jsonify(devices=found, output_device=configured, available=bool(found))

@@ -1,0 +1,10 @@
+"""Offline tools, apart from the runtime: they edit graphs or need optional extras.
+
+- :mod:`.split` and :mod:`.split_quant`: cut a voice into encoder + decoder, quantize the
+  decoder (``onnx``, the ``toolkit`` extra);
+- :mod:`.tune`: time the engine candidates with the daemon's own session plan;
+- :mod:`.toolkit`: make, inspect, verify, trial and gate quantized variants;
+- :mod:`.bench`: the benchmark suites (``scripts/benchmark_tts.py``, ``macbot bench``).
+
+The daemon never imports this package.
+"""

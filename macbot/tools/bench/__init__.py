@@ -1,0 +1,39 @@
+"""Benchmarks, measured side by side in one run so that ratios are fair on a busy machine.
+
+Suites (``macbot bench SUITE`` or ``scripts/benchmark_tts.py SUITE``): ``rtf`` (piper-tts, the
+engine, ``/speak`` and ``macbot say``), ``daemon`` (the daemon over HTTP against piper-tts:
+one sentence, ten, cache, 8 clients, RSS), ``split`` (streaming inside a sentence), ``load``,
+``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import daemon, rtf, session, split, variants  # noqa: F401  (each registers its suites)
+from .registry import SUITES, markdown
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """Run the suites of ``args`` in order; print each as Markdown; return the results."""
+    unknown = [s for s in args.suites if s not in SUITES]
+    if unknown:
+        raise ValueError(f"unknown suite {unknown[0]!r} (have: {', '.join(SUITES)})")
+    results = []
+    for name in args.suites:
+        result = SUITES[name](args)
+        results.append(result)
+        plan = ""
+        if "workers" in result:
+            plan = (
+                f"workers: {result['workers']}, intra-op threads: {result['intra_op_threads']}\n\n"
+            )
+        sys.stdout.write(f"\n## {name}\n\n{plan}{markdown(result)}\n\n")
+        if result.get("sweep"):
+            sys.stdout.write(f"### {name}: sweep\n\n{markdown({'rows': result['sweep'][1:]})}\n\n")
+            sys.stdout.write(f"{result['sweep'][0]}\n\n")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return results

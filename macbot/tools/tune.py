@@ -1,0 +1,121 @@
+"""``macbot tune``: time every available engine candidate on this host and store the winner.
+
+Candidates are loaded with the daemon's own session plan (``voice_assistant.performance``:
+threads, memory arena), so what is timed here is what the daemon runs.
+
+Rounds are interleaved (every candidate speaks the same sentence in turn, noise 0), the median
+real-time factor (RTF = synthesis seconds / audio seconds) decides. A variant is allowed only
+when it loads, passes the smoke test and its quality record, and is not slower than the
+original. The record goes to ``optimized_models/tune.json`` keyed by (model sha256,
+onnxruntime version, CPU model, providers); the daemon follows it at the next start.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from ..config import AppConfig
+from ..core.engines.piper import SynthesisOptions
+from ..core.selection import (
+    ORIGINAL,
+    Attempt,
+    CandidateRejected,
+    EngineChain,
+    save_tune_record,
+    tune_key,
+)
+from ..core.voices import configured_voice
+from ..errors import NoEngineError
+
+TUNE_SENTENCES = [
+    "Good morning, the weather today is sunny with a light breeze from the west.",
+    "Your next meeting starts in fifteen minutes in the small conference room.",
+    "I have set a timer for ten minutes.",
+    "Turning off the lights in the living room and the kitchen now.",
+]
+"""Typical assistant replies (short and long)."""
+
+
+def tune(
+    config: AppConfig,
+    rounds: int = 3,
+    chain: EngineChain | None = None,
+    progress: Any = None,
+    sentences: list[str] | None = None,
+) -> dict[str, Any]:
+    """Measure every candidate, save and return the record. ``progress``: a callable
+    ``(message)`` for status lines (rich in the CLI)."""
+    say = progress or (lambda _msg: None)
+    chain = chain or tune_chain(config)
+    voice = configured_voice(config.tts)
+    sentences = sentences or TUNE_SENTENCES
+    loaded = {}
+    results: dict[str, dict[str, Any]] = {}
+    for cand in chain.candidates(voice):
+        attempt = Attempt(cand.engine_type, str(cand.path))
+        entry: dict[str, Any] = {
+            "engine_type": cand.engine_type,
+            "path": str(cand.path),
+            "sha256": chain.sha256(cand.path) if cand.path.is_file() else None,
+            "median_rtf": None,
+        }
+        results[cand.engine_type] = entry
+        say(f"loading {cand.engine_type} ({cand.path.name})")
+        try:
+            loaded[cand.engine_type] = chain.try_candidate(cand, voice, attempt)
+        except CandidateRejected as exc:
+            entry.update(usable=False, chosen_ok=False, reason=str(exc))
+            say(f"  rejected: {exc}")
+            continue
+        entry.update(usable=True, warnings=attempt.warnings)
+    if ORIGINAL not in loaded:
+        raise NoEngineError(f"the original model does not load: {results[ORIGINAL].get('reason')}")
+
+    options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
+    rtfs: dict[str, list[float]] = {name: [] for name in loaded}
+    for engine in loaded.values():  # warm every session once
+        list(engine.synthesize(sentences[0], options))
+    for r in range(rounds):
+        for text in sentences:
+            for name, engine in loaded.items():
+                started = time.perf_counter()
+                audio = sum(c.duration for c in engine.synthesize(text, options))
+                rtfs[name].append((time.perf_counter() - started) / max(audio, 1e-6))
+        say(f"round {r + 1}/{rounds} done")
+    base = statistics.median(rtfs["piper"])
+    for name, values in rtfs.items():
+        med = statistics.median(values)
+        entry = results[name]
+        entry["median_rtf"] = round(med, 5)
+        entry["speedup_vs_original"] = round(base / med, 3)
+        if name == "piper":
+            entry.update(chosen_ok=True, reason="the original (always allowed)")
+        elif med > base:
+            entry.update(
+                chosen_ok=False,
+                reason=f"slower than the original (median RTF {med:.4f} vs {base:.4f})",
+            )
+        else:
+            entry.update(
+                chosen_ok=True, reason=f"{base / med:.2f}× the original's speed, quality ok"
+            )
+    allowed = [e for e in results.values() if e.get("chosen_ok")]
+    winner = min(allowed, key=lambda e: e["median_rtf"])["engine_type"]
+    record = {
+        "key": tune_key(chain.sha256(voice.model_path), chain.facts),
+        "created": time.time(),
+        "rounds": rounds,
+        "sentences": len(sentences),
+        "winner": winner,
+        "results": list(results.values()),
+    }
+    save_tune_record(chain.tune_path, record)
+    return record
+
+
+def tune_chain(config: AppConfig) -> EngineChain:
+    """The engine chain with the daemon's own session settings (its worker plan), without
+    onnxruntime's saved graphs so every candidate is optimized the same way."""
+    return EngineChain(config, preoptimize=False)

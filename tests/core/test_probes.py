@@ -1,0 +1,167 @@
+"""Host probes fed with recorded outputs of real machines (tests/fixtures/, sources in headers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from macbot.core.probes import CommandFailed, HostInputs, probe_host
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def _runner(outputs: dict[str, str]):
+    """Answers recorded commands; anything else fails the way a missing tool does."""
+
+    def run(argv: Sequence[str]) -> str:
+        key = " ".join(argv)
+        if key not in outputs:
+            raise CommandFailed(f"{key}: no such command recorded")
+        return outputs[key]
+
+    return run
+
+
+def _no_torch(name: str):
+    if name == "torch":
+        raise ImportError("No module named 'torch'")
+    raise AssertionError(name)
+
+
+def _fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def test_linux_recorded_cpuinfo_and_lscpu():
+    inputs = HostInputs(
+        system="Linux",
+        machine="x86_64",
+        os_version="6.18.44",
+        run=_runner({"lscpu": _fixture("linux_xeon_lscpu.txt")}),
+        read_text=lambda path: _fixture("linux_xeon_proc_cpuinfo.txt"),
+        which=lambda _name: None,
+        import_module=_no_torch,
+        providers=["CPUExecutionProvider"],
+    )
+    facts = probe_host(inputs)
+    assert facts.cpu_model == "Intel(R) Xeon(R) Processor"
+    assert facts.instruction_sets == ("avx512_vnni", "avx512f", "avx_vnni", "avx2", "fma")
+    assert facts.physical_cores == 2 and facts.logical_cores == 2
+    assert facts.performance_cores is None and facts.recommended_threads() == 2
+    absent = facts.absent()
+    assert "Linux" in absent["mps"] and "Macs" in absent["apple_silicon"]
+    assert "nvidia-smi is not on PATH" in absent["cuda"]
+    assert "torch is not installed" in absent["cuda"]
+    assert "CoreMLExecutionProvider" in absent["coreml"]
+
+
+def test_apple_silicon_m1_recorded_sysctl():
+    inputs = HostInputs(
+        system="Darwin",
+        machine="arm64",
+        os_version="12.5",
+        run=_runner({"sysctl hw": _fixture("macos_m1_sysctl_hw.txt")}),
+        which=lambda _name: None,
+        import_module=_no_torch,
+        providers=["CoreMLExecutionProvider", "AzureExecutionProvider", "CPUExecutionProvider"],
+    )
+    facts = probe_host(inputs)
+    assert facts.apple_silicon and facts.neural_engine and facts.coreml
+    assert facts.instruction_sets == ("neon", "dotprod")  # M1: no I8MM, no BF16 (M2 has both)
+    assert facts.physical_cores == 8 and facts.performance_cores == 4
+    assert facts.recommended_threads() == 4
+    assert facts.mps and facts.mps_source == "inferred"
+    assert "inferred" in facts.why["mps"] and "torch is not installed" in facts.why["mps"]
+    # This capture is `sysctl hw` only: the brand string is absent, with the reason.
+    assert facts.cpu_model is None
+    assert "machdep.cpu.brand_string" in facts.absent()["cpu_model"]
+    assert not facts.cuda
+
+
+def test_apple_silicon_brand_and_old_macos():
+    inputs = HostInputs(
+        system="Darwin",
+        machine="arm64",
+        os_version="11.6",
+        run=_runner(
+            {
+                "sysctl hw": _fixture("macos_m1_sysctl_hw.txt"),
+                "sysctl -n machdep.cpu.brand_string": "Apple M1\n",
+            }
+        ),
+        which=lambda _name: None,
+        import_module=_no_torch,
+        providers=["CPUExecutionProvider"],
+    )
+    facts = probe_host(inputs)
+    assert facts.cpu_model == "Apple M1"
+    assert not facts.mps and "12.3" in facts.absent()["mps"]
+
+
+def test_intel_mac_recorded_sysctl():
+    inputs = HostInputs(
+        system="Darwin",
+        machine="x86_64",
+        os_version="10.15.7",
+        run=_runner({"sysctl hw": _fixture("macos_intel_i7_sysctl_hw.txt")}),
+        which=lambda _name: None,
+        import_module=_no_torch,
+        providers=["CPUExecutionProvider"],
+    )
+    facts = probe_host(inputs)
+    assert not facts.apple_silicon and not facts.neural_engine
+    assert "Intel Mac" in facts.absent()["neural_engine"]
+    assert facts.instruction_sets == ("avx2", "fma")  # avx512f: 0 in the capture
+    assert facts.physical_cores == 4 and facts.logical_cores == 8
+    assert facts.performance_cores is None and "one kind of core" in facts.why["performance_cores"]
+    assert facts.recommended_threads() == 4
+    assert not facts.mps
+
+
+def test_sysctl_missing_gives_reasons_not_errors():
+    inputs = HostInputs(
+        system="Darwin",
+        machine="arm64",
+        os_version="14.0",
+        run=_runner({}),
+        which=lambda _name: None,
+        import_module=_no_torch,
+        providers=["CPUExecutionProvider"],
+    )
+    facts = probe_host(inputs)
+    assert facts.apple_silicon  # from platform.machine()
+    assert facts.physical_cores is None and facts.instruction_sets == ()
+    assert "no such command" in facts.absent()["instruction_sets"]
+
+
+def test_nvidia_smi_failure_is_a_reason():
+    inputs = HostInputs(
+        system="Linux",
+        machine="x86_64",
+        os_version="6.1",
+        run=_runner({"lscpu": _fixture("linux_xeon_lscpu.txt")}),
+        read_text=lambda path: _fixture("linux_xeon_proc_cpuinfo.txt"),
+        which=lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None,
+        import_module=_no_torch,
+        providers=["CPUExecutionProvider"],
+    )
+    facts = probe_host(inputs)
+    assert not facts.cuda and "nvidia-smi -L: no such command recorded" in facts.absent()["cuda"]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_doctor_cli(as_json):
+    args = [sys.executable, "-m", "macbot", "doctor"] + (["--json"] if as_json else [])
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    if as_json:
+        data = json.loads(done.stdout)
+        assert data["os"] == "Linux" and data["physical_cores"] >= 1
+        assert set(data["absent"]) >= {"apple_silicon", "neural_engine", "mps", "cuda", "coreml"}
+    else:
+        assert "absent" in done.stdout and "CoreMLExecutionProvider" in done.stdout

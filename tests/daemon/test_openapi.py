@@ -1,0 +1,169 @@
+"""The published OpenAPI document matches the app: every route is documented (and nothing
+else), and real responses of the live server conform to it (status, content type, JSON
+schema)."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import pytest
+from conftest import RecordingOutput, make_config, start_server
+from jsonschema import Draft202012Validator
+
+from macbot.daemon.ops import openapi_document
+from macbot.daemon.state import state_of
+
+SPEECH = {"model": "tts-1", "input": "Spec check.", "voice": "alloy"}
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return openapi_document()
+
+
+def app_operations(app) -> set[tuple[str, str]]:
+    ops = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        ops.update((path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"})
+    return ops
+
+
+def spec_operations(spec: dict) -> set[tuple[str, str]]:
+    return {(path, method) for path, item in spec["paths"].items() for method in item}
+
+
+def test_document_is_openapi_31_with_valid_schemas(spec, live_server):
+    assert spec["openapi"].startswith("3.1")
+    for schema in spec["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+    served = live_server.get("/openapi.json")
+    assert served.status_code == 200 and served.json() == spec
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(spec, live_server):
+    in_app = app_operations(live_server.app)
+    in_spec = spec_operations(spec)
+    assert in_app - in_spec == set(), "routes missing from macbot/openapi.yaml"
+    assert in_spec - in_app == set(), "documented routes the app lacks"
+
+
+def check(spec: dict, resp, path: str, method: str) -> None:
+    """``resp`` is one of the documented responses of the operation, body included."""
+    operation = spec["paths"][path][method]
+    documented = operation["responses"]
+    status = str(resp.status_code)
+    assert status in documented, f"{method.upper()} {path}: {status} is not documented"
+    response = documented[status]
+    if "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    mime = resp.headers["Content-Type"].split(";")[0].strip()
+    assert mime in response["content"], f"{method.upper()} {path} {status}: {mime} undocumented"
+    if mime == "application/json":
+        schema = {**response["content"][mime]["schema"], "components": spec["components"]}
+        errors = list(Draft202012Validator(schema).iter_errors(resp.json()))
+        assert not errors, f"{method.upper()} {path} {status}: {errors[0].message}"
+
+
+def test_live_responses_conform(spec, live_server):
+    s = live_server
+    s.post("/speak", json={"text": "Warm the stats.", "play": False})
+    cases = [
+        ("/health", "get", s.get("/health")),
+        ("/speak", "post", s.post("/speak", json={"text": "Spec check.", "play": False})),
+        ("/speak", "post", s.post("/speak", json={"text": "Spec check."})),
+        ("/speak", "post", s.post("/speak", json={"text": 5})),
+        ("/speak", "post", s.post("/speak", json={"text": "x" * 5001})),
+        ("/speak", "post", s.post("/speak", json={"text": "hi"}, headers={"Host": "evil.test"})),
+        (
+            "/speak",
+            "post",
+            s.post("/speak", json={"text": "Spec check.", "stream": True, "format": "pcm"}),
+        ),
+        ("/speak", "post", s.post("/speak", json={"text": "Spec.", "stream": True, "play": True})),
+        ("/jobs/{job_id}", "get", s.get("/jobs/1")),
+        ("/jobs/{job_id}", "get", s.get("/jobs/999999")),
+        ("/interrupt", "post", s.post("/interrupt")),
+        ("/devices", "get", s.get("/devices")),
+        ("/cache", "delete", s.session.delete(s.url + "/cache", timeout=60)),
+        ("/cache/clear", "post", s.post("/cache/clear")),
+        ("/tts-performance", "get", s.get("/tts-performance")),
+        ("/info", "get", s.get("/info")),
+        ("/voices", "get", s.get("/voices")),
+        ("/config", "get", s.get("/config")),
+        ("/memory", "get", s.get("/memory")),
+        ("/metrics", "get", s.get("/metrics")),
+        ("/openapi.json", "get", s.get("/openapi.json")),
+        ("/v1/models", "get", s.get("/v1/models")),
+        ("/v1/models/{model_id}", "get", s.get("/v1/models/tts-1")),
+        ("/v1/models/{model_id}", "get", s.get("/v1/models/nope")),
+        ("/v1/audio/voices", "get", s.get("/v1/audio/voices")),
+        ("/v1/audio/speech", "post", s.post("/v1/audio/speech", json=SPEECH)),
+        (
+            "/v1/audio/speech",
+            "post",
+            s.post("/v1/audio/speech", json={**SPEECH, "response_format": "pcm", "stream": True}),
+        ),
+        (
+            "/v1/audio/speech",
+            "post",
+            s.post("/v1/audio/speech", json={**SPEECH, "stream_format": "sse"}),
+        ),
+        ("/v1/audio/speech", "post", s.post("/v1/audio/speech", json={**SPEECH, "speed": 5})),
+        (
+            "/v1/audio/speech",
+            "post",
+            s.post("/v1/audio/speech", json={**SPEECH, "input": "x" * 5001}),
+        ),
+        (
+            "/v1/audio/speech",
+            "post",
+            s.post("/v1/audio/speech", json=SPEECH, headers={"Origin": "http://evil.test"}),
+        ),
+    ]
+    for path, method, resp in cases:
+        check(spec, resp, path, method)
+    statuses = {(p, r.status_code) for p, _, r in cases}
+    assert {("/speak", 200), ("/speak", 400), ("/speak", 413), ("/speak", 403)} <= statuses
+
+
+def test_token_refusals_conform(spec, shared_synth):
+    config = make_config(server__auth_token="t0ken")
+    live, server, thread = start_server(config, RecordingOutput(), shared_synth)
+    try:
+        check(spec, live.get("/config"), "/config", "get")
+        check(spec, live.post("/v1/audio/speech", json=SPEECH), "/v1/audio/speech", "post")
+        check(spec, live.get("/health"), "/health", "get")
+        assert live.get("/config").status_code == 401
+    finally:
+        server.request_stop()
+        thread.join(timeout=5)
+
+
+def test_starting_health_conforms(spec, live_server):
+    state = state_of(live_server.app)
+    state.warming = True
+    try:
+        resp = live_server.get("/health")
+        assert resp.status_code == 503 and resp.json()["status"] == "starting"
+        check(spec, resp, "/health", "get")
+    finally:
+        state.warming = False
+
+
+def test_checker_catches_a_nonconforming_body(spec):
+    """The conformance check itself can fail (so the tests above mean something)."""
+
+    class Fake:
+        status_code = 200
+        headers: ClassVar[dict[str, str]] = {"Content-Type": "application/json"}
+
+        @staticmethod
+        def json():
+            return {"status": "ok", "ready": "yes", "version": "0.1.0"}
+
+    with pytest.raises(AssertionError, match="not of type 'boolean'"):
+        check(spec, Fake(), "/health", "get")
