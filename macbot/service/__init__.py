@@ -8,7 +8,9 @@ from pathlib import Path
 
 from ..errors import ServiceError
 from .base import ServiceManager, ServiceSpec, ServiceStatus
+from .launchd import LaunchdManager
 from .runner import CommandResult, Runner, SubprocessRunner
+from .systemd import SystemdManager
 
 __all__ = [
     "CommandResult",
@@ -31,11 +33,7 @@ def manager_for(
     runner = runner or SubprocessRunner()
     home = home or Path.home()
     if platform == "darwin":
-        from .launchd import LaunchdManager
-
         return LaunchdManager(runner, home)
     if platform.startswith("linux"):
-        from .systemd import SystemdManager
-
         return SystemdManager(runner, home)
     raise ServiceError(f"background services are supported on macOS and Linux, not {platform}")

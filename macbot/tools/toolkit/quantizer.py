@@ -9,6 +9,7 @@ multiply activations by activations (attention) and carry no weights.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import re
 import sys
@@ -205,8 +206,6 @@ def _quiet_root_logger() -> Iterator[None]:
 
 def _calibration_dir(tmp: str) -> dict[str, Any]:
     """Keep the augmented calibration model out of the working directory when supported."""
-    import inspect
-
     from onnxruntime.quantization import quantize_static as ort_quantize_static
 
     if "calibration_data_dir" in inspect.signature(ort_quantize_static).parameters:

@@ -23,6 +23,7 @@ from . import quantizer
 from .gate import judge
 from .phrases import CALIBRATION_PHRASES, VERIFY_SENTENCES
 from .speed import compare_speed
+from .verifier import verify
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -170,8 +171,6 @@ def record(
     ``verify_sentences=None`` skips quality (the verdict is then "not verified"); a
     ``transcriber`` adds WER. ``progress(step)`` is told each step's name.
     """
-    from .verifier import verify
-
     step = progress or (lambda _name: None)
     manifest = Manifest(
         method=method,
@@ -217,8 +216,6 @@ def reverify(
     sentence_done: Callable[[], None] | None = None,
 ) -> Manifest:
     """Verify an existing variant and update (or create) its manifest with quality + verdict."""
-    from .verifier import verify
-
     try:
         manifest = Manifest.load(variant)
     except (FileNotFoundError, ValueError, TypeError):

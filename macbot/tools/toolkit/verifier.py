@@ -20,6 +20,7 @@ from ...core.engines.piper import PiperEngine
 from ...core.voices import VoiceInfo
 from .spectral import mel_cepstral_distortion
 from .speed import DETERMINISTIC, load_engine
+from .transcriber import details, word_error_rate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def verify(
     spectral distance is measured. ``progress`` is called with no argument after each
     sentence (progress bars). Returns the manifest's ``quality`` section.
     """
-    from .transcriber import details, word_error_rate
-
     ref_engine = load_engine(voice, original)
     var_engine = load_engine(voice, variant)
     rate = ref_engine.sample_rate
