@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from macbot.config import AppConfig, ConfigError, load_config
+from macbot import config as config_module
+from macbot.config import AppConfig, ConfigLocation, load_config, locate_config
+from macbot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,9 +30,52 @@ def test_default_config_file_loads_cleanly():
     assert perf.tts_parallel_processing and perf.tts_optimize_for_speed
 
 
-def test_no_file_gives_defaults(monkeypatch):
+def test_no_file_gives_defaults(monkeypatch, tmp_path):
     monkeypatch.delenv("MACBOT_CONFIG", raising=False)
-    assert load_config(None) == AppConfig()
+    monkeypatch.setattr(config_module, "CHECKOUT_CONFIG", tmp_path / "absent.yaml")
+    config = load_config(None)
+    assert config == AppConfig() and config.source is None
+
+
+def test_search_order_env_then_user_folder_then_checkout(tmp_path, monkeypatch):
+    """Issue 10: the file users edit is the one in force, and `locate_config` says which."""
+    monkeypatch.delenv("MACBOT_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(
+        config_module, "CHECKOUT_CONFIG", write(tmp_path, "server:\n  port: 9001\n")
+    )
+    assert locate_config().how == "checkout" and load_config().server.port == 9001
+    user = tmp_path / "xdg" / "macbot" / "macbot.yaml"
+    user.parent.mkdir(parents=True)
+    user.write_text("server:\n  port: 9002\n")
+    assert locate_config() == ConfigLocation(user.resolve(), "user config folder")
+    assert load_config().server.port == 9002 and load_config().source == user.resolve()
+    env = tmp_path / "env.yaml"
+    env.write_text("server:\n  port: 9003\n")
+    monkeypatch.setenv("MACBOT_CONFIG", str(env))
+    assert load_config().server.port == 9003
+    assert load_config(user).server.port == 9002  # --config wins over everything
+
+
+def test_a_missing_macbot_config_file_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("MACBOT_CONFIG", str(tmp_path / "gone.yaml"))
+    with pytest.raises(ConfigError, match=r"^\$MACBOT_CONFIG: config file not found"):
+        load_config()
+
+
+def test_unknown_key_suggests_the_closest_one(tmp_path):
+    config = load_config(write(tmp_path, "models:\n  tts:\n    sped: 1.2\n"))
+    assert any("did you mean models.tts.speed?" in w for w in config.warnings)
+    config = load_config(write(tmp_path, "models:\n  tts:\n    zzz: 1\n"))
+    assert not any("did you mean" in w for w in config.warnings)
+
+
+def test_a_config_that_is_not_utf8_is_a_config_error(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("models:\n  tts:\n    voice: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        load_config(path)
+    assert str(path) in str(info.value) and info.value.hint
 
 
 def test_env_var_chooses_file(tmp_path, monkeypatch):

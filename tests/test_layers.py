@@ -156,10 +156,8 @@ def test_imports_inside_functions_are_only_optional_extras_or_cli_handlers():
                         target.startswith(o + ".") or target == o for o in OPTIONAL
                     ):
                         continue
-                    if (
-                        (name.startswith("macbot.cli.")
-                        and top == "macbot")
-                        or (name.startswith("macbot.cli.") and top == "soundfile")
+                    if (name.startswith("macbot.cli.") and top == "macbot") or (
+                        name.startswith("macbot.cli.") and top == "soundfile"
                     ):
                         continue
                     found.append(f"{name}.{func.name}: {target}")

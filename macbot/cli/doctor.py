@@ -81,19 +81,23 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     console.print(table)
     audio = report["audio"]
     if audio["available"]:
-        console.print(f"sound output: ok ({escape(', '.join(audio['devices']))})")
+        console.print(f"sound output: ok ({escape(', '.join(audio['devices']))})", soft_wrap=True)
     else:
-        console.print(f"sound output: [red]unavailable[/red]: {escape(audio['reason'])}")
-        console.print(f"  hint: {escape(audio['hint'])}")
+        console.print(
+            f"sound output: [red]unavailable[/red]: {escape(audio['reason'])}", soft_wrap=True
+        )
+        console.print(f"  hint: {escape(audio['hint'])}", soft_wrap=True)
     cfg = report["config"]
-    console.print(f"config: {escape(cfg['source'] or 'built-in defaults (no config file)')}")
+    console.print(
+        f"config: {escape(cfg['source'] or 'built-in defaults (no config file)')}", soft_wrap=True
+    )
     for place in cfg["search_order"]:
         mark = "found" if place["exists"] else "-"
         console.print(
             f"  looked in {place['where']}: {escape(place['path'] or 'not set')} ({mark})"
         )
     for warning in cfg["warnings"]:
-        console.print(f"  [yellow]warning[/yellow]: {escape(warning)}")
+        console.print(f"  [yellow]warning[/yellow]: {escape(warning)}", soft_wrap=True)
     return ExitCode.OK
 
 

@@ -665,7 +665,9 @@ def register(sub: Any) -> None:
         "--output", type=Path, default=DEFAULT_OUTPUT, help=f"folder (default: {DEFAULT_OUTPUT})"
     )
     x.add_argument(
-        "--suffix", default="", help="appended to the output name: NAME.optimized-dynamic-x"
+        "--suffix",
+        default="",
+        help="appended to the output name: NAME.optimized-dynamic-x (default: none)",
     )
     x.add_argument(
         "--sentences",

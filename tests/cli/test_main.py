@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import requests
 import soundfile as sf
 
 from macbot import cli
+from macbot.cli.main import build_parser
 from macbot.errors import ExitCode
 
 MACBOT = [sys.executable, "-m", "macbot"]
@@ -182,3 +184,123 @@ def test_serve_on_a_taken_port(tmp_path):
         proc = run("serve", "--port", str(port))
     assert proc.returncode == ExitCode.ADDRESS_IN_USE
     assert "already in use" in proc.stderr
+
+
+# -- the CLI as a new user meets it (issue 10) ---------------------------------------------
+
+
+def leaf_parsers(parser=None, path=()):
+    """(command path, parser) of every command that runs, nested ones (service ACTION) too."""
+    import argparse
+
+    parser = parser or build_parser()
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+        return
+    for name, child in subs[0].choices.items():
+        yield from leaf_parsers(child, (*path, name))
+
+
+def test_every_command_takes_the_global_options_after_it():
+    commands = list(leaf_parsers())
+    assert len(commands) >= 20
+    for path, parser in commands:
+        options = {s for a in parser._actions for s in a.option_strings}
+        assert {"--config", "-v"} <= options, path
+    args = build_parser().parse_args(["serve", "--config", "my.yaml", "--port", "9"])
+    assert args.config == Path("my.yaml") and args.port == 9
+    args = build_parser().parse_args(["--config", "my.yaml", "serve"])
+    assert args.config == Path("my.yaml")
+
+
+def test_macbot_command_config_file_is_used(tmp_path):
+    """`macbot voices --config FILE` reads FILE (its voices_dir), like `macbot --config FILE`."""
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    from macbot.core.voices import bundled_voice
+
+    voice = bundled_voice()
+    (voices / "mine.onnx").symlink_to(voice.model_path)
+    (voices / "mine.onnx.json").symlink_to(voice.config_path)
+    config = tmp_path / "macbot.yaml"
+    config.write_text(f"models:\n  tts:\n    voices_dir: {voices}\n")
+    for args in (
+        ["voices", "--json", "--config", str(config)],
+        ["--config", str(config), "voices", "--json"],
+    ):
+        proc = run(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert '"name": "mine"' in proc.stdout
+
+
+def test_every_option_explains_itself_and_states_its_default():
+    """Help text for every argument; every option that takes a value says its default."""
+    import argparse
+
+    missing = []
+    for path, parser in leaf_parsers():
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                continue
+            name = " ".join(path) + " " + (action.option_strings or [action.dest])[0]
+            if not action.help:
+                missing.append(f"{name}: no help")
+            elif action.option_strings and action.nargs != 0 and "default" not in action.help:
+                missing.append(f"{name}: no default in {action.help!r}")
+    assert missing == []
+
+
+def test_a_yaml_mistake_is_one_line_with_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  tts:\n    voice: joe\n   speed: 1\n")
+    proc = run("--config", str(path), "voices")
+    assert proc.returncode == ExitCode.BAD_CONFIG
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "invalid YAML at line 4, column" in lines[0] and str(path) in lines[0]
+    assert "while scanning" not in proc.stderr and "hint:" in lines[0]
+
+
+def test_a_missing_macbot_config_names_the_variable():
+    proc = run("voices", env={"MACBOT_CONFIG": "/nonexistent/env.yaml"})
+    assert proc.returncode == ExitCode.BAD_CONFIG
+    assert proc.stderr.startswith("macbot: error: $MACBOT_CONFIG: config file not found")
+
+
+def test_doctor_shows_config_and_sound_and_no_raw_none(tmp_path):
+    config = tmp_path / "macbot.yaml"
+    config.write_text("models:\n  tts:\n    sped: 1\n")
+    proc = run("doctor", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert "None" not in proc.stdout
+    assert f"config: {config}" in proc.stdout.replace("\n", "")
+    assert "sound output:" in proc.stdout and "did you mean models.tts.speed" in proc.stdout
+    data = json.loads(run("doctor", "--json", "--config", str(config)).stdout)
+    assert data["config"]["source"] == str(config)
+    assert set(data["audio"]) >= {"available"}
+    if not data["audio"]["available"]:  # this machine has no sound card
+        assert "PortAudio" in data["audio"]["hint"]
+
+
+def test_inspect_takes_a_voice_name():
+    proc = run("inspect", "en_US-joe-medium", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["model"]["params"] > 1_000_000
+    proc = run("inspect", "no-such-voice")
+    assert proc.returncode == ExitCode.MODEL_NOT_FOUND
+    assert "unknown voice 'no-such-voice'" in proc.stderr
+
+
+def test_say_extensions_match_what_the_formats_write():
+    from macbot.cli.say import FILE_EXTENSIONS
+    from macbot.core.formats import FILE_FORMATS
+
+    assert set(FILE_EXTENSIONS) == set(FILE_FORMATS)
+
+
+def test_bench_suite_names_match_the_registry():
+    from macbot.cli.bench import SUITE_NAMES
+    from macbot.tools.bench import SUITES
+
+    assert set(SUITE_NAMES) == set(SUITES)

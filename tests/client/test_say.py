@@ -141,3 +141,43 @@ def test_in_process_only_options_skip_the_daemon():
     assert use_daemon(parse(["say", "x", "--local"])) is False
     for flag in ("--noise-scale", "--noise-w-scale", "--speaker"):
         assert use_daemon(parse(["say", "x", flag, "0"])) is False
+
+
+def test_client_and_server_resolve_the_token_by_one_rule(shared_synth, tmp_path):
+    """Issue 10: with server.auth_token and $MACBOT_TOKEN both set (and different), the server
+    and `macbot say` use the same one (server.auth_token), so say is not refused with 401."""
+    from conftest import make_config
+
+    config = make_config(server={"auth_token": "from-config"})
+    live, server, thread = start_server(config, RecordingOutput(), shared_synth)
+    try:
+        path = config_for(tmp_path, live.url)
+        data = yaml.safe_load(path.read_text())
+        data["server"]["auth_token"] = "from-config"
+        path.write_text(yaml.safe_dump(data))
+        out = tmp_path / "x.wav"
+        before = syntheses_with_token(live, "from-config")
+        proc = say("Token rule.", "-o", str(out), config=path, env={"MACBOT_TOKEN": "from-env"})
+        assert proc.returncode == 0, proc.stderr
+        assert syntheses_with_token(live, "from-config") == before + 1  # the daemon spoke it
+        assert sf.info(str(out)).duration > 0.3
+    finally:
+        server.request_stop()
+        thread.join(timeout=5)
+        state_of(live.app).player.close()
+
+
+def syntheses_with_token(live, token: str) -> int:
+    resp = live.get("/tts-performance", headers={"Authorization": f"Bearer {token}"})
+    return resp.json()["performance"]["syntheses"]
+
+
+def test_the_error_code_decides_the_exit_code_not_the_message():
+    """`say` maps the daemon's error `code` (never its wording) to the exit code."""
+    from macbot.errors import DaemonError
+
+    assert DaemonError(400, "anything at all", "voice_not_found").exit_code == 4
+    assert DaemonError(400, "unknown voice 'x'", "empty_text").exit_code == ExitCode.EMPTY_TEXT
+    assert DaemonError(413, "too long", "string_above_max_length").exit_code == ExitCode.USAGE
+    assert DaemonError(500, "unknown voice", None).exit_code == ExitCode.DAEMON_ERROR
+    assert DaemonError(503, "x", "no_engine").exit_code == ExitCode.SYNTHESIS_FAILED

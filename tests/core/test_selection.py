@@ -20,6 +20,7 @@ from macbot.core.probes import host_facts
 from macbot.core.selection import (
     ORIGINAL,
     QUANTIZED,
+    Attempt,
     EngineChain,
     save_tune_record,
     tune_key,
@@ -326,3 +327,21 @@ def test_tune_cli_rejects_bad_rounds():
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "macbot: error: --rounds must be at least 1 (got 0)"
+
+
+def test_tune_times_the_sessions_the_daemon_runs():
+    """Issue 10: tune measured with the memory arena off while the daemon ran with it on."""
+    from macbot.tools.tune import tune_chain
+
+    for performance in ({}, {"tts_memory_arena": False, "tts_intra_op_threads": 1}):
+        config = config_from_dict({"voice_assistant": {"performance": performance}})
+        synth = Synthesizer(config)
+        assert tune_chain(config).plan == synth.plan.session
+        chain = tune_chain(config)
+        original = chain.candidates(bundled_voice())[-1]
+        engine = chain.try_candidate(original, bundled_voice(), Attempt("piper", ""))
+        opts = engine.session.get_session_options()
+        daemon = synth.engine().session.get_session_options()
+        for attr in ("intra_op_num_threads", "enable_cpu_mem_arena", "enable_mem_pattern"):
+            assert getattr(opts, attr) == getattr(daemon, attr), attr
+        synth.close()

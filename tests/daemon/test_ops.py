@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from conftest import RecordingOutput, make_config, start_server
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -81,3 +83,40 @@ def test_each_app_has_its_own_registry(live_server, shared_synth):
     finally:
         server.request_stop()
         thread.join(timeout=5)
+
+
+def test_playback_and_streams_reach_the_synthesis_histogram(live_server):
+    """Issue 10: synthesis time comes from the synthesizer's events, not from response headers,
+    so the playback path (JSON answer, no timing header) and streams are counted too."""
+    job = live_server.post("/speak", json={"text": "Played, not returned."}).json()
+    for _ in range(100):
+        if live_server.get(f"/jobs/{job['job_id']}").json()["done"]:
+            break
+        time.sleep(0.1)
+    streamed = live_server.post("/speak", json={"text": "Streamed back.", "stream": True})
+    assert streamed.status_code == 200 and len(streamed.content) > 44
+    samples = metric_samples(live_server.get("/metrics").text)
+    assert samples[("macbot_synthesis_seconds_count", ())] == 2
+    assert samples[("macbot_first_audio_seconds_count", ())] == 2
+
+
+def test_a_voice_no_engine_can_load_is_a_503_with_its_code(shared_synth, tmp_path):
+    """Issue 10: "no engine for voice …" was a bare RuntimeError and a generic 500."""
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    (voices / "broken.onnx").write_bytes(b"not a model")
+    (voices / "broken.onnx.json").write_text(shared_synth.default_voice.config_path.read_text())
+    config = make_config(models__tts__voices_dir=str(voices))
+    live, server, thread = start_server(config, RecordingOutput(), None)
+    try:
+        resp = live.post("/speak", json={"text": "Hello.", "voice": "broken", "play": False})
+        assert resp.status_code == 503
+        body = resp.json()
+        assert body["code"] == "no_engine" and "no engine for voice broken" in body["error"]
+        resp = live.post("/v1/audio/speech", json={"model": "broken", "input": "Hi."})
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "no_engine"
+        assert live.post("/speak", json={"text": "Still here.", "play": False}).status_code == 200
+    finally:
+        server.request_stop()
+        thread.join(timeout=5)
+        live.synth.close()

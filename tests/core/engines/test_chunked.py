@@ -305,7 +305,8 @@ def test_synthesizer_falls_back_without_a_usable_split(voice_split, tmp_path):
 
 
 def test_streaming_config_keys_are_checked():
-    from macbot.config import ConfigError, config_from_dict
+    from macbot.config import config_from_dict
+    from macbot.errors import ConfigError
 
     config = config_from_dict({"models": {"tts": {"streaming": {"chunk_frames": 32}}}})
     assert config.tts.streaming.chunk_frames == 32 and config.tts.streaming.context_frames == 12
@@ -313,3 +314,42 @@ def test_streaming_config_keys_are_checked():
         config_from_dict({"models": {"tts": {"streaming": {"context_frames": -1}}}})
     with pytest.raises(ConfigError, match=r"models\.tts\.streaming\.enabled"):
         config_from_dict({"models": {"tts": {"streaming": {"enabled": "yes"}}}})
+
+
+def test_the_split_engine_runs_the_worker_plan(voice_split):
+    """Issue 10: the chunked engine was loaded without the worker plan's options (all-core
+    threads per worker, memory pattern on). Now both of its sessions come from the plan, with
+    spinning off because they take turns."""
+    _, folder = voice_split
+    config = make_config(
+        models__tts__optimized_dir=str(folder.parent),
+        models__tts__streaming={"enabled": True},
+        voice_assistant__performance={"tts_intra_op_threads": 1, "tts_memory_arena": False},
+    )
+    synth = Synthesizer(config)
+    engine = synth.engine()
+    assert isinstance(engine, ChunkedEngine)
+    for session in (engine.encoder, engine.decoder):
+        opts = session.get_session_options()
+        assert opts.intra_op_num_threads == synth.plan.intra_op_threads == 1
+        assert not opts.enable_mem_pattern and not opts.enable_cpu_mem_arena
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    synth.close()
+
+
+def test_finding_a_split_hashes_the_voice_once(voice_split, monkeypatch):
+    """Issue 10: find_split re-hashed the 63 MB voice on every load."""
+    from macbot.core import hashing
+    from macbot.core.engines.chunked import find_split
+
+    voice, folder = voice_split
+    calls = []
+    real = hashing.file_sha256
+    monkeypatch.setattr(hashing, "file_sha256", lambda path: calls.append(path) or real(path))
+    hashing.forget()
+    for _ in range(3):
+        assert find_split(voice, folder.parent) == folder
+    assert len(calls) <= 1  # once, or never when the hash index already had it
+    hashing.forget()  # a fresh process: the index beside the models answers
+    assert find_split(voice, folder.parent) == folder
+    assert len(calls) <= 1
