@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import sys
 from pathlib import Path
 
 from ..client.http import DaemonClient
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         if result is not None:
             if output is not None:
                 _write_wav(output, result.wav or b"")
+                _made(output, result.duration)
             return ExitCode.OK
     return _say_here(args, config, text, output)
 
@@ -138,7 +140,7 @@ def _say_here(args: argparse.Namespace, config: AppConfig, text: str, output: Pa
         synth.close()
     if output is not None:
         write_file(output, result.samples, result.sample_rate)
-        _LOGGER.info("wrote %.2fs of audio to %s", result.duration, output)
+        _made(output, result.duration)
         return ExitCode.OK
     assert player is not None
     done = player.enqueue(
@@ -162,6 +164,11 @@ def _write_wav(path: Path, wav: bytes) -> None:
 
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
     write_file(path, samples, rate)
+
+
+def _made(path: Path, seconds: float) -> None:
+    """Say what was made, on stderr (stdout stays free for pipes)."""
+    print(f"macbot: wrote {seconds:.2f} s of audio to {path}", file=sys.stderr)
 
 
 def use_daemon(args: argparse.Namespace) -> bool:

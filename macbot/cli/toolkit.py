@@ -321,6 +321,14 @@ def cmd_quantize(args: argparse.Namespace, config: AppConfig) -> int:
         console.print(f"{path}: " + "; ".join(manifest.verdict.reasons if manifest.verdict else []))
         if note:
             console.print(f"  note: {note}")
+    usable = [path for path, m in results if m.verdict and m.verdict.usable]
+    if usable:
+        console.print(
+            f"Next: the engine chain can use {usable[0].name}: set "
+            f"models.tts.piper.quantized_path to it, then `macbot tune` to time it here."
+        )
+    else:
+        console.print("No variant passed the quality gate; the daemon keeps the original.")
     return ExitCode.OK
 
 
@@ -470,7 +478,10 @@ def cmd_trial(args: argparse.Namespace, config: AppConfig) -> int:
                 done=lambda _row: bar.advance(task),
             )
         path = write_csv(rows, args.csv)
-    out_console().print(f"wrote {len(rows)} trials to {path}")
+    out_console().print(
+        f"wrote {len(rows)} trials to {path}. Next: `macbot estimate-size --csv {path}` to "
+        "choose a threshold, then `macbot export-optimized --quant-threshold DB`."
+    )
     return ExitCode.OK
 
 
@@ -547,7 +558,9 @@ def cmd_export_optimized(args: argparse.Namespace, config: AppConfig) -> int:
                 speed_rounds=0 if args.no_speed else 1,
                 sentence_done=lambda: bar.advance(task),
             )
-    out_console().print(_summary_table([(output, manifest)]))
+    console = out_console()
+    console.print(_summary_table([(output, manifest)]))
+    console.print(f"wrote {output} and its manifest. Next: `macbot verify {output}`.")
     return ExitCode.OK
 
 
