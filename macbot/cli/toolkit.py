@@ -196,11 +196,17 @@ def add_quantize_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         action="store_true",
         help="measure speed over 3 rounds at 1 and 2 threads (default: 1 round, all cores)",
     )
+    add_measurement_arguments(parser)
     parser.add_argument(
-        "--no-speed",
-        action="store_true",
-        help="skip timing; `macbot bench variants` fills it in (default: off)",
+        "--wav-dir",
+        type=Path,
+        help="also write each original/variant WAV pair here (default: none)",
     )
+    return parser
+
+
+def add_measurement_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a new variant is measured (``quantize``, ``export-optimized``)."""
     parser.add_argument(
         "--sentences",
         type=int,
@@ -216,11 +222,10 @@ def add_quantize_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         help="distance only, no whisper; the variant is then never usable (default: off)",
     )
     parser.add_argument(
-        "--wav-dir",
-        type=Path,
-        help="also write each original/variant WAV pair here (default: none)",
+        "--no-speed",
+        action="store_true",
+        help="skip timing; `macbot bench variants` fills it in (default: off)",
     )
-    return parser
 
 
 def _op_types(text: str | None) -> list[str] | None:
@@ -682,23 +687,5 @@ def register(sub: Any) -> None:
         default="",
         help="appended to the output name: NAME.optimized-dynamic-x (default: none)",
     )
-    x.add_argument(
-        "--sentences",
-        type=int,
-        default=32,
-        help="verification sentences, 1 to 32 (default: 32)",
-    )
-    x.add_argument(
-        "--no-verify", action="store_true", help="skip the quality measurement (default: off)"
-    )
-    x.add_argument(
-        "--no-wer",
-        action="store_true",
-        help="distance only; the variant is then never usable (default: off)",
-    )
-    x.add_argument(
-        "--no-speed",
-        action="store_true",
-        help="skip timing; `macbot bench variants` fills it in (default: off)",
-    )
+    add_measurement_arguments(x)
     x.set_defaults(handler=cmd_export_optimized)
