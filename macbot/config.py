@@ -116,6 +116,91 @@ class StreamingConfig:
 
 
 @dataclass(frozen=True)
+class TextConfig:
+    """``models.tts.text``: the text front end (docs/TEXT.md), which turns a reply into the
+    words a person would say before it is spoken. Requests override the switches
+    (``normalize`` on ``/speak``, ``normalization_options`` on the OpenAI route)."""
+
+    enabled: bool = True
+    """Master switch; ``false`` speaks the text as written (SSML and ``[[…]]`` commands are
+    still honoured when ``ssml``/``say_commands`` are on)."""
+
+    markdown: bool = True
+    """Read markdown as a person would: no ``**``, ``#`` or list markers; links by their text,
+    images by their alt text, table cells in order."""
+
+    html: bool = True
+    """Drop HTML tags (their text is read)."""
+
+    emoji: str = "drop"
+    """``drop`` emoji, say their ``name`` ("thumbs up"), or ``keep`` them for the voice."""
+
+    emoticons: bool = True
+    """Treat emoticons such as ``:-)`` like emoji (``emoji`` says what becomes of them)."""
+
+    code_blocks: str = "note"
+    """Fenced code: ``note`` (a short spoken note instead), ``read`` it, or ``drop`` it."""
+
+    numbers: bool = True
+    """Cardinals, ordinals, decimals, fractions, ranges and percentages in words."""
+
+    currency: bool = True
+    """Amounts by symbol or code, with cents ("$4.50" → "four dollars fifty cents")."""
+
+    times: bool = True
+    """Times of day, 12 h and 24 h ("14:30" → "fourteen thirty")."""
+
+    dates: bool = True
+    """Dates, numeric and written, and years ("2024" → "twenty twenty-four")."""
+
+    units: bool = True
+    """Units and measures ("350°F", "5 km", "60 mph", "2 h")."""
+
+    phone_numbers: bool = True
+    """Phone numbers read digit by digit in groups."""
+
+    urls: bool = True
+    """URLs as a person says them ("example dot com")."""
+
+    emails: bool = True
+    """Email addresses ("ann at example dot com")."""
+
+    paths: bool = True
+    """File paths and versions ("v2.1.0" → "version two point one point zero")."""
+
+    abbreviations: bool = True
+    """Abbreviations and initialisms ("Dr." → "Doctor", "ETA" spelled out)."""
+
+    symbols: bool = True
+    """Symbols in words (``&`` → "and", ``+`` → "plus"); stray markup symbols dropped."""
+
+    plurals: bool = True
+    """``friend(s)`` → "friends"."""
+
+    ssml: bool = True
+    """Text that starts with ``<speak>`` is SSML (the subset in docs/TEXT.md)."""
+
+    say_commands: bool = True
+    """macOS ``say``'s embedded commands: ``[[slnc 500]]``, ``[[rate 200]]``, ``[[volm 0.5]]``."""
+
+    date_order: str = "auto"
+    """Numeric dates: ``auto`` (the voice's locale: en-US month first, other English day
+    first), ``mdy``, ``dmy`` or ``ymd``."""
+
+    lexicon: Path | None = None
+    """A YAML file of ``word: replacement`` (or ``word: {phonemes: "…"}``) for names the voice
+    says wrong. ``null``: none."""
+
+
+TEXT_CHOICES: dict[str, tuple[str, ...]] = {
+    "emoji": ("drop", "name", "keep"),
+    "code_blocks": ("note", "read", "drop"),
+    "date_order": ("auto", "mdy", "dmy", "ymd"),
+}
+"""The values the text front end's string options take (config and requests alike)."""
+
+
+@dataclass(frozen=True)
 class TTSConfig:
     """``models.tts``."""
 
@@ -135,6 +220,8 @@ class TTSConfig:
     piper: PiperSettings = field(default_factory=PiperSettings)
 
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
+
+    text: TextConfig = field(default_factory=TextConfig)
 
 
 @dataclass(frozen=True)
@@ -282,7 +369,12 @@ _RANGES: dict[str, tuple[float, float]] = {
 
 # Paths that must exist when given. Optimized models are checked by the engine chain instead:
 # a missing one is a fallback with a reason, not a failure to start.
-_MUST_EXIST = {"models.tts.piper.voice_path"}
+_MUST_EXIST = {"models.tts.piper.voice_path", "models.tts.text.lexicon"}
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    f"models.tts.text.{key}": values for key, values in TEXT_CHOICES.items()
+}
+"""String keys that take one of a few values."""
 _SHOULD_EXIST = {"models.tts.piper.quantized_path", "models.tts.piper.coreml_path"}
 
 T = TypeVar("T")
@@ -503,6 +595,9 @@ def _convert(hint: Any, value: Any, key: str, ctx: _Context) -> Any:
     if hint is str:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(key, f"expected a non-empty string, got {value!r}", ctx.source)
+        if key in _CHOICES and value not in _CHOICES[key]:
+            choices = ", ".join(_CHOICES[key])
+            raise ConfigError(key, f"expected one of {choices}, got {value!r}", ctx.source)
         return value
     if hint is Path:
         if not isinstance(value, str) or not value.strip():

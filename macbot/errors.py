@@ -14,6 +14,7 @@ that came back over HTTP.
     MacbotError
     ├── UsageError                bad arguments or request fields (400 / exit 2)
     │   ├── InvalidType, UnknownModel, UnsupportedFormatError
+    │   ├── MarkupError           malformed SSML or ``[[…]]`` command (gives the position)
     │   ├── PayloadTooLarge       body over the limit (413)
     │   │   └── TextTooLong       text over the limit
     │   ├── NotFound              no such job, route or model id (404)
@@ -154,6 +155,27 @@ class UnknownModel(UsageError):
     """The OpenAI route's ``model`` is neither a model id nor a voice name."""
 
     code = "model_not_found"
+
+
+class MarkupError(UsageError):
+    """Malformed SSML, or an SSML element, attribute or ``[[…]]`` command that cannot be
+    honoured. The message names the line and column; HTTP bodies also carry ``position``."""
+
+    code = "invalid_markup"
+
+    def __init__(
+        self, message: str, *, line: int, column: int, offset: int, hint: str | None = None
+    ) -> None:
+        super().__init__(f"{message} (line {line}, column {column})", hint=hint)
+        self.line = line
+        self.column = column
+        self.offset = offset
+        """Characters before the fault, from the start of the text."""
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["position"] = {"line": self.line, "column": self.column, "offset": self.offset}
+        return body
 
 
 class PayloadTooLarge(UsageError):

@@ -19,14 +19,15 @@ from .. import __version__
 from ..config import AppConfig
 from ..errors import EmptyTextError
 from .audio import AudioChunk, concat
-from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir, normalize_text
-from .engines.piper import PiperEngine, SynthesisOptions
+from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
+from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
 from .hashing import cached_sha256, hash_index
 from .probes import host_facts
 from .selection import Decision, EngineChain
 from .stats import PerformanceStats
+from .text import FrontEnd, Lexicon, TextOptions, Utterance, frontend_for
 from .voices import VoiceInfo, configured_voice, resolve_voice
-from .workers import Job, WorkerPool, plan_workers
+from .workers import Job, Task, WorkerPool, plan_workers
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ class Synthesizer:
         self.decisions: dict[str, Decision] = {}
         """The engine chain's decision per loaded voice."""
         self.default_voice = configured_voice(config.tts)
+        lexicon_path = config.tts.text.lexicon
+        self.lexicon = Lexicon.load(lexicon_path) if lexicon_path else None
+        """The user lexicon of ``models.tts.text.lexicon`` (read once, at start or reload)."""
+        self._frontends: dict[str, FrontEnd] = {}
 
     # -- voices and engines ------------------------------------------------------------------
 
@@ -164,10 +169,39 @@ class Synthesizer:
             volume=p.volume,
         )
 
+    # -- text --------------------------------------------------------------------------------
+
+    def text_options(self) -> TextOptions:
+        """The text front end's options of ``models.tts.text`` (requests override them)."""
+        return TextOptions.from_config(self.config.tts.text)
+
+    def frontend(self, voice: str | None = None) -> FrontEnd:
+        """The text front end of ``voice`` (its language's rules and phonemes, and the user
+        lexicon); built from the voice's JSON config, without loading its model."""
+        info = self.resolve(voice)
+        with self._lock:
+            found = self._frontends.get(info.name)
+            if found is None:
+                found = frontend_for(info, self.lexicon)
+                self._frontends[info.name] = found
+            return found
+
+    def normalize(
+        self, text: str, voice: str | None = None, text_options: TextOptions | None = None
+    ) -> Utterance:
+        """What :meth:`stream` will say for ``text`` (``POST /normalize``)."""
+        if not text.strip():
+            raise EmptyTextError("text is empty")
+        return self.frontend(voice).process(text, text_options or self.text_options())
+
     # -- synthesis ---------------------------------------------------------------------------
 
     def stream(
-        self, text: str, voice: str | None = None, options: SynthesisOptions | None = None
+        self,
+        text: str,
+        voice: str | None = None,
+        options: SynthesisOptions | None = None,
+        text_options: TextOptions | None = None,
     ) -> SynthesisStream:
         """Start synthesizing ``text`` and return its audio as an ordered stream of chunks.
 
@@ -177,11 +211,18 @@ class Synthesizer:
         cached phrase is one chunk. Work starts at once (before the first ``next``), and the
         finished utterance fills the cache. ``close()`` cancels what has not started.
 
-        Raises :class:`EmptyTextError` (and voice errors) at once, before any work is queued.
+        The text goes through the voice's text front end first (``text_options``; default:
+        the config's), and its segments are spoken with their own rate, volume and pauses.
+        The cache key covers the spoken form and the text options.
+
+        Raises :class:`EmptyTextError`, :class:`~macbot.errors.MarkupError` (and voice
+        errors) at once, before any work is queued.
         """
-        normalized = normalize_text(text)
-        if not normalized:
-            raise EmptyTextError("text is empty")
+        text_options = text_options or self.text_options()
+        utterance = self.normalize(text, voice, text_options)
+        if utterance.empty:
+            raise EmptyTextError("text has nothing to speak")
+        normalized = utterance.text
         engine = self.engine(voice)
         options = options or self.default_options()
         key = cache_key(
@@ -189,7 +230,7 @@ class Synthesizer:
             engine.voice.name,
             engine.engine_type,
             self.model_digest(engine.model_path),
-            options.key(),
+            (*options.key(), utterance.key(), text_options.key()),
         )
         cached = self.cache.get(key)
         if cached is not None:
@@ -202,14 +243,36 @@ class Synthesizer:
                 meta={"cached": True},
             )
             return SynthesisStream(iter([chunk]), None)
-        sentences = engine.sentences(normalized)
-        if not sentences:
+        tasks = self._tasks(engine, utterance, options)
+        if not tasks:
             raise EmptyTextError("text has nothing to speak")
         started = time.perf_counter()
-        job = self.pool.submit(
-            [functools.partial(engine.stream_sentence, s, options) for s in sentences]
-        )
+        job = self.pool.submit(tasks)
         return SynthesisStream(self._collect(job, engine, key, started), job)
+
+    def _tasks(
+        self, engine: PiperEngine, utterance: Utterance, options: SynthesisOptions
+    ) -> list[Task]:
+        """One task per sentence of each segment (with the segment's rate and volume) and one
+        per pause. A segment's last sentence keeps the sentence silence when speech follows
+        and the segment ends a sentence; a pause replaces it."""
+        tasks: list[Task] = []
+        segments = utterance.segments
+        for i, segment in enumerate(segments):
+            if segment.is_pause:
+                tasks.append(functools.partial(silence, engine, segment.pause))
+                continue
+            seg_options = options
+            if (segment.rate, segment.volume) != (1.0, 1.0):
+                speed = min(max(options.speed * segment.rate, SPEED_RANGE[0]), SPEED_RANGE[1])
+                seg_options = replace(options, speed=speed, volume=options.volume * segment.volume)
+            following = segments[i + 1] if i + 1 < len(segments) else None
+            gap = following is not None and not following.is_pause and segment.ends_sentence
+            for sentence in engine.sentences(segment.text):
+                if sentence.last and gap:
+                    sentence = replace(sentence, last=False)
+                tasks.append(functools.partial(engine.stream_sentence, sentence, seg_options))
+        return tasks
 
     def _collect(self, job: Job, engine, key: str, started: float) -> Iterator[AudioChunk]:
         chunks: list[AudioChunk] = []
@@ -241,11 +304,15 @@ class Synthesizer:
                 _LOGGER.exception("synthesis listener %r failed", listener)
 
     def synthesize(
-        self, text: str, voice: str | None = None, options: SynthesisOptions | None = None
+        self,
+        text: str,
+        voice: str | None = None,
+        options: SynthesisOptions | None = None,
+        text_options: TextOptions | None = None,
     ) -> Result:
         """The whole utterance at once."""
         started = time.perf_counter()
-        chunks = list(self.stream(text, voice, options))
+        chunks = list(self.stream(text, voice, options, text_options))
         samples, rate = concat(chunks)
         return Result(
             samples=samples,
@@ -340,6 +407,14 @@ class SynthesisStream(Iterator[AudioChunk]):
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+
+
+def silence(engine: PiperEngine, seconds: float) -> Iterator[AudioChunk]:
+    """A pause (SSML ``<break>``, ``[[slnc]]``) as one chunk of ``engine``'s audio."""
+    samples = np.zeros(round(engine.sample_rate * seconds), dtype=np.float32)
+    yield AudioChunk(
+        samples, engine.sample_rate, engine.engine_type, engine.voice.name, meta={"pause": seconds}
+    )
 
 
 def _dist_version(name: str) -> str | None:

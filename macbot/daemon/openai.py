@@ -78,7 +78,11 @@ def speech() -> Response:
     raw 16-bit little-endian mono at 24 kHz like OpenAI's), ``speed`` (0.25–4),
     ``instructions`` (accepted, ignored), ``stream_format`` (``audio``/``sse``) or
     ``stream: true`` to receive the audio as it is synthesized (chunked transfer; WAV then has
-    an open-ended header). Bad values give 400 in OpenAI's error shape.
+    an open-ended header), ``normalization_options`` (the text front end, as Kokoro-FastAPI
+    names it: ``normalize``, ``url_normalization``, ``email_normalization``,
+    ``unit_normalization``, ``phone_normalization``, ``replace_remaining_symbols``,
+    ``optional_pluralization_normalization``, or this daemon's own names; see docs/API.md).
+    Bad values give 400 in OpenAI's error shape.
     """
     st = state()
     synth = st.synthesizer
@@ -89,8 +93,9 @@ def speech() -> Response:
     speed = parsing.speed(body)
     parsing.optional_str(body, "instructions", allow_blank=True)
     stream_format = _stream_format(body)
+    text_options = parsing.text_options(body, "normalization_options", synth.text_options())
     options = synth.default_options().with_overrides(speed=speed)
-    chunks = synth.stream(text, voice, options)
+    chunks = synth.stream(text, voice, options, text_options)
     first = next(chunks, None)
     if first is None:
         raise EmptyTextError("input has nothing to speak", param="input")

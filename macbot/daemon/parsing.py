@@ -8,6 +8,7 @@ from typing import Any
 from flask import request
 
 from ..core.engines.piper import check_speed
+from ..core.text import TextOptions
 from ..errors import EmptyTextError, InvalidType, TextTooLong, UsageError
 
 
@@ -58,3 +59,9 @@ def optional_bool(body: dict[str, Any], key: str, default: bool) -> bool:
 def speed(body: dict[str, Any]) -> float | None:
     """``speed``: 0.25 to 4, or ``None`` when absent."""
     return check_speed(body.get("speed"))
+
+
+def text_options(body: dict[str, Any], key: str, defaults: TextOptions) -> TextOptions:
+    """The text front end's options: ``defaults`` (the config's) with the request's ``key``
+    applied (``true``/``false``, or an object of single options)."""
+    return defaults.with_request(body.get(key), key)

@@ -1,4 +1,5 @@
-"""Speaking: ``POST /speak``, playback jobs, barge-in and the sound devices."""
+"""Speaking: ``POST /speak``, ``POST /normalize``, playback jobs, barge-in and the sound
+devices."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ rate (unlike the OpenAI route's ``pcm``, which is 24 kHz)."""
 def speak() -> Response:
     """Speak text.
 
-    Request JSON: ``text`` (required), ``voice``, ``speed`` (0.25–4), ``play`` (default
-    true; false when ``stream``), ``stream`` (default false), ``format`` (``wav`` or
-    ``pcm``; with ``stream``).
+    Request JSON: ``text`` (required; markdown, SSML or ``say``'s ``[[…]]`` commands),
+    ``voice``, ``speed`` (0.25–4), ``play`` (default true; false when ``stream``),
+    ``stream`` (default false), ``format`` (``wav`` or ``pcm``; with ``stream``),
+    ``normalize`` (the text front end: ``true``/``false`` or an object of options, e.g.
+    ``{"emoji": "name", "urls": false}``; default ``models.tts.text``). Malformed SSML is a
+    400 whose body has ``position``.
 
     - ``play: true``: synthesis starts in the background and is queued for the sound
       device, which starts on the first sentence; the answer returns at once:
@@ -50,6 +54,7 @@ def speak() -> Response:
     stream = parsing.optional_bool(body, "stream", default=False)
     play = parsing.optional_bool(body, "play", default=not stream)
     fmt = parsing.optional_str(body, "format") or "wav"
+    text_options = parsing.text_options(body, "normalize", synth.text_options())
     if fmt not in STREAM_FORMATS:
         raise UsageError(f"'format' must be 'wav' or 'pcm' (got {fmt!r})", param="format")
     if stream and play:
@@ -58,13 +63,13 @@ def speak() -> Response:
         )
     options = synth.default_options().with_overrides(speed=speed)
     if stream:
-        return _stream_response(synth.stream(text, voice, options), fmt)
+        return _stream_response(synth.stream(text, voice, options, text_options), fmt)
     if play:
         engine = synth.engine(voice)  # an unknown voice is a 400 either way
         ok, reason = player.available()
         if not ok:
             # Synthesize anyway: the text is checked and the phrase lands in the cache.
-            result = synth.synthesize(text, voice, options)
+            result = synth.synthesize(text, voice, options, text_options)
             return jsonify(
                 status="unavailable",
                 played=False,
@@ -74,7 +79,7 @@ def speak() -> Response:
                 duration=round(result.duration, 3),
                 cached=result.cached,
             )
-        job = player.submit(synth.stream(text, voice, options))
+        job = player.submit(synth.stream(text, voice, options, text_options))
         return jsonify(
             status="queued",
             played=True,
@@ -83,7 +88,7 @@ def speak() -> Response:
             engine=engine.engine_type,
             voice=engine.voice.name,
         )
-    result = synth.synthesize(text, voice, options)
+    result = synth.synthesize(text, voice, options, text_options)
     headers = {
         "X-Engine": result.engine,
         "X-Voice": result.voice,
@@ -124,6 +129,26 @@ def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
     }
     mimetype = "audio/wav" if fmt == "wav" else f"audio/L16;rate={encoder.rate};channels=1"
     return Response(body(), 200, headers, mimetype=mimetype)
+
+
+@bp.post("/normalize")
+def normalize() -> Response:
+    """The words ``/speak`` would say: the text front end's result, nothing synthesized.
+
+    Request JSON: ``text`` (required), ``voice`` (its language picks the rules), ``normalize``
+    (options, as on ``/speak``). Answer: ``{"text": the spoken form (pauses as
+    ``[[slnc MS]]``), "language": the rules' language or null, "segments": [{"text", "rate",
+    "volume"} or {"pause"}], "notes": [...], "options": the options in force}``. Malformed
+    SSML is a 400 with ``position``.
+    """
+    st = state()
+    synth = st.synthesizer
+    body = parsing.json_body('{"text": "**Hello** at 5pm"}')
+    text = parsing.text(body, "text", st.config.server.max_text_chars)
+    voice = parsing.optional_str(body, "voice")
+    text_options = parsing.text_options(body, "normalize", synth.text_options())
+    utterance = synth.normalize(text, voice, text_options)
+    return jsonify(**utterance.to_dict(), options=text_options.to_dict())
 
 
 @bp.get("/jobs/<int:job_id>")

@@ -84,6 +84,9 @@ def test_live_responses_conform(spec, live_server):
             s.post("/speak", json={"text": "Spec check.", "stream": True, "format": "pcm"}),
         ),
         ("/speak", "post", s.post("/speak", json={"text": "Spec.", "stream": True, "play": True})),
+        ("/normalize", "post", s.post("/normalize", json={"text": "**Hi** at 5pm [[slnc 5]]"})),
+        ("/normalize", "post", s.post("/normalize", json={"text": "<speak>x</speek>"})),
+        ("/speak", "post", s.post("/speak", json={"text": "Hi", "normalize": {"emoji": 1}})),
         ("/jobs/{job_id}", "get", s.get("/jobs/1")),
         ("/jobs/{job_id}", "get", s.get("/jobs/999999")),
         ("/interrupt", "post", s.post("/interrupt")),
@@ -117,6 +120,14 @@ def test_live_responses_conform(spec, live_server):
             "/v1/audio/speech",
             "post",
             s.post("/v1/audio/speech", json={**SPEECH, "input": "x" * 5001}),
+        ),
+        (
+            "/v1/audio/speech",
+            "post",
+            s.post(
+                "/v1/audio/speech",
+                json={**SPEECH, "normalization_options": {"url_normalization": False}},
+            ),
         ),
         (
             "/v1/audio/speech",

@@ -3,7 +3,8 @@
 Suites (``macbot bench SUITE`` or ``scripts/benchmark_tts.py SUITE``): ``rtf`` (piper-tts, the
 engine, ``/speak`` and ``macbot say``), ``daemon`` (the daemon over HTTP against piper-tts:
 one sentence, ten, cache, 8 clients, RSS), ``split`` (streaming inside a sentence), ``load``,
-``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models).
+``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``frontend``
+(the text front end: LLM replies heard through whisper against their spoken forms).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import json
 import sys
 
-from . import daemon, rtf, session, split, variants  # noqa: F401  (each registers its suites)
+from . import daemon, frontend, rtf, session, split, variants  # noqa: F401  (each registers its suites)
 from .registry import SUITES, markdown
 
 
