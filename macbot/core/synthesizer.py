@@ -97,6 +97,7 @@ class Synthesizer:
         self.lexicon = Lexicon.load(lexicon_path) if lexicon_path else None
         """The user lexicon of ``models.tts.text.lexicon`` (read once, at start or reload)."""
         self._frontends: dict[str, FrontEnd] = {}
+        self._frontends_lock = threading.Lock()  # apart from _lock, held while a voice loads
 
     # -- voices and engines ------------------------------------------------------------------
 
@@ -179,7 +180,7 @@ class Synthesizer:
         """The text front end of ``voice`` (its language's rules and phonemes, and the user
         lexicon); built from the voice's JSON config, without loading its model."""
         info = self.resolve(voice)
-        with self._lock:
+        with self._frontends_lock:
             found = self._frontends.get(info.name)
             if found is None:
                 found = frontend_for(info, self.lexicon)
@@ -324,7 +325,9 @@ class Synthesizer:
         )
 
     def warmup(self) -> float:
-        """Load the default voice, hash its model (for cache keys) and run it once."""
+        """Load the default voice and its text front end (a lexicon with phonemes the voice
+        lacks fails here, at start), hash its model (for cache keys) and run it once."""
+        self.frontend()
         engine = self.engine()
         self.model_digest(engine.model_path)
         return engine.warmup()

@@ -111,7 +111,7 @@ PHONES = table(
     """
     Call (555) 123-4567 now => Call five five five, one two three, four five six seven now
     Call 555-123-4567 now => Call five five five, one two three, four five six seven now
-    Dial +44 20 7946 0958 => Dial plus four four, two zero, seven nine four six, zero nine five eight
+    Dial +44 20 7946 => Dial plus four four, two zero, seven nine four six
     Dial 555-0132 => Dial five five five, zero one three two
     """
 )

@@ -29,6 +29,10 @@ MONTHS = (
 
 _DENOMINATORS = {2: ("half", "halves"), 4: ("quarter", "quarters")}
 
+LONGEST = 15
+"""Digits read as one number; longer runs (account numbers, typed noise) are read digit by
+digit (num2words also refuses very large numbers)."""
+
 
 def _clean(words: str) -> str:
     return words.replace("-", " ").replace(",", "")
@@ -39,12 +43,16 @@ def cardinal(number: int) -> str:
     """``1234`` → "one thousand two hundred and thirty four"."""
     if number < 0:
         return "minus " + cardinal(-number)
+    if number >= 10**LONGEST:
+        return digits(str(number))
     return _clean(num2words(number, lang="en"))
 
 
 @functools.lru_cache(maxsize=1024)
 def ordinal(number: int) -> str:
     """``21`` → "twenty first"."""
+    if number >= 10**LONGEST:
+        return digits(str(number))
     return _clean(num2words(number, lang="en", to="ordinal"))
 
 

@@ -273,8 +273,8 @@ _SCANNER = re.compile(
   | (?P<phone>(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{{3}}\)\s?|\d{{3}}[\s.-])\d{{3}}[\s.-]\d{{4}}(?!\d)
         |(?<![\w+])\+\d{{1,3}}(?:[\s.-]\d{{1,4}}){{2,5}}(?!\d)
         |(?<![\w-])\d{{3}}-\d{{4}}(?![\d-]))
-  | (?P<date>(?<![\w./-])(?:\d{{4}}(?P<date_sep>[-/.])\d{{1,2}}(?P=date_sep)\d{{1,2}}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}
-        |\d{{1,2}}-\d{{1,2}}-\d{{4}})(?![\w/-]))
+  | (?P<date>(?<![\w./-])(?:\d{{4}}(?P<date_sep>[-/.])\d{{1,2}}(?P=date_sep)\d{{1,2}}
+        |\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}|\d{{1,2}}-\d{{1,2}}-\d{{4}})(?![\w/-]))
   | (?P<mdate>\b(?P<mdate_m>{_MONTH})\.?\s+(?P<mdate_d>\d{{1,2}})(?:st|nd|rd|th)?\b
         (?:,?\s+(?P<mdate_y>\d{{4}})\b)?)
   | (?P<ddate>\b(?P<ddate_d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<ddate_m>{_MONTH})\b\.?
@@ -659,7 +659,7 @@ class EnglishRules:
         return words
 
     def _one_number(self, text: str, suffix: str | None, alone: bool) -> str:
-        if suffix:
+        if suffix and text.replace(",", "").isdigit():
             return nw.ordinal(int(text.replace(",", "")))
         if alone and re.fullmatch(r"1[1-9]\d\d|20\d\d", text) and not text.endswith("00"):
             return nw.year(int(text))
