@@ -36,10 +36,12 @@ def register(sub) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="set one option of models.tts.text for this run, e.g. emoji=name, urls=false "
-        "(repeatable; docs/TEXT.md lists them)",
+        "(repeatable; docs/TEXT.md lists them; default: the config's)",
     )
     parser.add_argument(
-        "--off", action="store_true", help="switch the front end off (enabled=false)"
+        "--off",
+        action="store_true",
+        help="switch the front end off (enabled=false; default: models.tts.text.enabled)",
     )
     parser.add_argument(
         "--json",
