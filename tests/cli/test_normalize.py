@@ -23,7 +23,7 @@ def test_prints_the_spoken_form(tmp_path):
     config.write_text("models:\n  tts:\n    text:\n      emoji: name\n", encoding="utf-8")
     done = run("normalize", "**Sure!** Meet at 5:30 pm 😀", "--config", str(config))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "Sure! Meet at five thirty P.M grinning face"
+    assert done.stdout.strip() == "Sure! Meet at five thirty P M grinning face"
 
 
 def test_options_json_and_stdin():

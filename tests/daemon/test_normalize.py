@@ -12,10 +12,10 @@ def test_normalize_returns_the_spoken_form(live_server):
     )
     assert resp.status_code == 200
     body = resp.json()
-    assert body["text"] == "Sure! The E.T.A is five thirty P.M. [[slnc 200]] Bye."
+    assert body["text"] == "Sure! The E T eigh is five thirty P M. [[slnc 200]] Bye."
     assert body["language"] == "en-us"
     assert body["segments"] == [
-        {"text": "Sure! The E.T.A is five thirty P.M."},
+        {"text": "Sure! The E T eigh is five thirty P M."},
         {"pause": 0.2},
         {"text": "Bye."},
     ]

@@ -69,14 +69,14 @@ MONEY = table(
 )
 TIMES = table(
     """
-    At 3:30 pm => At three thirty P.M
-    At 9am sharp => At nine A.M sharp
+    At 3:30 pm => At three thirty P M
+    At 9am sharp => At nine eigh M sharp
     At 14:30 => At fourteen thirty
     At 15:00 => At fifteen hundred
     At 9:00 => At nine o'clock
     At 6:05 => At six oh five
     At 10:30:15 => At ten thirty and fifteen seconds
-    Opens 7 p.m. daily => Opens seven P.M. daily
+    Opens 7 p.m. daily => Opens seven P M. daily
     """
 )
 DATES = table(
@@ -133,10 +133,10 @@ WORDS = table(
     Dr. Smith is here => Doctor Smith is here
     Ask Mr. Lee => Ask Mister Lee
     Eggs, milk, etc. => Eggs, milk, et cetera.
-    Bring ID, e.g. a passport => Bring I.D, for example a passport
+    Bring ID, e.g. a passport => Bring I D, for example a passport
     Red vs. blue => Red versus blue
-    Your ETA is 5 => Your E.T.A is five
-    The APIs work => The A.P.I's work
+    Your ETA is 5 => Your E T eigh is five
+    The APIs work => The eigh P I's work
     Winds from the NW => Winds from the north west
     It is OK => It is okay
     Ask NASA => Ask NASA

