@@ -11,10 +11,11 @@ money, times, dates, units, URLs …), three contenders are synthesized with the
 
 Scores: corpus WER against the spoken form (both sides put through the same front end and
 the toolkit's normalization first, so that whisper writing "$4.50" and the reference saying
-"four dollars and fifty cents" match; the front end's "eigh" for the letter A counts as "a"), and the markup or symbol names heard (words such as
-"asterisk" or "slash" heard more often than the spoken form says them). The front end's own
-cost is timed per sentence (piper's sentence split of its output). Targets (issue 13): WER
-within 3 points of the spoken form, no markup names, ≤ 2 ms per sentence.
+"four dollars and fifty cents" match; the front end's "eigh" for the letter A counts as "a"),
+and the markup or symbol names heard (words such as "asterisk" or "slash" heard more often
+than the spoken form says them). The front end's own cost is timed per sentence (piper's
+sentence split of its output). Targets (issue 13): WER within 3 points of the spoken form, no
+markup names, ≤ 2 ms per sentence.
 """
 
 from __future__ import annotations
