@@ -12,6 +12,19 @@ import soundfile as sf
 
 
 @dataclass(frozen=True)
+class WordTiming:
+    """When one of the input's words is spoken within a chunk."""
+
+    word: str
+    """The word as the input wrote it (not its spoken form)."""
+    start: float
+    """Seconds from the first sample of the chunk that carries it."""
+    end: float
+    """Seconds from the same first sample; may lie past the chunk's end when the word
+    continues into the next chunk of the same sentence."""
+
+
+@dataclass(frozen=True)
 class AudioChunk:
     """One piece of synthesized audio: mono float32 samples in [-1, 1]."""
 
@@ -25,6 +38,8 @@ class AudioChunk:
     index: int = 0
     """Position of the chunk in its request, from 0."""
     meta: dict[str, object] = field(default_factory=dict, compare=False)
+    words: tuple[WordTiming, ...] = field(default=(), compare=False)
+    """The words that start in this chunk, in order (empty when the engine has no timings)."""
 
     @property
     def duration(self) -> float:
