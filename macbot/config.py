@@ -220,6 +220,13 @@ class ServerConfig:
     max_body_bytes: int = 65536
     """Largest request body accepted (bytes); larger gives 413."""
 
+    connection_limit: int = 1000
+    """Connections served at once; more wait in the listen queue. Higher than waitress' 100,
+    which 100 idle sockets filled, locking every client out."""
+
+    channel_timeout: float = 30.0
+    """Seconds a connection may sit idle (no bytes, or half a request) before it is closed."""
+
     auth_token: str | None = None
     """Bearer token every route but ``/health`` then needs (``Authorization: Bearer TOKEN``).
     ``null``: no token (``$MACBOT_TOKEN`` is used when set). Shown masked by ``/config``."""
@@ -276,6 +283,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "voice_assistant.performance.tts_intra_op_threads": (0, 256),
     "server.port": (1, 65535),
     "server.threads": (1, 256),
+    "server.connection_limit": (10, 100_000),
+    "server.channel_timeout": (1.0, 3600.0),
     "server.max_text_chars": (1, 10_000_000),
     "server.max_body_bytes": (64, 1 << 30),
 }

@@ -316,8 +316,14 @@ class Synthesizer:
         }
 
     def close(self) -> None:
-        """Stop the worker threads."""
+        """Stop the worker threads (after the model runs in progress) and let go of the
+        engines, so that their onnxruntime sessions, arenas and threads are freed. A config
+        reload closes the synthesizer it replaced (eight reloads grew RSS from 414 to 1,574 MB
+        and threads from 16 to 31 before issue 11)."""
         self.pool.close()
+        with self._lock:
+            self._engines.clear()
+            self._listeners.clear()
 
 
 class SynthesisStream(Iterator[AudioChunk]):

@@ -206,13 +206,23 @@ class WorkerPool:
         with self._cond:
             return sum(j.running for j in self._active.values())
 
-    def close(self) -> None:
-        """Stop the workers after the tasks already running."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop: drop the tasks not yet started (their consumers see their results end), let
+        the running ones finish and join the threads.
+
+        Joining matters: a worker left inside an onnxruntime run while the interpreter exits
+        aborts the process (``terminate called without an active exception``, exit 134 on
+        Ctrl-C in ``macbot say --local`` before issue 11). Bounded model runs keep the wait
+        short; ``timeout`` guards against a run that never returns.
+        """
         with self._cond:
             self._closed = True
+            jobs = list(self._jobs)
             self._cond.notify_all()
+        for job in jobs:
+            self._cancel(job)
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=timeout)
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -384,7 +384,7 @@ class ChunkedEngine(PiperEngine):
         whole = sentence.index > 0
         parts = len(self.windows(latent.shape[-1], whole))
         scale = self.gain * options.volume
-        silence = options.sentence_silence > 0 and not sentence.last
+        silence = options.sentence_silence > 0 and sentence.silence_after
         for part, raw in enumerate(self.decode(latent, whole=whole)):
             samples = np.clip(raw * scale, -1.0, 1.0).astype(np.float32)
             last = part == parts - 1
