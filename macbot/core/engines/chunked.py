@@ -285,6 +285,7 @@ class ChunkedEngine(PiperEngine):
             model_path=split_dir,
             short_decoder=short,
         )
+        engine.run_options = plan.run_options()
         engine.load_seconds = time.perf_counter() - started
         _LOGGER.info(
             "loaded %s split from %s (chunk %d, context %d, %s decoder) in %.2fs",
@@ -321,7 +322,7 @@ class ChunkedEngine(PiperEngine):
         """The encoder's output for one sentence: ``[1, channels, frames]``."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            return self.encoder.run(None, feed)[0]
+            return self.encoder.run(None, feed, self.run_options)[0]
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
 
@@ -360,7 +361,7 @@ class ChunkedEngine(PiperEngine):
 
     def _run(self, decoder: ort.InferenceSession, latent: np.ndarray) -> np.ndarray:
         try:
-            return decoder.run(None, {self._decoder_input: latent})[0].reshape(-1)
+            return decoder.run(None, {self._decoder_input: latent}, self.run_options)[0].reshape(-1)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
 

@@ -191,6 +191,8 @@ class PiperEngine:
         self.load_seconds = 0.0
         self.max_phoneme_ids = MAX_PHONEME_IDS
         """The bound on one model run (see :data:`MAX_PHONEME_IDS`)."""
+        self.run_options: ort.RunOptions | None = None
+        """Options of every model run (the session plan's: arena shrinkage)."""
 
     # -- construction ------------------------------------------------------------------------
 
@@ -219,6 +221,7 @@ class PiperEngine:
             optimized_model_out=optimized_model_out,
         )
         engine = cls(voice, session, voice_config, engine_type=engine_type, model_path=path)
+        engine.run_options = (plan or SessionPlan()).run_options()
         engine.load_seconds = time.perf_counter() - started
         _LOGGER.info(
             "loaded %s (%s) from %s in %.2fs", voice.name, engine_type, path, engine.load_seconds
@@ -289,7 +292,7 @@ class PiperEngine:
         """Raw model output for one sentence (float32, not normalized)."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            result = self.session.run(None, feed)
+            result = self.session.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
         return np.asarray(result[0], dtype=np.float32).reshape(-1)
