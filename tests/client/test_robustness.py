@@ -26,7 +26,7 @@ class SlowDaemon(http.server.BaseHTTPRequestHandler):
     spoken: list[dict] = []  # noqa: RUF012  (shared with the test on purpose)
     release = threading.Event()
 
-    def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
+    def do_GET(self) -> None:
         body = json.dumps({"status": "ok", "ready": True, "version": "0.1.0"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -34,7 +34,7 @@ class SlowDaemon(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         SlowDaemon.spoken.append(json.loads(self.rfile.read(length)))
         SlowDaemon.release.wait(timeout=10)  # accepted: it is speaking, the answer is late
@@ -61,7 +61,7 @@ def test_found_8_a_timeout_after_the_daemon_took_the_request_is_not_spoken_again
     """``say`` fell back to in-process synthesis when the daemon answered late, so the text
     was spoken twice. A request that reached the daemon is never repeated."""
     client = DaemonClient(slow_daemon, timeout=0.5)
-    with pytest.raises(DaemonNoAnswer, match="no answer within 0.5s") as info:
+    with pytest.raises(DaemonNoAnswer, match=r"no answer within 0\.5s") as info:
         say_via_daemon(client, "Say this once.")
     assert info.value.exit_code == ExitCode.DAEMON_ERROR
     assert [b["text"] for b in SlowDaemon.spoken] == ["Say this once."]
