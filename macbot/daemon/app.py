@@ -45,6 +45,8 @@ def create_app(
     from ``config`` (a config reload passes the running player and metrics)."""
     config = config or AppConfig()
     app = Flask(__name__)
+    # "/v1/models//x" is the model "/x", not a redirect (an undocumented 308 before issue 11).
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = config.server.max_body_bytes
     app.json.sort_keys = False
     synth = synthesizer or Synthesizer(config)

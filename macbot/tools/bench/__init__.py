@@ -3,7 +3,9 @@
 Suites (``macbot bench SUITE`` or ``scripts/benchmark_tts.py SUITE``): ``rtf`` (piper-tts, the
 engine, ``/speak`` and ``macbot say``), ``daemon`` (the daemon over HTTP against piper-tts:
 one sentence, ten, cache, 8 clients, RSS), ``split`` (streaming inside a sentence), ``load``,
-``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models).
+``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``runs`` (one
+model run's memory and time by length), ``memory`` (a served daemon's RSS over requests,
+clients, reloads and a 5,000-character text) and ``soak`` (1,000 mixed requests).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import json
 import sys
 
-from . import daemon, rtf, session, split, variants  # noqa: F401  (each registers its suites)
+from . import daemon, memory, rtf, session, soak, split, variants  # noqa: F401  (each registers its suites)
 from .registry import SUITES, markdown
 
 
