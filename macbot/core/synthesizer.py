@@ -22,6 +22,7 @@ from .audio import AudioChunk, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir, normalize_text
 from .engines.piper import PiperEngine, SynthesisOptions
 from .hashing import cached_sha256, hash_index
+from .memory import release_memory
 from .probes import host_facts
 from .selection import Decision, EngineChain
 from .stats import PerformanceStats
@@ -29,6 +30,9 @@ from .voices import VoiceInfo, configured_voice, resolve_voice
 from .workers import Job, WorkerPool, plan_workers
 
 _LOGGER = logging.getLogger(__name__)
+
+TRIM_INTERVAL = 1.0
+"""Seconds between two hand-backs of freed memory (``release_memory``) at most."""
 
 MAX_LOADED_VOICES = 3
 """Voices kept loaded at once besides the default (least recently used is dropped)."""
@@ -92,6 +96,7 @@ class Synthesizer:
         self.decisions: dict[str, Decision] = {}
         """The engine chain's decision per loaded voice."""
         self.default_voice = configured_voice(config.tts)
+        self._last_trim = 0.0
 
     # -- voices and engines ------------------------------------------------------------------
 
@@ -228,9 +233,11 @@ class Synthesizer:
             self.stats.record_error()
             raise
         samples, rate = concat(chunks)
+        del chunks  # the joined copy is what the cache keeps
         seconds = time.perf_counter() - started
         self.stats.record(seconds, len(samples) / rate)
         self.cache.put(key, CachedAudio(samples, rate, engine.engine_type, engine.voice.name))
+        self._trim_when_idle()
         event = SynthesisEvent(
             seconds, len(samples) / rate, first_audio, engine.engine_type, engine.voice.name
         )
@@ -239,6 +246,16 @@ class Synthesizer:
                 listener(event)
             except Exception:  # a broken listener must not fail the request it observes
                 _LOGGER.exception("synthesis listener %r failed", listener)
+
+    def _trim_when_idle(self) -> None:
+        """Hand freed memory back to the system when no synthesis is running (at most every
+        :data:`TRIM_INTERVAL` seconds): what a burst of requests freed does not stay in the
+        allocator until the next burst (see :mod:`macbot.core.memory`)."""
+        now = time.monotonic()
+        if now - self._last_trim < TRIM_INTERVAL or self.pool.active_jobs() > 1:
+            return
+        self._last_trim = now
+        release_memory()
 
     def synthesize(
         self, text: str, voice: str | None = None, options: SynthesisOptions | None = None

@@ -23,7 +23,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from ..config import AppConfig, load_config, replace
-from ..core.memory import raise_open_files_limit, release_memory
+from ..core.memory import raise_open_files_limit, release_memory, tune_allocator
 from ..core.synthesizer import Synthesizer
 from ..errors import ConfigError
 from .app import create_app
@@ -232,6 +232,7 @@ def _engine_settings(config: AppConfig) -> tuple[object, ...]:
 def serve(config: AppConfig) -> int:
     """Bind, warm up the voice (``/health`` says ``starting`` meanwhile), then serve until
     SIGTERM/SIGINT; SIGHUP reloads the config. Returns the exit status (0)."""
+    tune_allocator()  # before any thread allocates: see macbot.core.memory
     warn_if_exposed(config)
     _LOGGER.info("config: %s", config.source or "built-in defaults (no config file)")
     app = create_app(config)
