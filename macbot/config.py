@@ -172,15 +172,17 @@ class PerformanceConfig:
     ``$XDG_CACHE_HOME/macbot`` elsewhere."""
 
     tts_workers: int = 0
-    """Synthesis worker threads (with ``tts_parallel_processing``). ``0``: one per two compute
-    cores (performance cores on Apple Silicon, else physical), at least 1."""
+    """Sentences synthesized side by side (with ``tts_parallel_processing``). ``0``: the
+    adaptive plan, one per compute core (performance cores on Apple Silicon, else physical),
+    at most 4, sharing a pool of every core's thread."""
 
     tts_intra_op_threads: int = 0
-    """onnxruntime intra-op threads per model run. ``0``: cores divided by workers."""
+    """onnxruntime intra-op threads per model run. ``0``: a thread per compute core shared by
+    the workers (the adaptive plan), or cores divided by ``tts_workers`` when that is set."""
 
     tts_memory_arena: bool = True
-    """onnxruntime's CPU memory arena (its memory pattern is always off). ``true`` is 10-18 %
-    faster; ``false`` returns memory after every run (flat RSS even after a huge sentence)."""
+    """onnxruntime's CPU memory arena (its memory pattern is always off), handing its unused
+    memory back after every run; ``false``: no arena."""
 
 
 @dataclass(frozen=True)
