@@ -375,3 +375,12 @@ def test_found_10_empty_voice_and_model_are_refused_by_the_spec_too(client):
     assert client.post("/speak", json={"text": "hi", "voice": ""}).status_code == 400
     resp = client.post("/v1/audio/speech", json={"model": "", "input": "hi"})
     assert resp.status_code == 400
+
+
+def test_metrics_labels_stay_bounded_whatever_the_method(client):
+    """Any token is an HTTP method; each used to become a new label set in /metrics."""
+    for n in range(5):
+        assert client.open("/speak", method=f"BREW{n}").status_code == 405
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "BREW" not in text
+    assert 'method="other"' in text

@@ -81,12 +81,14 @@ class SynthesisOptions:
 
 
 MAX_PHONEME_IDS = 600
-"""The longest model run, in phoneme ids (about 300 characters of English). A Piper model's
-encoder attends over the whole sentence, so one run's memory and time grow faster than its
-length (measured on the joe voice, 2 threads, ``macbot bench runs``: 250 ids +64 MB / 0.24 s,
-500 ids +103 MB / 0.57 s, 1,000 ids +216 MB / 3 s, 4,000 ids +913 MB / 14 s). 600 ids
-(+~130 MB, under a second) splits only sentences far longer than an assistant's (the ten
-benchmark sentences have 81 to 175 ids), so normal text is never cut."""
+"""The longest model run, in phoneme ids (about 300 characters of English). A model run holds
+activations for the whole sentence at once, so its memory grows with its length without
+limit: measured on the joe voice (``macbot bench runs``, one run per fresh process, 2 threads)
+150 ids added 35 MB at peak, 300 ids 71 MB, 600 ids 145 MB, 1,200 ids 301 MB and 3,000 ids
+725 MB (about 0.24 MB per id), and the issue's 1,200 CJK characters (tens of thousands of ids)
+failed at a 12 GB cap. 600 ids bounds a run to ~145 MB and well under a second on a quiet
+machine, and splits only sentences far longer than an assistant's: the ten benchmark
+sentences have 81 to 175 ids, so normal text is never cut."""
 
 CLAUSE_MARKS = frozenset(",;:—–")
 """Phonemes a long sentence is preferably cut after (espeak keeps clause punctuation)."""
