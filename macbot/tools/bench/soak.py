@@ -284,7 +284,8 @@ def plot(samples: list[tuple[float, float, int, int]], path: Path, reloads_at: i
         at = next((s[0] for s in samples if s[3] >= n), None)
         if at is not None:
             top.axvline(at, color="tab:orange", alpha=0.3)
-    top.set_title("macbot serve under 1,000 mixed requests (orange: config reloads)")
+    total = samples[-1][3] if samples else 0
+    top.set_title(f"macbot serve under {total:,} mixed requests (orange: config reloads)")
     bottom.step(t, [s[2] for s in samples], where="post", color="tab:green")
     bottom.set_ylabel("threads")
     bottom.set_xlabel("seconds")
