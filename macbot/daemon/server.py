@@ -281,6 +281,9 @@ def serve(config: AppConfig) -> int:
     # interpreter shuts down (that aborts the process instead of exiting 0).
     warmer.join(timeout=120)
     state_of(server.app).player.close()
+    # Likewise the workers: sentences still queued for playback are dropped, a run in progress
+    # finishes (it is bounded) before the interpreter goes.
+    state_of(server.app).synthesizer.close()
     if failure:
         raise failure[0]
     _LOGGER.info("stopped")
