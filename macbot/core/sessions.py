@@ -5,7 +5,8 @@ Every session of the package, the daemon's engines, the split engine's encoder a
 what is measured is what the daemon runs:
 
 - intra-op threads from the worker plan (:func:`macbot.core.workers.plan_workers`);
-- the CPU memory arena per ``tts_memory_arena`` (10-18 % faster with it);
+- the CPU memory arena per ``tts_memory_arena``, shrunk at the end of every run (kept, it held
+  the longest sentence's peak for good; see :attr:`SessionPlan.arena_shrinkage`);
 - the memory pattern always off: with inputs of varied length it plans and keeps new buffers
   for every new length (RSS grew ~80 % over 200 requests with it on);
 - inter-op threads 1 (the graphs are sequential);
