@@ -40,7 +40,7 @@ from ...errors import SynthesisError
 from ..audio import AudioChunk
 from ..hashing import cached_sha256, hash_index
 from ..manifests import Manifest, manifest_path
-from ..sessions import CPU, Providers, SessionPlan, open_session
+from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..voices import VoiceInfo
 from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
 
@@ -364,6 +364,21 @@ class ChunkedEngine(PiperEngine):
             return decoder.run(None, {self._decoder_input: latent}, self.run_options)[0].reshape(-1)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
+
+    def release_arena(self) -> None:
+        """One tiny encoder and decoder run that hand both arenas' memory back."""
+        feed = self.model_inputs(self._tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0))
+        shrink = shrink_options()
+        try:
+            latent = self.encoder.run(None, feed, shrink)[0]
+            window = latent[:, :, : self.static_frames] if self.static_frames else latent
+            if self.static_frames and window.shape[-1] < self.static_frames:
+                window = np.pad(
+                    window, ((0, 0), (0, 0), (0, self.static_frames - window.shape[-1]))
+                )
+            self.decoder.run(None, {self._decoder_input: window}, shrink)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} failed: {exc}") from exc
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw audio of one sentence (the decoded chunks joined)."""

@@ -23,7 +23,7 @@ from piper.voice import PiperVoice
 
 from ...errors import InvalidType, SynthesisError, UsageError
 from ..audio import AudioChunk
-from ..sessions import CPU, Providers, SessionPlan, open_session
+from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..voices import VoiceInfo
 
 _LOGGER = logging.getLogger(__name__)
@@ -298,6 +298,18 @@ class PiperEngine:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
         return np.asarray(result[0], dtype=np.float32).reshape(-1)
+
+    def release_arena(self) -> None:
+        """One tiny run that hands the session's arena memory back when it ends (after a
+        burst; see :func:`~macbot.core.sessions.shrink_options`)."""
+        feed = self.model_inputs(self._tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0))
+        try:
+            self.session.run(None, feed, shrink_options())
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
+
+    def _tiny_ids(self) -> list[int]:
+        return self.sentences("Ok.")[0].phoneme_ids
 
     def finish(
         self, audio: np.ndarray, sentence: Sentence, options: SynthesisOptions

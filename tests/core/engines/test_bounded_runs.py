@@ -102,3 +102,25 @@ def test_found_1_a_long_unpunctuated_request_answers_with_audio(live_server):
     resp = live_server.post("/speak", json={"text": "word " * 120, "play": False})
     assert resp.status_code == 200
     assert float(resp.headers["X-Audio-Duration"]) > 15  # 120 words
+
+
+def test_idle_memory_is_released_after_a_burst():
+    """Issue 11: the arena kept the longest sentence's peak for good. A burst now runs with
+    it warm, and once idle the synthesizer shrinks it with one tiny run and trims the heap."""
+    import time
+
+    from conftest import make_config
+
+    from macbot.core.synthesizer import IDLE_RELEASE_SECONDS, Synthesizer
+
+    synth = Synthesizer(make_config())
+    try:
+        synth.synthesize("A sentence long enough to grow the arena a little, then rest.")
+        assert synth.release_pending
+        deadline = time.monotonic() + IDLE_RELEASE_SECONDS + 30
+        while synth.release_pending and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not synth.release_pending  # the housekeeper ran release_idle_memory
+        synth.release_idle_memory()  # and can run again at any time
+    finally:
+        synth.close()

@@ -313,3 +313,15 @@ def test_streaming_config_keys_are_checked():
         config_from_dict({"models": {"tts": {"streaming": {"context_frames": -1}}}})
     with pytest.raises(ConfigError, match=r"models\.tts\.streaming\.enabled"):
         config_from_dict({"models": {"tts": {"streaming": {"enabled": "yes"}}}})
+
+
+def test_release_arena_runs_on_the_dynamic_and_the_static_split(voice_split, chunked, plain):
+    """Issue 11: idle release shrinks both sessions' arenas with one tiny run each; the engines
+    synthesize as before afterwards."""
+    voice, folder = voice_split
+    static = ChunkedEngine.load_split(voice, folder, 64, 16, static=True)
+    for engine in (chunked, static):
+        before = np.concatenate([c.samples for c in engine.synthesize("Hello there.", plain)])
+        engine.release_arena()
+        after = np.concatenate([c.samples for c in engine.synthesize("Hello there.", plain)])
+        assert np.array_equal(before, after)
