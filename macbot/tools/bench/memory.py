@@ -29,6 +29,7 @@ from piper import PiperVoice, SynthesisConfig
 
 from ...core.engines.piper import MAX_PHONEME_IDS, PiperEngine, SynthesisOptions
 from ...core.sessions import SessionPlan
+from ...core.synthesizer import IDLE_RELEASE_SECONDS
 from ...core.voices import bundled_voice
 from ...core.workers import compute_cores
 from .daemon import varied_texts
@@ -110,6 +111,13 @@ def piper_probe(count: int) -> dict:
     return {"warm_mb": round(warm, 1), "after_mb": round(proc.memory_info().rss / 1e6, 1)}
 
 
+def at_rest(daemon: ServedDaemon) -> float:
+    """RSS once the daemon has released what the last burst left (``IDLE_RELEASE_SECONDS``
+    after the last synthesis, plus a margin)."""
+    time.sleep(IDLE_RELEASE_SECONDS + 1.5)
+    return daemon.rss_mb()
+
+
 class Sampler:
     """RSS of a process sampled every ``interval`` seconds in a thread (for peaks)."""
 
@@ -175,27 +183,29 @@ def memory_suite(args: argparse.Namespace) -> dict:
         report.step("warm-up, varied requests, 8 clients, reloads, 5,000 characters", 5)
         for text in varied_texts(10, seed=1):
             speak(text)
-        warm = daemon.rss_mb()
-        row("RSS after warm-up (10 varied requests)", warm, piper["warm_mb"], "")
+        warm = at_rest(daemon)
+        row("RSS after warm-up (10 varied requests), at rest", warm, piper["warm_mb"], "")
         report.advance()
         for text in varied_texts(count):
             speak(text)
-        after = daemon.rss_mb()
-        row(f"RSS after {count} varied requests", after, warm, "ratio <= 1.15, <= 280 MB")
+        row(f"  right after the last of {count} requests", daemon.rss_mb(), warm, "")
+        after = at_rest(daemon)
+        row(f"RSS after {count} varied requests, at rest", after, warm, "ratio <= 1.15, <= 280 MB")
         row(f"  piper-tts after the same {count} texts", piper["after_mb"], piper["warm_mb"], "")
         report.advance()
         texts = varied_texts(200, seed=3)
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(speak, texts))
-        clients = daemon.rss_mb()
-        row("RSS after 8 clients x 25 varied requests", clients, warm, "ratio <= 1.15")
+        row("  right after 8 clients x 25", daemon.rss_mb(), warm, "")
+        clients = at_rest(daemon)
+        row("RSS after 8 clients x 25 varied requests, at rest", clients, warm, "ratio <= 1.15")
         report.advance()
         threads_before = daemon.thread_count()
-        before_reloads = daemon.rss_mb()
+        before_reloads = clients
         for n in range(8):
             daemon.reload(tts_cache_size=100 + n)  # a performance change: a new synthesizer
             speak(f"Reloaded {n} times.")
-        reloaded = daemon.rss_mb()
+        reloaded = at_rest(daemon)
         row("RSS after 8 reloads (new synthesizer each)", reloaded, before_reloads, "ratio ~1.0")
         rows.append(
             {
