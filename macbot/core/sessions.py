@@ -42,8 +42,8 @@ class SessionPlan:
     """Idle intra-op threads spin for more work (off for sessions that take turns)."""
     arena_shrinkage: bool = False
     """With the arena: give its unused memory back at the end of *every* run (measured,
-    issue 11: a few per cent slower than keeping it, ``memspeed``). The daemon keeps the arena during a
-    burst and shrinks it once idle instead (:meth:`Synthesizer.release_idle_memory`); kept for
+    issue 11: a few per cent slower than keeping it, ``memspeed``). The daemon keeps the arena
+    during a burst and shrinks it once idle instead (:meth:`Synthesizer.release_idle_memory`); kept for
     good, it held the peak of the longest sentence so far (+224 MB over 146 varied ones)."""
 
     def run_options(self) -> ort.RunOptions | None:

@@ -281,7 +281,8 @@ class Synthesizer:
         """Hand back what a burst of requests left behind: each loaded engine's onnxruntime
         arena (one tiny run that shrinks it) and the allocator's free memory. Called
         :data:`IDLE_RELEASE_SECONDS` after the last synthesis, so a burst runs with its arena
-        warm (shrinking after every run was a few per cent slower) and an idle daemon is small again."""
+        warm (shrinking after every run was a few per cent slower) and an idle daemon is small
+        again."""
         with self._lock:
             engines = list(self._engines.values())
         for engine in engines:
