@@ -43,8 +43,9 @@ class SessionPlan:
     arena_shrinkage: bool = False
     """With the arena: give its unused memory back at the end of *every* run (measured,
     issue 11: a few per cent slower than keeping it, ``memspeed``). The daemon keeps the arena
-    during a burst and shrinks it once idle instead (:meth:`Synthesizer.release_idle_memory`); kept for
-    good, it held the peak of the longest sentence so far (+224 MB over 146 varied ones)."""
+    during a burst and shrinks it once idle instead (``Synthesizer.release_idle_memory``);
+    kept for good, it held the peak of the longest sentence so far (+224 MB over 146 varied
+    ones)."""
 
     def run_options(self) -> ort.RunOptions | None:
         """Options for each ``session.run`` of this plan (``None``: onnxruntime's own)."""
