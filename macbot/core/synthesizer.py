@@ -25,7 +25,7 @@ from .hashing import cached_sha256, hash_index
 from .memory import release_memory
 from .probes import host_facts
 from .selection import Decision, EngineChain
-from .stats import PerformanceStats
+from .stats import PerformanceStats, rss_bytes
 from .voices import VoiceInfo, configured_voice, resolve_voice
 from .workers import Job, WorkerPool, plan_workers
 
@@ -33,6 +33,11 @@ _LOGGER = logging.getLogger(__name__)
 
 IDLE_RELEASE_SECONDS = 2.0
 """Seconds without synthesis after which the memory a burst left is handed back."""
+
+BURST_BUDGET_MB = 256
+"""During a burst that never idles (clients without pause), memory is handed back anyway
+whenever RSS is this much over what it was when the burst began (at most every
+:data:`IDLE_RELEASE_SECONDS`): the arena then keeps only what the runs in progress use."""
 
 MAX_LOADED_VOICES = 3
 """Voices kept loaded at once besides the default (least recently used is dropped)."""
@@ -262,14 +267,23 @@ class Synthesizer:
                 self._housekeeper.start()
 
     def _housekeep(self) -> None:
+        baseline = rss_bytes()
+        last_forced = 0.0
         while not self._closing.wait(0.25):
-            idle = time.monotonic() - self._last_activity >= IDLE_RELEASE_SECONDS
+            now = time.monotonic()
+            idle = now - self._last_activity >= IDLE_RELEASE_SECONDS
             if self._dirty and idle and self.pool.active_jobs() == 0:
                 self._dirty = False
-                try:
-                    self.release_idle_memory()
-                except Exception:  # housekeeping must never take the daemon down; logged
-                    _LOGGER.exception("releasing idle memory failed")
+            elif now - last_forced >= IDLE_RELEASE_SECONDS and (
+                rss_bytes() > baseline + BURST_BUDGET_MB * 1_000_000
+            ):
+                last_forced = now  # a long burst: release what its runs are not using
+            else:
+                continue
+            try:
+                self.release_idle_memory()
+            except Exception:  # housekeeping must never take the daemon down; logged
+                _LOGGER.exception("releasing idle memory failed")
 
     @property
     def release_pending(self) -> bool:

@@ -202,7 +202,7 @@ def soak_suite(args: argparse.Namespace) -> dict:
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(one, enumerate(requests[block : block + RELOAD_EVERY], block)))
             if block + RELOAD_EVERY < count:
-                daemon.reload(tts_cache_size=100 + reloads % 2)  # a new synthesizer each time
+                daemon.reload(tts_cache_size=101 + reloads % 2)  # a new synthesizer each time
                 reloads += 1
         wall = time.monotonic() - started
         timeline.stop()
