@@ -259,15 +259,17 @@ class PerformanceConfig:
     ``$XDG_CACHE_HOME/macbot`` elsewhere."""
 
     tts_workers: int = 0
-    """Synthesis worker threads (with ``tts_parallel_processing``). ``0``: one per two compute
-    cores (performance cores on Apple Silicon, else physical), at least 1."""
+    """Sentences synthesized side by side (with ``tts_parallel_processing``). ``0``: the
+    adaptive plan, one per compute core (performance cores on Apple Silicon, else physical),
+    at most 4, sharing a pool of every core's thread."""
 
     tts_intra_op_threads: int = 0
-    """onnxruntime intra-op threads per model run. ``0``: cores divided by workers."""
+    """onnxruntime intra-op threads per model run. ``0``: a thread per compute core shared by
+    the workers (the adaptive plan), or cores divided by ``tts_workers`` when that is set."""
 
     tts_memory_arena: bool = True
-    """onnxruntime's CPU memory arena (its memory pattern is always off). ``true`` is 10-18 %
-    faster; ``false`` returns memory after every run (flat RSS even after a huge sentence)."""
+    """onnxruntime's CPU memory arena (its memory pattern is always off), handing its unused
+    memory back after every run; ``false``: no arena."""
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,13 @@ class ServerConfig:
 
     max_body_bytes: int = 65536
     """Largest request body accepted (bytes); larger gives 413."""
+
+    connection_limit: int = 1000
+    """Connections served at once; more wait in the listen queue. Higher than waitress' 100,
+    which 100 idle sockets filled, locking every client out."""
+
+    channel_timeout: float = 30.0
+    """Seconds a connection may sit idle (no bytes, or half a request) before it is closed."""
 
     auth_token: str | None = None
     """Bearer token every route but ``/health`` then needs (``Authorization: Bearer TOKEN``).
@@ -363,6 +372,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "voice_assistant.performance.tts_intra_op_threads": (0, 256),
     "server.port": (1, 65535),
     "server.threads": (1, 256),
+    "server.connection_limit": (10, 100_000),
+    "server.channel_timeout": (1.0, 3600.0),
     "server.max_text_chars": (1, 10_000_000),
     "server.max_body_bytes": (64, 1 << 30),
 }

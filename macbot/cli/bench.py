@@ -9,7 +9,19 @@ from ..config import AppConfig
 from ..errors import ExitCode, UsageError
 from .common import ProgressReporter, command, progress
 
-SUITE_NAMES = ("rtf", "daemon", "split", "load", "rss", "memspeed", "variants", "frontend")
+SUITE_NAMES = (
+    "rtf",
+    "daemon",
+    "split",
+    "load",
+    "rss",
+    "memspeed",
+    "variants",
+    "runs",
+    "memory",
+    "soak",
+    "frontend",
+)
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
 
@@ -55,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=200,
         help="daemon: varied requests for the RSS check (default: 200)",
     )
+    parser.add_argument(
+        "--soak-requests",
+        type=int,
+        default=1000,
+        help="soak: mixed requests to send (default: 1000)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here (default: none)")
     parser.add_argument(
         "--chunk-frames", type=int, default=32, help="split: first chunk, frames (default: 32)"
@@ -83,7 +101,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        help="variants: output folder for JSON, Markdown and PNG (default: bench_results/variants)",
+        help="variants, soak: output folder for JSON, Markdown and PNG (default: "
+        "bench_results/variants, bench_results/soak)",
     )
     return parser
 

@@ -40,7 +40,7 @@ from ...errors import SynthesisError
 from ..audio import AudioChunk
 from ..hashing import cached_sha256, hash_index
 from ..manifests import Manifest, manifest_path
-from ..sessions import CPU, Providers, SessionPlan, open_session
+from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..voices import VoiceInfo
 from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
 
@@ -285,6 +285,7 @@ class ChunkedEngine(PiperEngine):
             model_path=split_dir,
             short_decoder=short,
         )
+        engine.run_options = plan.run_options()
         engine.load_seconds = time.perf_counter() - started
         _LOGGER.info(
             "loaded %s split from %s (chunk %d, context %d, %s decoder) in %.2fs",
@@ -321,7 +322,7 @@ class ChunkedEngine(PiperEngine):
         """The encoder's output for one sentence: ``[1, channels, frames]``."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            return self.encoder.run(None, feed)[0]
+            return self.encoder.run(None, feed, self.run_options)[0]
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
 
@@ -360,9 +361,24 @@ class ChunkedEngine(PiperEngine):
 
     def _run(self, decoder: ort.InferenceSession, latent: np.ndarray) -> np.ndarray:
         try:
-            return decoder.run(None, {self._decoder_input: latent})[0].reshape(-1)
+            return decoder.run(None, {self._decoder_input: latent}, self.run_options)[0].reshape(-1)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
+
+    def release_arena(self) -> None:
+        """One tiny encoder and decoder run that hand both arenas' memory back."""
+        feed = self.model_inputs(self._tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0))
+        shrink = shrink_options()
+        try:
+            latent = self.encoder.run(None, feed, shrink)[0]
+            window = latent[:, :, : self.static_frames] if self.static_frames else latent
+            if self.static_frames and window.shape[-1] < self.static_frames:
+                window = np.pad(
+                    window, ((0, 0), (0, 0), (0, self.static_frames - window.shape[-1]))
+                )
+            self.decoder.run(None, {self._decoder_input: window}, shrink)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} failed: {exc}") from exc
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw audio of one sentence (the decoded chunks joined)."""
@@ -384,7 +400,7 @@ class ChunkedEngine(PiperEngine):
         whole = sentence.index > 0
         parts = len(self.windows(latent.shape[-1], whole))
         scale = self.gain * options.volume
-        silence = options.sentence_silence > 0 and not sentence.last
+        silence = options.sentence_silence > 0 and sentence.silence_after
         for part, raw in enumerate(self.decode(latent, whole=whole)):
             samples = np.clip(raw * scale, -1.0, 1.0).astype(np.float32)
             last = part == parts - 1

@@ -3,7 +3,9 @@
 Suites (``macbot bench SUITE`` or ``scripts/benchmark_tts.py SUITE``): ``rtf`` (piper-tts, the
 engine, ``/speak`` and ``macbot say``), ``daemon`` (the daemon over HTTP against piper-tts:
 one sentence, ten, cache, 8 clients, RSS), ``split`` (streaming inside a sentence), ``load``,
-``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``frontend``
+``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``runs`` (one
+model run's memory and time by length), ``memory`` (a served daemon's RSS over requests,
+clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests) and ``frontend``
 (the text front end: LLM replies heard through whisper against their spoken forms).
 """
 
@@ -13,7 +15,7 @@ import argparse
 import json
 import sys
 
-from . import daemon, frontend, rtf, session, split, variants  # noqa: F401  (each registers its suites)
+from . import daemon, frontend, memory, rtf, session, soak, split, variants  # noqa: F401  (each registers its suites)
 from .registry import SUITES, markdown
 
 
