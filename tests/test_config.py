@@ -78,7 +78,8 @@ def test_errors_name_key_and_file(tmp_path, yaml_text, key, fragment):
 
 def test_invalid_yaml_names_file_and_line(tmp_path):
     path = write(tmp_path, "server:\n  port: [8123\n")
-    with pytest.raises(ConfigError, match=r"invalid YAML at line \d+, column \d+: expected ','") as info:
+    expected = r"invalid YAML at line \d+, column \d+: expected ','"
+    with pytest.raises(ConfigError, match=expected) as info:
         load_config(path)
     assert str(path) in str(info.value)
 

@@ -20,6 +20,7 @@ from . import (
     bench,
     doctor,
     menubar,
+    optimize,
     say,
     serve,
     service,
@@ -32,7 +33,19 @@ from .common import GLOBAL, HelpFormatter
 
 _LOGGER = logging.getLogger("macbot")
 
-COMMAND_MODULES = (say, serve, voices, doctor, tune, split, bench, service, menubar, toolkit)
+COMMAND_MODULES = (
+    say,
+    serve,
+    voices,
+    doctor,
+    optimize,
+    tune,
+    split,
+    bench,
+    service,
+    menubar,
+    toolkit,
+)
 """The command groups, in the order ``macbot --help`` lists them."""
 
 

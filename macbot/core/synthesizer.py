@@ -18,6 +18,7 @@ import onnxruntime
 from .. import __version__
 from ..config import AppConfig
 from ..errors import EmptyTextError
+from .activity import Activity
 from .audio import AudioChunk, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir, normalize_text
 from .engines.piper import PiperEngine, SynthesisOptions
@@ -47,6 +48,7 @@ class SynthesisEvent:
 
 
 Listener = Callable[[SynthesisEvent], None]
+LoadListener = Callable[[VoiceInfo], None]
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,15 @@ class Synthesizer:
         self.intra_op_threads = self.plan.intra_op_threads
         self.pool = WorkerPool(self.workers)
         self._listeners: list[Listener] = []
+        self._load_listeners: list[LoadListener] = []
         self._engines: OrderedDict[str, PiperEngine] = OrderedDict()
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self.decisions: dict[str, Decision] = {}
         """The engine chain's decision per loaded voice."""
         self.default_voice = configured_voice(config.tts)
+        self.activity = Activity()
+        """Busy while any synthesis runs (the daemon pauses background work meanwhile)."""
 
     # -- voices and engines ------------------------------------------------------------------
 
@@ -114,7 +120,12 @@ class Synthesizer:
             while len(self._engines) > MAX_LOADED_VOICES + 1:
                 name = next(n for n in self._engines if n != self.default_voice.name)
                 del self._engines[name]
-            return engine
+        for listener in list(self._load_listeners):
+            try:
+                listener(info)
+            except Exception:  # an observer must not fail the request that loaded the voice
+                _LOGGER.exception("voice-load listener %r failed", listener)
+        return engine
 
     def load_engine(self, voice: VoiceInfo) -> PiperEngine:
         """Build the engine for ``voice`` through the engine chain (CoreML → quantized →
@@ -123,6 +134,48 @@ class Synthesizer:
         engine, decision = EngineChain(self.config, self.plan.session).load(voice)
         self.decisions[voice.name] = decision
         return engine
+
+    def reload_engine(self, voice: str | None = None) -> Decision:
+        """Run the engine chain for a loaded ``voice`` again and swap the new engine in.
+
+        The new engine is loaded and warmed up while the old one keeps serving; then it
+        replaces the old one at once. Requests already running keep the engine they started
+        with (each holds its own reference), so none is dropped or mixed. A voice that is not
+        loaded is loaded. Returns the new decision.
+        """
+        info = self.resolve(voice)
+        with self._reload_lock:  # one chain run per swap; requests are not blocked meanwhile
+            engine, decision = EngineChain(self.config, self.plan.session).load(info)
+            engine.warmup()
+            with self._lock:
+                old = self._engines.get(info.name)
+                self._engines[info.name] = engine
+                self._engines.move_to_end(info.name)
+                self.decisions[info.name] = decision
+        _LOGGER.info(
+            "voice %s now runs %s (was %s)",
+            info.name,
+            decision.winner,
+            self._winner_of(old) if old is not None else "not loaded",
+        )
+        return decision
+
+    @staticmethod
+    def _winner_of(engine: PiperEngine) -> str:
+        return f"{engine.engine_type} from {engine.model_path}"
+
+    def subscribe_loads(self, listener: LoadListener) -> Callable[[], None]:
+        """Call ``listener(voice)`` after a voice is loaded for the first time (or again after
+        being dropped); returns the unsubscribe function."""
+        with self._lock:
+            self._load_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._load_listeners:
+                    self._load_listeners.remove(listener)
+
+        return unsubscribe
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` after every finished synthesis; returns the unsubscribe function."""
@@ -206,12 +259,22 @@ class Synthesizer:
         if not sentences:
             raise EmptyTextError("text has nothing to speak")
         started = time.perf_counter()
-        job = self.pool.submit(
-            [functools.partial(engine.stream_sentence, s, options) for s in sentences]
-        )
-        return SynthesisStream(self._collect(job, engine, key, started), job)
+        busy = _Busy(self.activity, len(sentences))
+        try:
+            job = self.pool.submit(
+                [
+                    busy.track(functools.partial(engine.stream_sentence, s, options))
+                    for s in sentences
+                ]
+            )
+        except BaseException:
+            busy.release()
+            raise
+        return SynthesisStream(self._collect(job, engine, key, started, busy), job, busy)
 
-    def _collect(self, job: Job, engine, key: str, started: float) -> Iterator[AudioChunk]:
+    def _collect(
+        self, job: Job, engine, key: str, started: float, busy: _Busy
+    ) -> Iterator[AudioChunk]:
         chunks: list[AudioChunk] = []
         first_audio = None
         try:
@@ -227,6 +290,8 @@ class Synthesizer:
         except Exception:
             self.stats.record_error()
             raise
+        finally:
+            busy.release()
         samples, rate = concat(chunks)
         seconds = time.perf_counter() - started
         self.stats.record(seconds, len(samples) / rate)
@@ -320,12 +385,50 @@ class Synthesizer:
         self.pool.close()
 
 
+class _Busy:
+    """One request's hold on :attr:`Synthesizer.activity`: taken when its sentences are
+    queued, given back once, when the last sentence is done (the synthesis work is over, even
+    if the audio is still being played or sent) or when the stream is closed or dropped."""
+
+    def __init__(self, activity: Activity, tasks: int) -> None:
+        self._activity = activity
+        self._left = tasks
+        self._held = True
+        self._lock = threading.Lock()
+        activity.enter()
+
+    def track(self, task: Callable[[], Iterator[AudioChunk]]) -> Callable[[], Iterator[AudioChunk]]:
+        """``task`` counting itself done when its generator finishes or is closed."""
+
+        def run() -> Iterator[AudioChunk]:
+            try:
+                yield from task()
+            finally:
+                with self._lock:
+                    self._left -= 1
+                    last = self._left <= 0
+                if last:
+                    self.release()
+
+        return run
+
+    def release(self) -> None:
+        """Give the hold back (only the first call counts)."""
+        with self._lock:
+            held, self._held = self._held, False
+        if held:
+            self._activity.exit()
+
+
 class SynthesisStream(Iterator[AudioChunk]):
     """The chunks of one utterance in order (see :meth:`Synthesizer.stream`)."""
 
-    def __init__(self, chunks: Iterator[AudioChunk], job: Job | None) -> None:
+    def __init__(
+        self, chunks: Iterator[AudioChunk], job: Job | None, busy: _Busy | None = None
+    ) -> None:
         self._chunks = chunks
         self.job = job
+        self._busy = busy
 
     def __iter__(self) -> SynthesisStream:
         return self
@@ -340,6 +443,14 @@ class SynthesisStream(Iterator[AudioChunk]):
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+        if self._busy is not None:
+            self._busy.release()
+
+    def __del__(self) -> None:
+        # A stream dropped unread (its sentences were cancelled or ran to the end) must not
+        # leave the synthesizer marked busy.
+        if self._busy is not None:
+            self._busy.release()
 
 
 def _dist_version(name: str) -> str | None:

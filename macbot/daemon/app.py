@@ -27,6 +27,7 @@ from ..errors import (
 )
 from . import openai, ops, security, speak
 from .metrics import Metrics
+from .optimizer import OptimizationSupervisor
 from .state import EXTENSION, DaemonState
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,9 +40,12 @@ def create_app(
     synthesizer: Synthesizer | None = None,
     player: Player | None = None,
     metrics: Metrics | None = None,
+    optimizer: OptimizationSupervisor | None = None,
 ) -> Flask:
-    """Build the app. ``synthesizer``, ``player`` and ``metrics`` default to new ones built
-    from ``config`` (a config reload passes the running player and metrics)."""
+    """Build the app. ``synthesizer``, ``player``, ``metrics`` and the background
+    ``optimizer`` default to new ones built from ``config`` (a config reload passes the
+    running player and metrics). The optimizer is started by :func:`~.server.serve`, not
+    here."""
     config = config or AppConfig()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.server.max_body_bytes
@@ -52,7 +56,8 @@ def create_app(
         metrics = Metrics(synth)
     else:
         metrics.bind(synth)
-    app.extensions[EXTENSION] = DaemonState(config, synth, player, metrics)
+    optimizer = optimizer or OptimizationSupervisor(config, synth)
+    app.extensions[EXTENSION] = DaemonState(config, synth, player, metrics, optimizer)
     metrics.install(app)
     security.install(app)
     app.register_error_handler(MacbotError, render_error)
