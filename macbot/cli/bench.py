@@ -9,7 +9,17 @@ from ..config import AppConfig
 from ..errors import ExitCode, UsageError
 from .common import ProgressReporter, command, progress
 
-SUITE_NAMES = ("rtf", "daemon", "split", "load", "rss", "memspeed", "variants")
+SUITE_NAMES = (
+    "rtf",
+    "daemon",
+    "split",
+    "load",
+    "rss",
+    "memspeed",
+    "variants",
+    "optimize",
+    "pareto",
+)
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
 
@@ -83,7 +93,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        help="variants: output folder for JSON, Markdown and PNG (default: bench_results/variants)",
+        help="variants, optimize, pareto: output folder for JSON, Markdown and PNG (default: "
+        "bench_results/SUITE)",
+    )
+    parser.add_argument(
+        "--probe-interval",
+        type=float,
+        default=1.0,
+        help="optimize: seconds between lone-sentence probes during the optimization (default: 1)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="pareto: rebuild and re-measure every candidate (default: reuse OUT/models)",
     )
     return parser
 

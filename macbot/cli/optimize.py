@@ -63,9 +63,10 @@ def register(sub) -> None:
     parser.add_argument(
         "--recipes",
         default="q-conv,q-trials",
-        help="the encoder/decoder pairs to build, comma-separated: q-conv, q-trials (encoder "
-        "and decoder quantized; the decoder's Convs only, or every op but the nodes the trials "
-        "keep float), dec-conv, dec-trials (decoder only) (default: q-conv,q-trials)",
+        help="the encoder/decoder pairs to build, comma-separated: q-conv, q-trials, q-all "
+        "(encoder and decoder in static INT8: the decoder's Convs only, every op but the "
+        "nodes the trials keep float, or every op), q-enc (the encoder only), dec-conv, "
+        "dec-trials, dec-all (the decoder only) (default: q-conv,q-trials)",
     )
     parser.add_argument(
         "--whole-model",

@@ -37,8 +37,9 @@ STEP_STATES = ("pending", "running", "done", "skipped", "failed")
 STEPS = ("split", "calibrate", "trials", "quantize", "gate", "coreml", "tune")
 """The pipeline's steps, in order."""
 
-RETRY_FAILED_AFTER_S = 24 * 3600.0
-"""A run that failed is retried at a later start once this old (or by a new version)."""
+RETRY_FAILED_AFTER_S = 3600.0
+"""A run that failed is retried at a later start once this old, or at once by another version
+(a daemon restarted in a loop must not start a failing run each time)."""
 
 EVENT = "state"
 """``--background`` prints ``{"event": "state", "state": {...}}`` lines."""

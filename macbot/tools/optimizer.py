@@ -92,7 +92,8 @@ ENCODER_Q = "encoder.static.onnx"
 
 
 def decoder_file(recipe: str) -> str:
-    return f"decoder.{recipe}.onnx"
+    """The decoder file of a recipe (``float``: the split's own decoder)."""
+    return DECODER_FILE if recipe == "float" else f"decoder.{recipe}.onnx"
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ class Recipe:
     encoder: str
     """File in the split folder."""
     decoder: str
-    """``conv`` (Convs in QDQ, ``conv_post`` float) or ``trials`` (every op in QDQ except
-    ``conv_post`` and the nodes the trials keep in float)."""
+    """``conv`` (Convs in QDQ, ``conv_post`` float), ``trials`` (every op in QDQ except
+    ``conv_post`` and the nodes the trials keep in float), ``all`` (every op but
+    ``conv_post``) or ``float`` (not quantized)."""
 
 
 RECIPES = {
@@ -112,12 +114,15 @@ RECIPES = {
     for r in (
         Recipe("q-conv", ENCODER_Q, "conv"),
         Recipe("q-trials", ENCODER_Q, "trials"),
+        Recipe("q-all", ENCODER_Q, "all"),
+        Recipe("q-enc", ENCODER_Q, "float"),
         Recipe("dec-conv", ENCODER_FILE, "conv"),
         Recipe("dec-trials", ENCODER_FILE, "trials"),
+        Recipe("dec-all", ENCODER_FILE, "all"),
     )
 }
-"""Every pair the pipeline knows: ``q-*`` quantize the encoder too, ``dec-*`` only the
-decoder (float encoder: cheap to build, for small runs)."""
+"""Every pair the pipeline knows: ``q-*`` quantize the encoder (``q-enc``: only the
+encoder), ``dec-*`` only the decoder (float encoder: cheap to build, for small runs)."""
 
 DEFAULT_RECIPES = ("q-conv", "q-trials")
 """The pairs built for every splittable voice."""
@@ -239,7 +244,7 @@ class Optimizer:
             self.step_gate()
             self.step_coreml(split_ok)
             record = self.step_tune()
-        except BaseException as exc:
+        except Exception as exc:  # recorded as a failed run (stopping, e.g. SIGTERM, is not)
             failed = self.state.step or "?"
             if self.state.step_named(failed).state == "running":
                 self._end(failed, "failed", _one_line(exc))
@@ -401,7 +406,7 @@ class Optimizer:
         made: list[str] = []
         recipes = list(self.options.recipes) if split_ok else []
         encoders = sorted({r.encoder for r in recipes if r.encoder != ENCODER_FILE})
-        decoders = sorted({r.decoder for r in recipes})
+        decoders = sorted({r.decoder for r in recipes if r.decoder != "float"})
         total = len(encoders) + len(decoders) + len(recipes) + 1
         done = 0
         for name in encoders:
@@ -467,6 +472,9 @@ class Optimizer:
                 convs = [n for n, op in model_nodes if op == "Conv" and n not in post]
                 static_trials.quantize_nodes(subject, target, convs, post)
                 params: dict[str, Any] = {"ops": "Conv", "float_nodes": post}
+            elif recipe == "all":
+                static_trials.quantize_nodes(subject, target, None, post)
+                params = {"ops": "all", "float_nodes": post}
             else:
                 kept = list(self._keep_float or [])
                 static_trials.quantize_nodes(subject, target, None, [*post, *kept])

@@ -3,7 +3,9 @@
 Suites (``macbot bench SUITE`` or ``scripts/benchmark_tts.py SUITE``): ``rtf`` (piper-tts, the
 engine, ``/speak`` and ``macbot say``), ``daemon`` (the daemon over HTTP against piper-tts:
 one sentence, ten, cache, 8 clients, RSS), ``split`` (streaming inside a sentence), ``load``,
-``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models).
+``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``optimize``
+(the daemon optimizing itself: the issue-12 targets) and ``pareto`` (quantization worth
+choosing: speed, WER and size of every candidate).
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import argparse
 import json
 import sys
 
-from . import daemon, rtf, session, split, variants  # noqa: F401  (each registers its suites)
+from . import (  # noqa: F401  (each registers its suites)
+    daemon,
+    optimize,
+    rtf,
+    session,
+    split,
+    variants,
+)
 from .registry import SUITES, markdown
 
 
