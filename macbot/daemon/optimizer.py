@@ -139,8 +139,10 @@ class OptimizationSupervisor:
         name = voice or self.synth.default_voice.name
         with self._lock:
             state = self._states.get(name)
-            data = state.to_dict() if state is not None else self._stored(name)
+            data = state.to_dict() if state is not None else None
             others = [s.summary() for n, s in self._states.items() if n != name]
+        if data is None:  # read outside the lock: pausing the child must never wait on disk
+            data = self._stored(name)
         data["auto"] = self.enabled
         if not self.enabled:
             data["reason"] = f"{self.why}; {data['reason']}" if data.get("reason") else self.why

@@ -17,10 +17,12 @@ from conftest import (
     seed_split,
     start_server,
 )
+from jsonschema import Draft202012Validator
 
 from macbot.core.engines.chunked import CHUNKED
 from macbot.core.optimization import STEPS
 from macbot.core.selection import ORIGINAL
+from macbot.daemon.ops import openapi_document
 from macbot.daemon.optimizer import OptimizationSupervisor
 from macbot.daemon.state import state_of
 
@@ -87,6 +89,9 @@ def test_info_follows_the_steps_and_the_winner_is_swapped_in(tmp_path, voice_spl
         state.player.close()
     opt = final["optimization"]
     assert opt["state"] == "done", opt["reason"]
+    spec = openapi_document()
+    schema = {"$ref": "#/components/schemas/Info", "components": spec["components"]}
+    assert list(Draft202012Validator(schema).iter_errors(final)) == []  # the documented shape
     assert set(spoken) == {200}
     steps = [step for st, step in seen if st == "running" and step]
     assert steps == sorted(steps, key=STEPS.index)  # in pipeline order, none repeated

@@ -39,7 +39,7 @@ from piper.config import PiperConfig as VoiceConfig
 from ...errors import SynthesisError
 from ..audio import AudioChunk
 from ..hashing import cached_sha256, hash_index
-from ..manifests import FOLDER_MANIFEST, Manifest, manifest_path
+from ..manifests import FOLDER_MANIFEST, Manifest, changed_files, manifest_path
 from ..sessions import CPU, Providers, SessionPlan, open_session
 from ..voices import VoiceInfo
 from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
@@ -79,7 +79,8 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
 
     Valid: ``manifest.json`` reads, its method is ``split``, its verdict is usable, its
     ``source_sha256`` matches the voice's model file (hashed once per file version, see
-    :func:`~macbot.core.hashing.cached_sha256`), and the encoder and decoder exist.
+    :func:`~macbot.core.hashing.cached_sha256`), the files it lists still have their SHA-256,
+    and the encoder and decoder exist.
     """
     folder = split_dir_for(voice, optimized_dir)
     if not manifest_path(folder).is_file():
@@ -96,6 +97,10 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
         reason = "its verdict is not usable"
     elif manifest.source_sha256 != cached_sha256(voice.model_path, hash_index(optimized_dir)):
         reason = f"it was made from another model than {voice.model_path}"
+    elif changed := changed_files(
+        manifest, folder, lambda p: cached_sha256(p, hash_index(optimized_dir))
+    ):
+        reason = f"{', '.join(changed)} changed since it was made (damaged, or being rewritten)"
     else:
         missing = [
             name

@@ -146,6 +146,23 @@ def optimize_suite(args: argparse.Namespace) -> dict:
     rows += after
     live.stop()
 
+    report.step("a later start (a fresh process): are the stored results reused?")
+    start = _start_probe(folder)
+    row(
+        f"later start: check the stored results ({'reused' if start['reused'] else 'due'})",
+        start["check_s"],
+        None,
+        "s",
+        "< 1 s",
+    )
+    row(
+        f"later start: engine chain to the winner ({start['winner']}, {start['mode']})",
+        start["load_s"],
+        None,
+        "s",
+        "(loads the models: for the record)",
+    )
+
     report.step("RSS after varied requests, optimized vs original (fresh processes)")
     for label, optimized in (("optimized", True), ("original FP32", False)):
         probe = _rss_probe(folder, optimized, args.rss_requests)
@@ -271,6 +288,37 @@ def _first(chunks) -> float:
         if first is None:
             first = time.perf_counter() - started
     return float(first if first is not None else float("nan"))
+
+
+_START_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+from macbot.config import config_from_dict
+from macbot.core.optimization import check
+from macbot.core.selection import EngineChain
+from macbot.core.voices import bundled_voice
+imported = time.perf_counter()
+config = config_from_dict({"models": {"tts": {"optimized_dir": sys.argv[1]}}})
+chain = EngineChain(config)
+why, _record = check(chain, bundled_voice())
+checked = time.perf_counter()
+_engine, decision = chain.load(bundled_voice())
+loaded = time.perf_counter()
+print(json.dumps({"reused": why is None, "why": why, "check_s": round(checked - imported, 3),
+                  "load_s": round(loaded - checked, 3), "winner": decision.winner,
+                  "mode": decision.mode}))
+"""
+
+
+def _start_probe(folder: Path) -> dict[str, Any]:
+    """What a later daemon start does with the stored results, timed in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", _START_SCRIPT, str(folder)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 _RSS_SCRIPT = """
