@@ -125,9 +125,15 @@ def record_path(optimized_dir: Path) -> Path:
     return Path(optimized_dir) / OPTIMIZE_FILE
 
 
+def record_key(chain: EngineChain, voice: VoiceInfo) -> dict[str, Any]:
+    """What a run is valid for: :func:`~macbot.core.selection.tune_key` and the voice's name
+    (its split folder is named after it, so two names for one model are two runs)."""
+    return {**tune_key(chain.sha256(voice.model_path), chain.facts), "voice": voice.name}
+
+
 def load_state(chain: EngineChain, voice: VoiceInfo) -> tuple[dict[str, Any] | None, dict]:
     """(the stored record of ``voice`` for this host or ``None``, its key)."""
-    key = tune_key(chain.sha256(voice.model_path), chain.facts)
+    key = record_key(chain, voice)
     return find_record(record_path(chain.optimized_dir), key), key
 
 
@@ -137,7 +143,7 @@ def save_state(
     """Store ``state`` for ``voice`` on this host with the SHA-256 of its ``artifacts``
     (paths relative to ``optimized_dir``); returns the record."""
     record = {
-        "key": tune_key(chain.sha256(voice.model_path), chain.facts),
+        "key": record_key(chain, voice),
         "version": __version__,
         "saved": time.time(),
         "artifacts": artifacts,

@@ -202,3 +202,34 @@ def test_pareto_front_and_plot(tmp_path):
         r.update(gate="usable", pareto="")
     path = plot_pareto(rows, tmp_path / "pareto.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_voice_the_split_cannot_handle_skips_it_with_the_reason(tmp_path):
+    """Every loaded voice is optimized, not only the default; a step a voice cannot take is
+    skipped with the reason. A real voice whose decoder nodes are not named `/dec/…` (as in
+    exports the split does not know) gets the whole model quantized instead."""
+    import onnx
+
+    from macbot.core.voices import resolve_voice
+
+    original = bundled_voice()
+    model = onnx.load(str(original.model_path))
+    for node in model.graph.node:
+        node.name = node.name.replace("/dec/", "/vocoder/")
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    onnx.save(model, str(voices / "en_US-renamed-medium.onnx"))
+    shutil.copy(original.config_path, voices / "en_US-renamed-medium.onnx.json")
+    voice = resolve_voice("en_US-renamed-medium", voices)
+    options = small_options(calibration_phrases=("Hello! How can I help you today?",))
+    state = optimize(config_for(tmp_path / "opt"), voice, options)
+    split = state.step_named("split")
+    assert split.state == "skipped" and "cannot be split" in split.reason
+    assert "no node name starts with '/dec/'" in split.reason
+    assert state.step_named("trials").state == "skipped"
+    assert {c["name"] for c in state.candidates} == {"static", ORIGINAL}
+    assert state.state == "done"
+    # the whole-model variant is a candidate for that voice only
+    chain = EngineChain(config_for(tmp_path / "opt"), preoptimize=False)
+    assert [c.name for c in chain.found(voice)] == ["static"]
+    assert chain.found(bundled_voice()) == []
