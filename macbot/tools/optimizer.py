@@ -65,11 +65,12 @@ from ..core.selection import FOUND, ORIGINAL, QUANTIZED, Candidate, EngineChain,
 from ..core.sessions import SessionPlan
 from ..core.voices import VoiceInfo
 from ..errors import MissingExtraError, ModelUnsupportedError
-from .split import split_voice
+from .split import export_static_decoder, split_voice
 from .toolkit import static_trials
 from .toolkit.gate import MCD_BOUND_DB, WER_MARGIN_POINTS, judge
 from .toolkit.graph import load_model
 from .toolkit.phrases import CALIBRATION_PHRASES, VERIFY_SENTENCES
+from .toolkit.transcriber import Transcriber
 from .toolkit.variants import Options, make, variant_path
 from .toolkit.verifier import Reference, compare, reference
 from .tune import TUNE_SENTENCES, tune
@@ -607,8 +608,6 @@ class Optimizer:
         why = None
         if pending:
             try:
-                from .toolkit.transcriber import Transcriber
-
                 transcriber: Any = Transcriber(threads=max(1, self.options.threads or 2))
             except MissingExtraError as exc:
                 transcriber = None
@@ -693,8 +692,6 @@ class Optimizer:
         if not split_ok:
             self._end("coreml", "skipped", "the CoreML form needs the split's static decoder")
             return
-        from .split import export_static_decoder
-
         streaming = self.config.tts.streaming
         frames = streaming.chunk_frames + 2 * streaming.context_frames
         static = self.split_dir / static_decoder_file(frames)

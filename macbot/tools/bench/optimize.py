@@ -37,6 +37,7 @@ from ...core.voices import bundled_voice
 from ..optimizer import RECIPES, OptimizeOptions, optimize
 from ..toolkit.extras import require
 from ..toolkit.phrases import HELDOUT_SENTENCES
+from ..toolkit.transcriber import Transcriber, word_error_rate
 from .daemon import varied_texts
 from .live import DETERMINISTIC, start_daemon
 from .registry import SENTENCES, markdown, p50, reporter, suite
@@ -247,8 +248,6 @@ def measure_against_piper(live, args: argparse.Namespace, report) -> list[dict[s
         )
     )
     report.step("WER on unseen sentences (whisper tiny.en)", 2 * len(HELDOUT_SENTENCES))
-    from ..toolkit.transcriber import Transcriber, word_error_rate
-
     whisper = Transcriber(threads=2)
     heard_piper, heard_ours = [], []
     for text in HELDOUT_SENTENCES:
