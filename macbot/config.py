@@ -51,6 +51,10 @@ ENV_CONFIG = "MACBOT_CONFIG"
 ENV_TOKEN = "MACBOT_TOKEN"
 """Environment variable holding the bearer token when ``server.auth_token`` is not set."""
 
+ENV_AUTO_OPTIMIZE = "MACBOT_AUTO_OPTIMIZE"
+"""Environment variable that switches background optimization off when set to ``0`` or
+``false`` (CI and test runs), whatever ``tts_auto_optimize`` says."""
+
 CONFIG_NAME = "macbot.yaml"
 """File name looked for in the user's config folder."""
 
@@ -247,6 +251,13 @@ class PerformanceConfig:
     tts_optimize_for_speed: bool = True
     """Use optimized variants (CoreML, quantized) when they pass their checks; ``false``:
     always the original model."""
+
+    tts_auto_optimize: bool = True
+    """Optimize every loaded voice for this machine in the background (``macbot optimize``
+    in a low-priority child process, paused while requests are synthesized): split, quantize,
+    gate, time, then swap the winner in live. Results in ``optimized_dir`` are reused while
+    the voice, onnxruntime, the CPU and the providers stay the same. ``false``: only what
+    ``macbot optimize`` / ``macbot tune`` made by hand is used."""
 
     tts_cache_max_mb: float = 64.0
     """Byte budget of the phrase cache in MB (float32 samples; ~90 KB per second of audio)."""
@@ -507,6 +518,21 @@ def auth_token(config: AppConfig) -> str | None:
     """The bearer token in force, for the server and its clients alike: ``server.auth_token``,
     else ``$MACBOT_TOKEN``, else none."""
     return config.server.auth_token or os.environ.get(ENV_TOKEN, "").strip() or None
+
+
+def auto_optimize(config: AppConfig) -> tuple[bool, str]:
+    """Whether the daemon optimizes loaded voices in the background, and why (or why not):
+    ``tts_optimize_for_speed`` and ``tts_auto_optimize`` both true, and ``$MACBOT_AUTO_OPTIMIZE``
+    not ``0``/``false``."""
+    perf = config.performance
+    env = os.environ.get(ENV_AUTO_OPTIMIZE, "").strip().lower()
+    if env in ("0", "false", "no", "off"):
+        return False, f"${ENV_AUTO_OPTIMIZE} is {env!r}"
+    if not perf.tts_optimize_for_speed:
+        return False, "voice_assistant.performance.tts_optimize_for_speed is false"
+    if not perf.tts_auto_optimize:
+        return False, "voice_assistant.performance.tts_auto_optimize is false"
+    return True, "voice_assistant.performance.tts_auto_optimize is true"
 
 
 def config_from_dict(

@@ -21,6 +21,8 @@ SUITE_NAMES = (
     "memory",
     "soak",
     "frontend",
+    "optimize",
+    "pareto",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
@@ -101,8 +103,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        help="variants, soak: output folder for JSON, Markdown and PNG (default: "
-        "bench_results/variants, bench_results/soak)",
+        help="variants, soak, optimize, pareto: output folder for JSON, Markdown and PNG (default: "
+        "bench_results/SUITE)",
+    )
+    parser.add_argument(
+        "--probe-interval",
+        type=float,
+        default=1.0,
+        help="optimize: seconds between lone-sentence probes during the optimization (default: 1)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="pareto: rebuild and re-measure every candidate (default: reuse OUT/models)",
     )
     return parser
 

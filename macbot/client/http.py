@@ -279,6 +279,10 @@ class DaemonClient:
         """``/tts-performance``: engine, voice, timings."""
         return self._checked(self.request("GET", "/tts-performance", timeout=5)).json()
 
+    def info(self, timeout: float = 5.0) -> dict[str, Any]:
+        """``/info``: engine, probes, decision and the background ``optimization``."""
+        return self._checked(self.request("GET", "/info", timeout=timeout)).json()
+
 
 def _reply(status: int, headers: Any, body: bytes) -> Reply:
     names = {k.lower(): v for k, v in (headers.items() if headers else [])}

@@ -28,6 +28,7 @@ from ..errors import (
 )
 from . import openai, ops, security, speak
 from .metrics import Metrics
+from .optimizer import OptimizationSupervisor
 from .state import EXTENSION, DaemonState
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,9 +41,12 @@ def create_app(
     synthesizer: Synthesizer | None = None,
     player: Player | None = None,
     metrics: Metrics | None = None,
+    optimizer: OptimizationSupervisor | None = None,
 ) -> Flask:
-    """Build the app. ``synthesizer``, ``player`` and ``metrics`` default to new ones built
-    from ``config`` (a config reload passes the running player and metrics)."""
+    """Build the app. ``synthesizer``, ``player``, ``metrics`` and the background
+    ``optimizer`` default to new ones built from ``config`` (a config reload passes the
+    running player and metrics). The optimizer is started by :func:`~.server.serve`, not
+    here."""
     config = config or AppConfig()
     app = Flask(__name__)
     # "/v1/models//x" is the model "/x", not a redirect (an undocumented 308 before issue 11).
@@ -55,7 +59,8 @@ def create_app(
         metrics = Metrics(synth)
     else:
         metrics.bind(synth)
-    state = DaemonState(config, synth, player, metrics)
+    optimizer = optimizer or OptimizationSupervisor(config, synth)
+    state = DaemonState(config, synth, player, metrics, optimizer)
     app.extensions[EXTENSION] = state
     _count_in_flight(app, state)
     metrics.install(app)

@@ -173,6 +173,7 @@ class Reloader:
                 _LOGGER.error("reload failed, keeping the running config: %s", exc)
                 return False
             synth = state.synthesizer
+            optimizer = state.optimizer
             if _engine_settings(new) != _engine_settings(old):
                 try:
                     fresh = Synthesizer(new)
@@ -181,11 +182,22 @@ class Reloader:
                     _LOGGER.error("reload failed, keeping the running voice: %s", exc)
                     return False
                 synth = fresh
+                optimizer = None  # a new synthesizer gets its own background optimizer
             else:
                 synth.config = new  # speed and synthesis options are read per request
             # The player and the metrics carry over (Prometheus expects counters to keep going).
-            app = create_app(new, synthesizer=synth, player=state.player, metrics=state.metrics)
+            app = create_app(
+                new,
+                synthesizer=synth,
+                player=state.player,
+                metrics=state.metrics,
+                optimizer=optimizer,
+            )
             self.server.swap_app(app)
+            if optimizer is None:
+                state.optimizer.stop()
+                if state.optimizer.started:
+                    state_of(app).optimizer.start()
             if synth is not state.synthesizer:
                 self.retiring = threading.Thread(
                     target=retire, args=(state,), name="macbot-retire", daemon=True
@@ -260,6 +272,7 @@ def serve(config: AppConfig) -> int:
             return
         state.warming = False
         _LOGGER.info("voice %s ready (warm-up %.2fs)", synth.default_voice.name, seconds)
+        state.optimizer.start()  # serves with what it has; improves it in the background
 
     def _stop(signum, _frame):
         _LOGGER.info("%s: finishing in-flight requests, then exiting", signal.Signals(signum).name)
@@ -280,6 +293,7 @@ def serve(config: AppConfig) -> int:
     # A SIGTERM during warm-up must not leave onnxruntime running in a thread while the
     # interpreter shuts down (that aborts the process instead of exiting 0).
     warmer.join(timeout=120)
+    state_of(server.app).optimizer.stop()
     state_of(server.app).player.close()
     # Likewise the workers: sentences still queued for playback are dropped, a run in progress
     # finishes (it is bounded) before the interpreter goes.

@@ -11,6 +11,7 @@ from ..core.playback import Player
 from ..core.synthesizer import Synthesizer
 from ..core.voices import list_voices
 from .metrics import Metrics
+from .optimizer import OptimizationSupervisor
 
 EXTENSION = "macbot"
 """Key of the :class:`DaemonState` in ``app.extensions``."""
@@ -19,13 +20,15 @@ EXTENSION = "macbot"
 @dataclass
 class DaemonState:
     """What every route reads: the config in force, the synthesizer, the sound device's
-    player and the metrics. A config reload builds a new app with a new state (sharing the
-    player and the metrics)."""
+    player, the metrics and the background optimizer. A config reload builds a new app with a
+    new state (sharing the player and the metrics, and the optimizer while the synthesizer
+    stays)."""
 
     config: AppConfig
     synthesizer: Synthesizer
     player: Player
     metrics: Metrics
+    optimizer: OptimizationSupervisor
     warming: bool = False
     """``True`` from start until the voice has run once (``/health`` answers 503)."""
 

@@ -39,7 +39,7 @@ from piper.config import PiperConfig as VoiceConfig
 from ...errors import SynthesisError
 from ..audio import AudioChunk
 from ..hashing import cached_sha256, hash_index
-from ..manifests import Manifest, manifest_path
+from ..manifests import FOLDER_MANIFEST, Manifest, changed_files, manifest_path
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..voices import VoiceInfo
 from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
@@ -54,6 +54,14 @@ ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 SPLIT_SUFFIX = ".split"
 """A voice's split lives in ``<optimized_dir>/<voice>.split/`` (made by ``macbot split``)."""
+
+CHUNKED = "piper_chunked"
+"""The engine type of a split voice decoded in chunks."""
+
+SPLIT_VARIANT = "split-variant"
+"""Manifest method of an encoder/decoder pair made from a split (quantized encoder and/or
+decoder): a folder ``<voice>.split/<tag>/`` whose ``manifest.json`` names the two files
+relative to itself (``../encoder.static.onnx``) with the split's hop length and gain."""
 
 
 def static_decoder_file(frames: int) -> str:
@@ -71,7 +79,8 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
 
     Valid: ``manifest.json`` reads, its method is ``split``, its verdict is usable, its
     ``source_sha256`` matches the voice's model file (hashed once per file version, see
-    :func:`~macbot.core.hashing.cached_sha256`), and the encoder and decoder exist.
+    :func:`~macbot.core.hashing.cached_sha256`), the files it lists still have their SHA-256,
+    and the encoder and decoder exist.
     """
     folder = split_dir_for(voice, optimized_dir)
     if not manifest_path(folder).is_file():
@@ -88,6 +97,10 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
         reason = "its verdict is not usable"
     elif manifest.source_sha256 != cached_sha256(voice.model_path, hash_index(optimized_dir)):
         reason = f"it was made from another model than {voice.model_path}"
+    elif changed := changed_files(
+        manifest, folder, lambda p: cached_sha256(p, hash_index(optimized_dir))
+    ):
+        reason = f"{', '.join(changed)} changed since it was made (damaged, or being rewritten)"
     else:
         missing = [
             name
@@ -103,6 +116,15 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
         _LOGGER.warning("ignoring split %s: %s", folder, reason)
         return None
     return folder
+
+
+def split_variants(voice: VoiceInfo, optimized_dir: Path) -> list[Path]:
+    """The pair folders ``<voice>.split/<tag>/`` that have a ``manifest.json`` (whether each
+    may be used is the engine chain's check)."""
+    folder = split_dir_for(voice, optimized_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p.parent for p in folder.glob(f"*/{FOLDER_MANIFEST}"))
 
 
 @dataclass(frozen=True)
@@ -194,7 +216,7 @@ class ChunkedEngine(PiperEngine):
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
         context_frames: int = DEFAULT_CONTEXT_FRAMES,
         growth: float = DEFAULT_GROWTH,
-        engine_type: str = "piper_chunked",
+        engine_type: str = CHUNKED,
         model_path: Path | None = None,
         short_decoder: ort.InferenceSession | None = None,
     ) -> None:
@@ -281,7 +303,7 @@ class ChunkedEngine(PiperEngine):
             chunk_frames=chunk_frames,
             context_frames=context_frames,
             growth=growth,
-            engine_type=engine_type or ("piper_chunked_static" if static else "piper_chunked"),
+            engine_type=engine_type or (f"{CHUNKED}_static" if static else CHUNKED),
             model_path=split_dir,
             short_decoder=short,
         )

@@ -22,6 +22,7 @@ from ...core.playback import Player, SoundDeviceOutput
 from ...core.synthesizer import Synthesizer
 from ...daemon.app import create_app
 from ...daemon.server import Server
+from ...daemon.state import DaemonState, state_of
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0, "sentence_silence": 0.0}
 """Noise scales 0 and no silence: every contender makes the same audio."""
@@ -42,18 +43,25 @@ class LiveDaemon:
             raise RuntimeError(f"/speak answered {reply.status}: {reply.body[:200]!r}")
         return float(reply.headers["x-audio-duration"])
 
+    def app_state(self) -> DaemonState:
+        """The app's state (its background optimizer, player, metrics)."""
+        return state_of(self.server.app)
+
     def stop(self) -> None:
+        self.app_state().optimizer.stop()
         self.server.request_stop()
         self.thread.join(timeout=10)
         self.synth.close()
 
 
-def start_daemon(performance: dict[str, Any], threads: int = 8) -> LiveDaemon:
-    """A warmed-up daemon with ``voice_assistant.performance`` overrides, deterministic
-    synthesis, no persistent cache and no sound device."""
+def start_daemon(
+    performance: dict[str, Any], threads: int = 8, tts: dict[str, Any] | None = None
+) -> LiveDaemon:
+    """A warmed-up daemon with ``voice_assistant.performance`` (and ``models.tts``)
+    overrides, deterministic synthesis, no persistent cache and no sound device."""
     config = config_from_dict(
         {
-            "models": {"tts": {"piper": DETERMINISTIC}},
+            "models": {"tts": {"piper": DETERMINISTIC, **(tts or {})}},
             "voice_assistant": {"performance": {"tts_cache_persist": False, **performance}},
         }
     )

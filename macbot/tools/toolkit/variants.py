@@ -191,6 +191,7 @@ def record(
         source_sha256=file_sha256(source),
         parameters={**params, "voice": voice.name},
         sizes={"source": Path(source).stat().st_size, "output": Path(output).stat().st_size},
+        files={Path(output).name: file_sha256(output)},
     )
     manifest.verdict = Verdict(False, ["not measured yet"])
     manifest.save(output)  # a manifest exists even if a measurement below fails
