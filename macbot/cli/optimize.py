@@ -62,11 +62,11 @@ def register(sub) -> None:
     )
     parser.add_argument(
         "--recipes",
-        default="q-conv,q-trials",
+        default="q-conv,q-trials,dec-conv",
         help="the encoder/decoder pairs to build, comma-separated: q-conv, q-trials, q-all "
         "(encoder and decoder in static INT8: the decoder's Convs only, every op but the "
         "nodes the trials keep float, or every op), q-enc (the encoder only), dec-conv, "
-        "dec-trials, dec-all (the decoder only) (default: q-conv,q-trials)",
+        "dec-trials, dec-all (the decoder only) (default: q-conv,q-trials,dec-conv)",
     )
     parser.add_argument(
         "--whole-model",

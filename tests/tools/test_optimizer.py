@@ -188,6 +188,16 @@ def test_cli_rejects_an_unknown_recipe():
     assert "unknown recipe 'nope'" in proc.stderr
 
 
+def test_the_cli_builds_the_pipelines_default_recipes():
+    """`macbot optimize` (and so the daemon's background child) builds DEFAULT_RECIPES: the CLI
+    once kept its own copy of the list, and a recipe added to the pipeline was never built."""
+    from macbot.cli.main import build_parser
+    from macbot.tools.optimizer import DEFAULT_RECIPES
+
+    args = build_parser().parse_args(["optimize"])
+    assert args.recipes.split(",") == list(DEFAULT_RECIPES)
+
+
 def test_pareto_front_and_plot(tmp_path):
     """The `pareto` suite's front: no other candidate is at least as fast, as accurate and as
     small while strictly better on one."""
