@@ -191,6 +191,8 @@ class PlaybackJob:
     rate: int = 0
     finished_seconds: float | None = None
     """Seconds played in all, once the job has ended."""
+    error: Exception | None = None
+    """What failed the job (state ``failed``): the device or the synthesis feeding it."""
 
 
 @dataclass
@@ -432,8 +434,9 @@ class Player:
                     if job.cancelled or not self._play_chunk(job, chunk):
                         break
                     self.played_chunks += 1
-            except Exception:  # a failing device or synthesis must not kill the player thread
+            except Exception as exc:  # a failing device or synthesis must not kill the player
                 job.state = "failed"
+                job.error = exc
                 _LOGGER.exception("playback of job %d failed", job.id)
             finally:
                 _close(job.chunks)
