@@ -25,7 +25,7 @@ from ..errors import (
     Unauthorized,
     UsageError,
 )
-from . import openai, ops, security, speak
+from . import openai, ops, page, security, speak
 from .metrics import Metrics
 from .state import EXTENSION, DaemonState
 
@@ -61,6 +61,7 @@ def create_app(
     app.register_blueprint(speak.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openai.bp)
+    app.register_blueprint(page.bp)
     return app
 
 

@@ -12,7 +12,8 @@ nothing is ever spoken for a refused request):
   (``http://`` + the checked ``Host``), or ``Sec-Fetch-Site: cross-site``/``same-site`` → 403.
   Programs (curl, the ``openai`` client) send neither header.
 * with a bearer token configured (``server.auth_token`` or ``$MACBOT_TOKEN``): a missing or
-  wrong ``Authorization: Bearer …`` on any route but ``/health`` → 401.
+  wrong ``Authorization: Bearer …`` on any route but ``/health`` and the static page ``/``
+  → 401.
 
 Errors are JSON: ``{"error": message}``, or OpenAI's shape under ``/v1/``.
 """
@@ -36,8 +37,9 @@ _LOGGER = logging.getLogger(__name__)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 """Host names always accepted in the ``Host`` header."""
 
-OPEN_PATHS = frozenset({"/health"})
-"""Routes that need no token (launchd and monitors poll them)."""
+OPEN_PATHS = frozenset({"/health", "/"})
+"""Routes that need no token: ``/health`` (launchd and monitors poll it) and the try-it page
+``/`` (static, no secret; everything it fetches needs the token)."""
 
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
 

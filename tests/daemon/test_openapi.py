@@ -73,6 +73,7 @@ def test_live_responses_conform(spec, live_server):
     s.post("/speak", json={"text": "Warm the stats.", "play": False})
     cases = [
         ("/health", "get", s.get("/health")),
+        ("/", "get", s.get("/")),
         ("/speak", "post", s.post("/speak", json={"text": "Spec check.", "play": False})),
         ("/speak", "post", s.post("/speak", json={"text": "Spec check."})),
         ("/speak", "post", s.post("/speak", json={"text": 5})),

@@ -131,7 +131,10 @@ def test_missing_or_wrong_token_is_401(token_server, auth):
     assert token_server.post("/v1/audio/speech", json=SPEECH, headers=headers).status_code == 401
     state_of(token_server.app).player.enqueue([]).wait(10)
     assert token_server.output.played == []
-    assert token_server.get("/health").status_code == 200  # the one open route
+    assert token_server.get("/health").status_code == 200  # open: launchd polls it
+    page = token_server.get("/")  # open: the static page holds no secret ...
+    assert page.status_code == 200 and "s3cret" not in page.text
+    assert token_server.get("/info", headers=headers).status_code == 401  # ... its data is not
 
 
 def test_right_token_is_served(token_server):
