@@ -3,6 +3,7 @@ pause and resume, and the sound devices."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from flask import Blueprint, Response, jsonify
 from ..core.audio import wav_bytes
 from ..core.formats import FORMATS, NATIVE_PCM, StreamEncoder
 from ..core.playback import check_policy
-from ..core.synthesizer import SynthesisStream
+from ..core.synthesizer import Result, SynthesisStream, Synthesizer
+from ..core.timings import NO_DURATIONS
 from ..errors import EmptyTextError, NoAudioDeviceError, NotFound, UsageError
 from . import parsing
 from .state import state
@@ -34,16 +36,22 @@ def speak() -> Response:
     ``voice``, ``speed`` (0.25–4), ``play`` (default true; false when ``stream``),
     ``stream`` (default false), ``format`` (``wav`` or ``pcm``; with ``stream``),
     ``normalize`` (the text front end: ``true``/``false`` or an object of options, e.g.
-    ``{"emoji": "name", "urls": false}``; default ``models.tts.text``), ``policy`` (with
-    ``play``: ``queue``, the default, waits its turn; ``replace`` drops what is queued and
-    playing, then plays; ``interrupt`` stops what is playing, plays at once, and the queue
-    goes on after it). Malformed SSML is a 400 whose body has ``position``.
+    ``{"emoji": "name", "urls": false}``; default ``models.tts.text``), ``timestamps``
+    (default false; needs ``play: false`` and no ``stream``), ``policy`` (with ``play``:
+    ``queue``, the default, waits its turn; ``replace`` drops what is queued and playing,
+    then plays; ``interrupt`` stops what is playing, plays at once, and the queue goes on
+    after it). Malformed SSML is a 400 whose body has ``position``.
 
     - ``play: true``: synthesis starts in the background and is queued for the sound
       device, which starts on the first sentence; the answer returns at once:
       ``{"status": "queued", "job_id": n, "played": true, …}``. Where the machine has no
       output device: ``{"status": "unavailable", "played": false, "message": …}``.
     - ``play: false``: the whole utterance as ``audio/wav``.
+    - ``timestamps: true, play: false``: JSON ``{"audio": base64 WAV, "sample_rate",
+      "duration", "words": [{"word", "start", "end"}], "engine", "voice", "cached"}``: the
+      input's words (as written: ``"$1,234"`` is one word) with seconds from the start of
+      the audio. When the engine has no phoneme durations, ``words`` is empty and
+      ``words_unavailable`` says why.
     - ``stream: true``: the audio as each piece is ready, chunked: ``format: "wav"`` (an
       open-ended WAV header, then samples) or ``"pcm"`` (raw s16le mono; the rate is in
       ``X-Sample-Rate``).
@@ -58,6 +66,7 @@ def speak() -> Response:
     play = parsing.optional_bool(body, "play", default=not stream)
     fmt = parsing.optional_str(body, "format") or "wav"
     policy = check_policy(parsing.optional_str(body, "policy") or "queue")
+    timestamps = parsing.optional_bool(body, "timestamps", default=False)
     text_options = parsing.text_options(body, "normalize", synth.text_options())
     if fmt not in STREAM_FORMATS:
         raise UsageError(f"'format' must be 'wav' or 'pcm' (got {fmt!r})", param="format")
@@ -65,7 +74,14 @@ def speak() -> Response:
         raise UsageError(
             "'stream' returns the audio; it cannot be combined with 'play'", param="stream"
         )
+    if timestamps and (play or stream):
+        raise UsageError(
+            "'timestamps' answers JSON with the audio: it needs 'play': false and no 'stream'",
+            param="timestamps",
+        )
     options = synth.default_options().with_overrides(speed=speed)
+    if timestamps:
+        return _timed_response(synth, synth.synthesize(text, voice, options, text_options))
     if stream:
         return _stream_response(synth.stream(text, voice, options, text_options), fmt)
     if play:
@@ -104,6 +120,25 @@ def speak() -> Response:
     return Response(
         wav_bytes(result.samples, result.sample_rate), 200, headers, mimetype="audio/wav"
     )
+
+
+def _timed_response(synth: Synthesizer, result: Result) -> Response:
+    """``/speak``'s answer with ``timestamps``: the WAV in base64 and the words."""
+    out: dict[str, object] = {
+        "audio": base64.b64encode(wav_bytes(result.samples, result.sample_rate)).decode("ascii"),
+        "sample_rate": result.sample_rate,
+        "duration": round(result.duration, 6),
+        "words": [{"word": w.word, "start": w.start, "end": w.end} for w in result.words],
+        "engine": result.engine,
+        "voice": result.voice,
+        "cached": result.cached,
+    }
+    if not result.words:
+        engine = synth.engine(result.voice)
+        out["words_unavailable"] = (
+            "no words were spoken" if engine.has_durations else NO_DURATIONS
+        )
+    return jsonify(out)
 
 
 def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
