@@ -107,6 +107,11 @@ class ClockOutput:
     def position(self) -> int:
         return self.frames
 
+    def settled(self) -> bool:
+        """Whether all the audio :meth:`advance` let through has played (step mode)."""
+        with self._cond:
+            return self._budget <= 0
+
     def play(self, samples: np.ndarray, sample_rate: int, stop: threading.Event) -> int:
         with self._cond:
             self.frames = 0
@@ -115,15 +120,14 @@ class ClockOutput:
             step = min(self.block, len(samples) - self.frames)
             if self.realtime:
                 stop.wait(step / sample_rate)
-            else:
-                with self._cond:
+            with self._cond:
+                if not self.realtime:
                     while self._budget <= 0 and not stop.is_set():
                         self._cond.wait(0.005)
                     if stop.is_set():
                         break
                     step = min(step, self._budget)
                     self._budget -= step
-            with self._cond:
                 self.frames += step
                 self.total += step
         with self._cond:

@@ -86,8 +86,7 @@ def register(sub) -> None:
     say.add_argument(
         "-f",
         "--input-file",
-        help="read the text from this file; - reads standard input (default: the TEXT "
-        "arguments)",
+        help="read the text from this file; - reads standard input (default: the TEXT arguments)",
     )
     say.add_argument(
         "-a",

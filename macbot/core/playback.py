@@ -133,6 +133,7 @@ POLICIES = ("queue", "replace", "interrupt")
 queued and playing, then plays; ``interrupt`` stops the job playing now, plays at once, and
 the queue goes on after it."""
 
+
 def check_policy(policy: str) -> str:
     """``policy`` if it is one of :data:`POLICIES`, else a :class:`UsageError` naming them."""
     if policy not in POLICIES:

@@ -141,3 +141,19 @@ def test_the_word_printer_prints_each_word_once_in_order():
 
 def test_policy_names_match_the_players():
     assert POLICIES == playback.POLICIES
+
+
+def test_progress_in_process_prints_each_word_as_it_plays(
+    monkeypatch, capsys, tmp_path, voice_split
+):
+    _, folder = voice_split
+    config = tmp_path / "split.yaml"
+    tts = {"streaming": {"enabled": True}, "optimized_dir": str(folder.parent)}
+    config.write_text(yaml.safe_dump({"models": {"tts": tts}}))
+    clock = ClockOutput(realtime=True)
+    monkeypatch.setattr(playback, "SoundDeviceOutput", lambda device: clock)
+    code = cli.main(
+        ["--config", str(config), "say", "-a", "0", "--progress", "Hello, Dave. See you at noon."]
+    )
+    assert code == ExitCode.OK
+    assert capsys.readouterr().out.splitlines() == ["Hello", "Dave", "See", "you", "at", "noon"]

@@ -1,7 +1,8 @@
 """``GET /``, the try-it page, in a real headless browser (Debian's chromium and
 chromedriver, driven by selenium; nothing is downloaded) against the real daemon over real
-HTTP: the page loads, shows the engine, and speaking highlights the words in order. Where no
-browser is installed the browser tests are skipped and say why (``.ci/run`` installs one)."""
+HTTP, with the bundled voice's real split (its word timings): the page loads, shows the
+engine, and speaking highlights the words in order. Where no browser is installed the browser
+tests are skipped and say why (``.ci/run`` installs one)."""
 
 from __future__ import annotations
 
@@ -42,11 +43,30 @@ def test_the_page_is_one_file_with_no_external_assets(live_server):
 
 
 @pytest.fixture(scope="module")
+def split_server(voice_split):
+    """The daemon on the bundled voice's split, whose encoder gives the phoneme durations."""
+    _, folder = voice_split
+    config = make_config(
+        models__tts__streaming={"enabled": True},
+        models__tts__optimized_dir=str(folder.parent),
+    )
+    live, server, thread = start_server(config, RecordingOutput())
+    yield live
+    live.session.close()
+    server.request_stop()
+    thread.join(timeout=5)
+    state_of(live.app).player.close()
+    live.synth.close()
+
+
+@pytest.fixture(scope="module")
 def browser():
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
-        pytest.skip(f"no headless browser here ({', '.join(missing)} missing; .ci/run installs "
-                    "Debian's chromium and chromium-driver)")
+        pytest.skip(
+            f"no headless browser here ({', '.join(missing)} missing; .ci/run installs "
+            "Debian's chromium and chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the dev extra)")
     from selenium.webdriver.chrome.service import Service
 
@@ -70,10 +90,10 @@ def wait_until(driver, script: str, timeout: float = 60.0):
     )
 
 
-def test_the_page_shows_the_engine_and_highlights_words_in_order(browser, live_server):
-    browser.get(live_server.url + "/")
+def test_the_page_shows_the_engine_and_highlights_words_in_order(browser, split_server):
+    browser.get(split_server.url + "/")
     engine = wait_until(browser, "return document.getElementById('engine').dataset.engine")
-    assert engine == "piper"
+    assert engine == "piper_chunked"
     assert "en_US-joe-medium" in browser.find_element("id", "engine").text
     wait_until(browser, "return document.querySelectorAll('#metrics dt').length > 0")
 
@@ -88,12 +108,14 @@ def test_the_page_shows_the_engine_and_highlights_words_in_order(browser, live_s
     )
     assert state == "done", browser.find_element("id", "status").text
     shown = [s.text for s in browser.find_elements("css selector", "#words span")]
-    assert shown == text.split()
+    assert shown == [w.strip(".") for w in text.split()]
     highlighted = browser.execute_script("return window.macbotHighlights")
     # Every word lit up once, in the order spoken (a poll may skip none at 25 ms).
     assert highlighted == shown
-    assert all("spoken" in s.get_attribute("class") for s in
-               browser.find_elements("css selector", "#words span"))
+    assert all(
+        "spoken" in s.get_attribute("class")
+        for s in browser.find_elements("css selector", "#words span")
+    )
 
 
 def test_with_a_token_the_page_asks_for_it_or_takes_it_from_the_fragment(browser, shared_synth):

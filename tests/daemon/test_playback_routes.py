@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
-from conftest import ClockOutput, start_server
+from conftest import ClockOutput, make_config, start_server
 
+from macbot.core.synthesizer import Synthesizer
 from macbot.daemon.state import state_of
 
 RATE = 22050
@@ -86,3 +90,91 @@ def test_policies_over_http(clocked):
 
     bad = live.post("/speak", json={"text": "x", "policy": "shout"})
     assert bad.status_code == 400 and bad.json()["param"] == "policy"
+
+
+# -- with word timings: the bundled voice's split ------------------------------------------------
+
+TEXT = "Hello, Dave. The total is $1,234 today, and the meeting starts at noon."
+
+
+@pytest.fixture(scope="module")
+def split_synth(voice_split):
+    """A synthesizer on the bundled voice's split (its encoder gives phoneme durations)."""
+    _, folder = voice_split
+    synth = Synthesizer(
+        make_config(
+            models__tts__streaming={"enabled": True},
+            models__tts__optimized_dir=str(folder.parent),
+        )
+    )
+    yield synth
+    synth.close()
+
+
+@pytest.fixture
+def timed(split_synth):
+    output = ClockOutput()
+    live, server, thread = start_server(split_synth.config, output, split_synth)
+    yield live, output
+    server.request_stop()
+    thread.join(timeout=5)
+    state_of(live.app).player.close()
+
+
+def test_interrupt_returns_the_words_heard_before_the_stop(timed):
+    live, output = timed
+    timed_words = live.post(
+        "/speak", json={"text": TEXT, "play": False, "timestamps": True}
+    ).json()["words"]
+    assert len(timed_words) == 13
+    job_id = speak(live, TEXT)
+    # Play until four words have been heard in full, 50 ms at a time.
+    while len(job(live, job_id)["words"]) < 4:
+        output.advance(0.05)
+        assert wait_for(output.settled)
+    stopped = live.post("/interrupt").json()
+    assert stopped["stopped"] == 1 and stopped["job_id"] == job_id
+    played = output.total / RATE
+    assert stopped["played_seconds"] == pytest.approx(played, abs=1e-3)
+    heard = stopped["words"]
+    assert [w["word"] for w in heard] == [w["word"] for w in timed_words[: len(heard)]]
+    for mine, theirs in zip(heard, timed_words, strict=False):  # the job's times: the audio's
+        assert mine["start"] == pytest.approx(theirs["start"], abs=1e-3)
+        assert mine["end"] == pytest.approx(theirs["end"], abs=1e-3)
+    assert all(w["end"] <= played for w in heard)
+    nxt = timed_words[len(heard)]
+    if stopped["current_word"] is None:  # stopped between two words
+        assert played < nxt["start"]
+    else:  # the word the stop cut
+        assert stopped["current_word"]["word"] == nxt["word"]
+        assert nxt["start"] <= played < nxt["end"]
+    assert job(live, job_id)["state"] == "interrupted"
+
+
+def test_say_progress_prints_each_word_as_it_plays(timed):
+    live, output = timed
+    output.realtime = True
+    env = {**os.environ, "MACBOT_URL": live.url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "macbot", "say", "--progress", TEXT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Hello",
+        "Dave",
+        "The",
+        "total",
+        "is",
+        "$1,234",
+        "today",
+        "and",
+        "the",
+        "meeting",
+        "starts",
+        "at",
+        "noon",
+    ]
