@@ -279,6 +279,14 @@ class DaemonClient:
             raise DaemonError(404, "this daemon has no /interrupt (update macbot)")
         return self._checked(reply).json()
 
+    def pause(self) -> dict[str, Any]:
+        """``POST /pause``: hold playback mid-word until :meth:`resume`."""
+        return self._checked(self.request("POST", "/pause", {})).json()
+
+    def resume(self) -> dict[str, Any]:
+        """``POST /resume``: go on from where :meth:`pause` held."""
+        return self._checked(self.request("POST", "/resume", {})).json()
+
     def performance(self) -> dict[str, Any]:
         """``/tts-performance``: engine, voice, timings."""
         return self._checked(self.request("GET", "/tts-performance", timeout=5)).json()
