@@ -473,9 +473,12 @@ class Player:
                     return False
                 job.state = "playing"
                 call = self._call = _Call(job, threading.Event())
-            played = self.output.play(samples[job.chunk_frames :], rate, call.stop)
+            try:
+                played = self.output.play(samples[job.chunk_frames :], rate, call.stop)
+            finally:
+                with self._cond:
+                    self._call = None
             with self._cond:
-                self._call = None
                 if not call.stop.is_set():
                     played = total - job.chunk_frames  # played to its end
                 job.chunk_frames = min(total, job.chunk_frames + max(0, int(played)))
