@@ -47,7 +47,11 @@ def global_options(short_verbose: bool = True) -> argparse.ArgumentParser:
         *(("-v", "--verbose") if short_verbose else ("--verbose",)),
         action="count",
         default=argparse.SUPPRESS,
-        help="more logging: -v info, -vv debug (default: warnings only)",
+        help=(
+            "more logging: -v info, -vv debug (default: warnings only)"
+            if short_verbose
+            else "more logging: --verbose info, twice debug (default: warnings only)"
+        ),
     )
     return parent
 
