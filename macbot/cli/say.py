@@ -20,6 +20,7 @@ from pathlib import Path
 from ..client.http import DaemonClient
 from ..client.say import POLICIES, WordPrinter, say_via_daemon, speed_for_rate
 from ..config import AppConfig
+from ..core.voices import resolve_voice
 from ..errors import (
     EmptyTextError,
     ExitCode,
@@ -27,6 +28,7 @@ from ..errors import (
     OutputError,
     UnsupportedFormatError,
     UsageError,
+    VoiceNotFoundError,
 )
 from .common import GLOBAL_LONG, command, spinner
 
@@ -167,7 +169,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         result = say_via_daemon(
             DaemonClient.from_config(config),
             text,
-            voice=args.voice,
+            voice=voice_name(args.voice, config),
             speed=speed,
             play=output is None,
             wait=args.wait,
@@ -180,6 +182,19 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
                 _made(output, result.duration)
             return ExitCode.OK
     return _say_here(args, config, text, speed, output, printer)
+
+
+def voice_name(spec: str | None, config: AppConfig) -> str | None:
+    """The full name of a voice given by its speaker's name (``joe`` →
+    ``en_US-joe-medium``, as ``say -v`` scripts name voices), so the daemon, which takes
+    names as ``/voices`` lists them, gets one; anything else as given (an unknown name is
+    the daemon's to refuse, with its list)."""
+    if spec is None or spec.endswith(".onnx") or "/" in spec or spec.startswith("~"):
+        return spec
+    try:
+        return resolve_voice(spec, config.tts.voices_dir).name
+    except VoiceNotFoundError:
+        return spec
 
 
 def gather_text(args: argparse.Namespace) -> str:

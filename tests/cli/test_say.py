@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
-from conftest import ClockOutput
+from conftest import ClockOutput, make_config
 
 from macbot import cli
+from macbot.cli.say import voice_name
 from macbot.client.say import NATURAL_WPM, POLICIES, WordPrinter, speed_for_rate
 from macbot.core import playback
 from macbot.errors import ExitCode, UsageError
@@ -47,6 +48,28 @@ def test_a_script_written_for_say_works(tmp_path, quiet_config):
     assert proc.returncode == 0, proc.stderr
     info = sf.info(str(out))
     assert info.format == "WAV" and info.samplerate == 22050 and 0.2 < info.duration < 2
+
+
+def test_say_names_the_voice_in_full_to_the_daemon(live_server, tmp_path):
+    """``-v joe`` reaches the daemon as ``en_US-joe-medium``, the name ``/voices`` lists."""
+    before = live_server.get("/tts-performance").json()["performance"]["syntheses"]
+    out = tmp_path / "joe.wav"
+    env = {**os.environ, "MACBOT_URL": live_server.url}
+    proc = subprocess.run(
+        [*MACBOT, "say", "-v", "joe", "-o", str(out), "Through the daemon."],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert live_server.get("/tts-performance").json()["performance"]["syntheses"] == before + 1
+    assert sf.info(str(out)).duration > 0.5
+    config = make_config()
+    assert voice_name("joe", config) == "en_US-joe-medium"
+    assert voice_name("en_US-joe-medium", config) == "en_US-joe-medium"
+    assert voice_name("nobody", config) == "nobody"  # the daemon's to refuse, with its list
+    assert voice_name("voices/x.onnx", config) == "voices/x.onnx"
 
 
 def test_text_from_stdin_a_file_or_several_words_is_the_same_text(tmp_path, quiet_config):
