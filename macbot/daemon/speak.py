@@ -135,9 +135,7 @@ def _timed_response(synth: Synthesizer, result: Result) -> Response:
     }
     if not result.words:
         engine = synth.engine(result.voice)
-        out["words_unavailable"] = (
-            "no words were spoken" if engine.has_durations else NO_DURATIONS
-        )
+        out["words_unavailable"] = "no words were spoken" if engine.has_durations else NO_DURATIONS
     return jsonify(out)
 
 
