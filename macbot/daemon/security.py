@@ -30,7 +30,14 @@ from urllib.parse import urlsplit
 from flask import Flask, request
 
 from ..config import AppConfig, auth_token
-from ..errors import CrossOrigin, HostNotAllowed, InvalidToken, MacbotError, MissingToken
+from ..errors import (
+    CrossOrigin,
+    HostNotAllowed,
+    InvalidToken,
+    MacbotError,
+    MissingToken,
+    Unauthorized,
+)
 from .state import state
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,9 +45,13 @@ _LOGGER = logging.getLogger(__name__)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 """Host names always accepted in the ``Host`` header."""
 
-OPEN_PATHS = frozenset({"/health", "/"})
-"""Routes that need no token: ``/health`` (launchd and monitors poll it) and the try-it page
-``/`` (static, no secret; everything it fetches needs the token)."""
+OPEN_PATHS = frozenset({"/health"})
+"""Routes that need no token (launchd and monitors poll them)."""
+
+PAGE_PATHS = frozenset({"/"})
+"""Pages an HTTP ``GET`` may load without a token: the try-it page is static and holds no
+secret; everything it fetches needs the token. (Only over HTTP: the WebSocket's path is
+``/`` too, and it needs the token.)"""
 
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
 
@@ -111,8 +122,8 @@ def install(app: Flask) -> None:
 def _guard() -> None:
     config = state().config
     refusal = check_headers(config, request.headers, request.path)
-    if refusal is None:
-        return
+    if refusal is None or (isinstance(refusal, Unauthorized) and _page_request()):
+        return  # a token refusal comes after the Host and Origin checks passed
     _LOGGER.warning(
         "refused %s %s from %s: %s", request.method, request.path, request.remote_addr, refusal
     )
@@ -188,6 +199,10 @@ def _check_token(
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
         return InvalidToken("invalid bearer token")
     return None
+
+
+def _page_request() -> bool:
+    return request.method in ("GET", "HEAD") and request.path in PAGE_PATHS
 
 
 def masked(value: Any) -> Any:
