@@ -9,7 +9,18 @@ from ..config import AppConfig
 from ..errors import ExitCode, UsageError
 from .common import ProgressReporter, command, progress
 
-SUITE_NAMES = ("rtf", "daemon", "split", "load", "rss", "memspeed", "variants", "frontend")
+SUITE_NAMES = (
+    "rtf",
+    "daemon",
+    "split",
+    "load",
+    "rss",
+    "memspeed",
+    "variants",
+    "frontend",
+    "websocket",
+    "word-timings",
+)
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
 

@@ -114,7 +114,7 @@ class Server:
             self.stopped.set()
 
 
-RESTART_KEYS = ("host", "port", "threads")
+RESTART_KEYS = ("host", "port", "threads", "websocket", "wyoming")
 """``server`` keys that only a restart applies (the socket and the worker pool exist)."""
 
 
@@ -123,8 +123,8 @@ class Reloader:
 
     Speed, synthesis options, limits, token and allowed hosts apply at once; a different
     voice, model files or performance settings build and warm up a new synthesizer first
-    (the old one keeps serving meanwhile). ``server.host``/``port``/``threads`` need a
-    restart: they are kept, with a warning.
+    (the old one keeps serving meanwhile). ``server.host``/``port``/``threads`` and the
+    ``websocket`` and ``wyoming`` listeners need a restart: they are kept, with a warning.
     """
 
     def __init__(self, server: Server) -> None:

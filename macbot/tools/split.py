@@ -168,9 +168,7 @@ def find_cut(model: onnx.ModelProto, prefix: str = DECODER_PREFIX) -> Cut:
             strides = [a.ints for a in node.attribute if a.name == "strides"]
             hop *= int(strides[0][0]) if strides and strides[0] else 1
     ceils = [
-        n.output[0]
-        for n in graph.node
-        if n.op_type == "Ceil" and not n.name.startswith(prefix)
+        n.output[0] for n in graph.node if n.op_type == "Ceil" and not n.name.startswith(prefix)
     ]
     return Cut(
         tensor=cut,

@@ -4,7 +4,8 @@ Suites (``macbot bench SUITE`` or ``scripts/benchmark_tts.py SUITE``): ``rtf`` (
 engine, ``/speak`` and ``macbot say``), ``daemon`` (the daemon over HTTP against piper-tts:
 one sentence, ten, cache, 8 clients, RSS), ``split`` (streaming inside a sentence), ``load``,
 ``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``frontend``
-(the text front end: LLM replies heard through whisper against their spoken forms).
+(the text front end: LLM replies heard through whisper against their spoken forms),
+``websocket`` and ``word-timings`` (live speech: text streamed in, word timings vs whisper).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import json
 import sys
 
-from . import daemon, frontend, rtf, session, split, variants  # noqa: F401  (each registers its suites)
+from . import daemon, frontend, livespeech, rtf, session, split, variants  # noqa: F401  (each registers its suites)
 from .registry import SUITES, markdown
 
 
