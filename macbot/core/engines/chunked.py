@@ -287,6 +287,12 @@ class ChunkedEngine(PiperEngine):
             short_decoder=short,
         )
         engine.load_seconds = time.perf_counter() - started
+        if not engine.has_durations:
+            _LOGGER.warning(
+                "the split %s has no phoneme durations (made before format 2): it streams, but "
+                "gives no word timings; run `macbot split` again to get them",
+                split_dir,
+            )
         _LOGGER.info(
             "loaded %s split from %s (chunk %d, context %d, %s decoder) in %.2fs",
             voice.name,
