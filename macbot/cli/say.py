@@ -96,12 +96,13 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"cannot write {output.name}: unknown audio extension {output.suffix or '(none)'!r}",
             hint=f"use one of {', '.join(FILE_EXTENSIONS)}",
         )
-    if use_daemon(args):
+    if use_daemon(args, config):
+        voice, speed = asked_for(args, config)
         result = say_via_daemon(
             DaemonClient.from_config(config),
             text,
-            voice=args.voice,
-            speed=args.speed,
+            voice=voice,
+            speed=speed,
             play=output is None,
             wait=args.wait,
         )
@@ -171,13 +172,42 @@ def _made(path: Path, seconds: float) -> None:
     print(f"macbot: wrote {seconds:.2f} s of audio to {path}", file=sys.stderr)
 
 
-def use_daemon(args: argparse.Namespace) -> bool:
-    """The daemon takes text, voice, speed and play; noise and speaker overrides are
-    in-process only (``/speak`` has no such fields)."""
+def asked_for(args: argparse.Namespace, config: AppConfig) -> tuple[str | None, float | None]:
+    """The voice name and speed to send the daemon: the options, else what the config file in
+    force says (a running daemon may have been started with another file; it must still speak
+    with the voice asked for, or refuse: a misspelled voice exited 0 in the daemon's own voice
+    before issue 11). ``None``: no file, the daemon's own."""
+    voice, speed = args.voice, args.speed
+    if config.source is not None:
+        if voice is None:
+            tts = config.tts
+            voice = (
+                tts.piper.voice_path.name.removesuffix(".onnx")
+                if tts.piper.voice_path
+                else tts.voice
+            )
+        if speed is None:
+            speed = config.tts.speed
+    return voice, speed
+
+
+def is_path(voice: str) -> bool:
+    """Whether a voice is given as a file (the daemon takes voice names only)."""
+    return voice.endswith(".onnx") or "/" in voice or voice.startswith("~")
+
+
+def use_daemon(args: argparse.Namespace, config: AppConfig | None = None) -> bool:
+    """The daemon takes text, voice names, speed and play; noise and speaker overrides and
+    voices given as files are in-process only (``/speak`` has no such fields, and over HTTP a
+    voice is a name)."""
     if args.local:
         return False
     overrides = (args.noise_scale, args.noise_w_scale, args.speaker)
     if any(v is not None for v in overrides):
         _LOGGER.info("--noise-scale/--noise-w-scale/--speaker: synthesizing in-process")
+        return False
+    voice = args.voice if args.voice is not None else config.tts.voice if config else None
+    if voice is not None and is_path(voice):
+        _LOGGER.info("voice %s is a file; the daemon takes names: synthesizing in-process", voice)
         return False
     return True

@@ -195,27 +195,32 @@ def test_sighup_reloads_the_config(daemon_factory):
 
 
 @pytest.fixture
-def reloadable(tmp_path, shared_synth):
-    """An in-process server whose config came from a file, and its Reloader."""
+def reloadable(tmp_path):
+    """An in-process server whose config came from a file, and its Reloader. It has its own
+    synthesizer: a reload that builds a new one closes the one it replaced."""
     import threading
 
     from conftest import RecordingOutput
 
     from macbot.config import load_config
     from macbot.core.playback import Player
+    from macbot.core.synthesizer import Synthesizer
     from macbot.daemon.app import create_app
     from macbot.daemon.server import Reloader, Server
 
     path = tmp_path / "macbot.yaml"
     write_config(path, 8123, max_text_chars=100)
     config = load_config(path)
-    app = create_app(config, synthesizer=shared_synth, player=Player(RecordingOutput()))
+    synth = Synthesizer(config)
+    synth.warmup()
+    app = create_app(config, synthesizer=synth, player=Player(RecordingOutput()))
     server = Server(app, "127.0.0.1", 0, threads=2, grace=5)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield server, Reloader(server), path
     server.request_stop()
     thread.join(timeout=5)
+    state_of(server.app).synthesizer.close()
 
 
 def test_reload_with_an_unknown_voice_keeps_the_running_one(reloadable, caplog):
@@ -238,9 +243,12 @@ def test_reload_with_a_new_voice_warms_it_up_before_swapping(reloadable, shared_
     path.write_text(yaml.safe_dump(data))
     metrics = state_of(server.app).metrics
     requests.get(server.url + "/info", timeout=10)
+    before = state_of(server.app).synthesizer
     assert reloader.reload() is True
     synth = state_of(server.app).synthesizer
-    assert synth is not shared_synth and synth.loaded  # built and warmed before the swap
+    assert synth is not before and synth.loaded  # built and warmed before the swap
+    reloader.retiring.join(timeout=60)
+    assert not before.loaded  # the replaced one was closed once idle
     assert state_of(server.app).metrics is metrics  # counters survive reloads
     resp = requests.post(server.url + "/speak", json={"text": "x" * 61, "play": False}, timeout=10)
     assert resp.status_code == 413
