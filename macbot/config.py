@@ -51,6 +51,10 @@ ENV_CONFIG = "MACBOT_CONFIG"
 ENV_TOKEN = "MACBOT_TOKEN"
 """Environment variable holding the bearer token when ``server.auth_token`` is not set."""
 
+ENV_AUTO_OPTIMIZE = "MACBOT_AUTO_OPTIMIZE"
+"""Environment variable that switches background optimization off when set to ``0`` or
+``false`` (CI and test runs), whatever ``tts_auto_optimize`` says."""
+
 CONFIG_NAME = "macbot.yaml"
 """File name looked for in the user's config folder."""
 
@@ -248,6 +252,13 @@ class PerformanceConfig:
     """Use optimized variants (CoreML, quantized) when they pass their checks; ``false``:
     always the original model."""
 
+    tts_auto_optimize: bool = True
+    """Optimize every loaded voice for this machine in the background (``macbot optimize``
+    in a low-priority child process, paused while requests are synthesized): split, quantize,
+    gate, time, then swap the winner in live. Results in ``optimized_dir`` are reused while
+    the voice, onnxruntime, the CPU and the providers stay the same. ``false``: only what
+    ``macbot optimize`` / ``macbot tune`` made by hand is used."""
+
     tts_cache_max_mb: float = 64.0
     """Byte budget of the phrase cache in MB (float32 samples; ~90 KB per second of audio)."""
 
@@ -259,15 +270,17 @@ class PerformanceConfig:
     ``$XDG_CACHE_HOME/macbot`` elsewhere."""
 
     tts_workers: int = 0
-    """Synthesis worker threads (with ``tts_parallel_processing``). ``0``: one per two compute
-    cores (performance cores on Apple Silicon, else physical), at least 1."""
+    """Sentences synthesized side by side (with ``tts_parallel_processing``). ``0``: the
+    adaptive plan, one per compute core (performance cores on Apple Silicon, else physical),
+    at most 4, sharing a pool of every core's thread."""
 
     tts_intra_op_threads: int = 0
-    """onnxruntime intra-op threads per model run. ``0``: cores divided by workers."""
+    """onnxruntime intra-op threads per model run. ``0``: a thread per compute core shared by
+    the workers (the adaptive plan), or cores divided by ``tts_workers`` when that is set."""
 
     tts_memory_arena: bool = True
-    """onnxruntime's CPU memory arena (its memory pattern is always off). ``true`` is 10-18 %
-    faster; ``false`` returns memory after every run (flat RSS even after a huge sentence)."""
+    """onnxruntime's CPU memory arena (its memory pattern is always off), handing its unused
+    memory back after every run; ``false``: no arena."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +351,13 @@ class ServerConfig:
     max_body_bytes: int = 65536
     """Largest request body accepted (bytes); larger gives 413."""
 
+    connection_limit: int = 1000
+    """Connections served at once; more wait in the listen queue. Higher than waitress' 100,
+    which 100 idle sockets filled, locking every client out."""
+
+    channel_timeout: float = 30.0
+    """Seconds a connection may sit idle (no bytes, or half a request) before it is closed."""
+
     auth_token: str | None = None
     """Bearer token every route but ``/health`` then needs (``Authorization: Bearer TOKEN``).
     ``null``: no token (``$MACBOT_TOKEN`` is used when set). Shown masked by ``/config``."""
@@ -400,6 +420,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "voice_assistant.performance.tts_intra_op_threads": (0, 256),
     "server.port": (1, 65535),
     "server.threads": (1, 256),
+    "server.connection_limit": (10, 100_000),
+    "server.channel_timeout": (1.0, 3600.0),
     "server.max_text_chars": (1, 10_000_000),
     "server.max_body_bytes": (64, 1 << 30),
     "server.websocket.port": (1, 65535),
@@ -535,6 +557,21 @@ def auth_token(config: AppConfig) -> str | None:
     """The bearer token in force, for the server and its clients alike: ``server.auth_token``,
     else ``$MACBOT_TOKEN``, else none."""
     return config.server.auth_token or os.environ.get(ENV_TOKEN, "").strip() or None
+
+
+def auto_optimize(config: AppConfig) -> tuple[bool, str]:
+    """Whether the daemon optimizes loaded voices in the background, and why (or why not):
+    ``tts_optimize_for_speed`` and ``tts_auto_optimize`` both true, and ``$MACBOT_AUTO_OPTIMIZE``
+    not ``0``/``false``."""
+    perf = config.performance
+    env = os.environ.get(ENV_AUTO_OPTIMIZE, "").strip().lower()
+    if env in ("0", "false", "no", "off"):
+        return False, f"${ENV_AUTO_OPTIMIZE} is {env!r}"
+    if not perf.tts_optimize_for_speed:
+        return False, "voice_assistant.performance.tts_optimize_for_speed is false"
+    if not perf.tts_auto_optimize:
+        return False, "voice_assistant.performance.tts_auto_optimize is false"
+    return True, "voice_assistant.performance.tts_auto_optimize is true"
 
 
 def config_from_dict(

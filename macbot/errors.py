@@ -36,6 +36,7 @@ that came back over HTTP.
     ├── ServiceNotRunning         the daemon does not answer (exit 21)
     │   └── DaemonUnavailable     nothing answers at its address
     ├── DaemonError               the daemon refused a client's request (exit 22)
+    │   └── DaemonNoAnswer        it took the request but gave no answer (not repeated)
     ├── ModelNotFoundError        toolkit: no such model file (exit 30)
     ├── QuantizationError         toolkit: a method failed (exit 31)
     └── QualityGateFailed         toolkit: the variant failed the gate (exit 32)
@@ -416,3 +417,13 @@ class DaemonError(MacbotError):
         remote = error_class(remote_code)
         if remote is not MacbotError and remote is not DaemonError:
             self.exit_code = remote.exit_code  # type: ignore[misc]  (per instance on purpose)
+
+
+class DaemonNoAnswer(DaemonError):
+    """The daemon took a request but no whole answer came back (a timeout, a dropped
+    connection). It may have acted on it, so the client must not do the same work again."""
+
+    code = "daemon_no_answer"
+
+    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(status, message, None, hint=hint)

@@ -36,6 +36,13 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="macbot-test-cache-")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="macbot-test-config-")
 os.environ.pop("MACBOT_CONFIG", None)
 os.environ.pop("MACBOT_TOKEN", None)
+# Daemons started by tests (`macbot serve` processes included) must not start the background
+# optimizer: it would burn the shared cores and write into the checkout's optimized_models/.
+# Tests of the optimizer start it themselves.
+os.environ["MACBOT_AUTO_OPTIMIZE"] = "0"
+OPTIMIZED_DIR = tempfile.mkdtemp(prefix="macbot-test-optimized-")
+"""Where make_config's configs keep generated models: not the checkout's optimized_models/,
+whose variants and tune records (from `make run`) would change which engine tests get."""
 
 
 class RecordingOutput:
@@ -141,7 +148,13 @@ def make_config(tmp_path: Path | None = None, **sections: dict) -> AppConfig:
     # (tests of the chunked engine turn it on with their own split). Memory-only cache unless a
     # test asks for persistence (tests must not share state).
     data: dict = {
-        "models": {"tts": {"piper": dict(DETERMINISTIC), "streaming": {"enabled": False}}},
+        "models": {
+            "tts": {
+                "piper": dict(DETERMINISTIC),
+                "streaming": {"enabled": False},
+                "optimized_dir": OPTIMIZED_DIR,
+            }
+        },
         "voice_assistant": {"performance": {"tts_cache_persist": False}},
     }
     for dotted, value in sections.items():
@@ -234,3 +247,77 @@ def plain():
     from macbot.core.engines.piper import SynthesisOptions
 
     return SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
+
+
+# -- the optimizer (issue 12) ------------------------------------------------------------------
+
+SMALL_GATE = (
+    "I have set a timer for ten minutes.",
+    "Your library books are due back next Monday.",
+    "The front door is locked and the alarm system is armed.",
+)
+"""A real quality gate (whisper's WER, spectral distance) on three sentences."""
+
+
+def small_options(**changes):
+    """`macbot optimize` kept small for tests: three gate sentences, one cheap candidate (the
+    float encoder with the decoder's Convs in static QDQ), one timing round."""
+    import dataclasses
+
+    from macbot.tools.optimizer import RECIPES, OptimizeOptions
+
+    options = OptimizeOptions(
+        gate_sentences=SMALL_GATE,
+        # On three sentences (~13 words) one word whisper mishears is 7.7 WER points; the real
+        # gate (2 points over 32 sentences) is the default, tests allow two words.
+        wer_margin_points=16.0,
+        recipes=(RECIPES["dec-conv"],),
+        tune_rounds=1,
+        tune_sentences=("Turning off the lights in the living room and the kitchen now.",),
+        threads=2,
+    )
+    return dataclasses.replace(options, **changes)
+
+
+SMALL_ARGS = ["--sentences", "3", "--wer-margin", "16", "--rounds", "1", "--recipes", "dec-conv"]
+"""The same small run for `macbot optimize` (the daemon's child process)."""
+
+
+def optimized_config(folder: Path, **performance) -> AppConfig:
+    """Deterministic synthesis with generated models in ``folder``."""
+    return config_from_dict(
+        {
+            "models": {"tts": {"optimized_dir": str(folder), "piper": dict(DETERMINISTIC)}},
+            "voice_assistant": {"performance": {"tts_cache_persist": False, **performance}},
+        }
+    )
+
+
+def seed_split(voice_split, folder: Path) -> None:
+    """Put the session's split into ``folder`` (the optimizer reuses it instead of splitting)."""
+    import shutil
+
+    _voice, split = voice_split
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(split, folder / split.name)
+
+
+@pytest.fixture(scope="session")
+def optimized(tmp_path_factory, voice_split):
+    """A fresh optimized_dir (the session's split in it) after one real, small run of
+    `macbot optimize`'s pipeline: (folder, final state, every state it reported)."""
+    import json
+
+    from macbot.core.voices import bundled_voice
+    from macbot.tools.optimizer import optimize
+
+    folder = tmp_path_factory.mktemp("fresh-optimized")
+    seed_split(voice_split, folder)
+    reports: list[dict] = []
+    state = optimize(
+        optimized_config(folder),
+        bundled_voice(),
+        small_options(),
+        lambda s: reports.append(json.loads(json.dumps(s.to_dict()))),
+    )
+    return folder, state, reports

@@ -17,7 +17,12 @@ SUITE_NAMES = (
     "rss",
     "memspeed",
     "variants",
+    "runs",
+    "memory",
+    "soak",
     "frontend",
+    "optimize",
+    "pareto",
     "websocket",
     "word-timings",
 )
@@ -66,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=200,
         help="daemon: varied requests for the RSS check (default: 200)",
     )
+    parser.add_argument(
+        "--soak-requests",
+        type=int,
+        default=1000,
+        help="soak: mixed requests to send (default: 1000)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here (default: none)")
     parser.add_argument(
         "--chunk-frames", type=int, default=32, help="split: first chunk, frames (default: 32)"
@@ -94,7 +105,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        help="variants: output folder for JSON, Markdown and PNG (default: bench_results/variants)",
+        help="variants, soak, optimize, pareto: output folder for JSON, Markdown and PNG (default: "
+        "bench_results/SUITE)",
+    )
+    parser.add_argument(
+        "--probe-interval",
+        type=float,
+        default=1.0,
+        help="optimize: seconds between lone-sentence probes during the optimization (default: 1)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="pareto: rebuild and re-measure every candidate (default: reuse OUT/models)",
     )
     return parser
 

@@ -58,11 +58,48 @@ def config_check(config: AppConfig) -> dict[str, Any]:
     }
 
 
+def optimization_check(config: AppConfig) -> dict[str, Any]:
+    """The configured voice's optimization for this host: whether the daemon optimizes in the
+    background, the stored result (``optimize.json``), whether a run is due and why, and the
+    running daemon's live state when one answers."""
+    from ..client.http import DaemonClient
+    from ..config import auto_optimize
+    from ..core.optimization import OptimizationState, check
+    from ..core.selection import EngineChain
+    from ..core.voices import configured_voice
+    from ..errors import DaemonError, ServiceNotRunning
+
+    voice = configured_voice(config.tts)
+    enabled, why_auto = auto_optimize(config)
+    needed, record = check(EngineChain(config, preoptimize=False), voice)
+    stored = OptimizationState.from_dict(record) if record else None
+    live = None
+    try:
+        live = DaemonClient.from_config(config, timeout=2).info(timeout=2).get("optimization")
+    except (ServiceNotRunning, DaemonError):  # no daemon, or an older one: stored state only
+        live = None
+    return {
+        "voice": voice.name,
+        "auto": enabled,
+        "auto_reason": why_auto,
+        "stored": stored.summary() | {"reason": stored.reason} if stored else None,
+        "needs_run": needed,
+        "daemon": {k: live.get(k) for k in ("state", "step", "progress", "winner", "reason")}
+        if live
+        else None,
+    }
+
+
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from ..core.probes import probe_host
 
     facts = probe_host()
-    report = {**facts.to_dict(), "audio": audio_check(config), "config": config_check(config)}
+    report = {
+        **facts.to_dict(),
+        "audio": audio_check(config),
+        "config": config_check(config),
+        "optimization": optimization_check(config),
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return ExitCode.OK
@@ -98,7 +135,27 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
     for warning in cfg["warnings"]:
         console.print(f"  [yellow]warning[/yellow]: {escape(warning)}", soft_wrap=True)
+    _print_optimization(console, report["optimization"])
     return ExitCode.OK
+
+
+def _print_optimization(console: Any, opt: dict[str, Any]) -> None:
+    console.print(
+        f"optimization of {escape(opt['voice'])}: background "
+        f"{'on' if opt['auto'] else 'off'} ({escape(opt['auto_reason'])})"
+    )
+    stored = opt["stored"]
+    if stored:
+        console.print(
+            f"  stored: {stored['state']}, winner {escape(str(stored['winner']))} "
+            f"(finished {stored['finished_at']}): {escape(stored['reason'])}"
+        )
+    if opt["needs_run"]:
+        console.print(f"  due: {escape(opt['needs_run'])} (macbot optimize, or the daemon)")
+    live = opt["daemon"]
+    if live:
+        step = f", step {live['step']} {100 * (live['progress'] or 0):.0f}%" if live["step"] else ""
+        console.print(f"  daemon: {live['state']}{step}: {escape(live['reason'] or '')}")
 
 
 def _shown(value: Any) -> str:

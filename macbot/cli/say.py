@@ -165,11 +165,12 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"(use one of {', '.join(FILE_EXTENSIONS)})"
         )
     printer = WordPrinter(_print_word) if args.progress and output is None else None
-    if use_daemon(args):
+    if use_daemon(args, config):
+        voice, speed = asked_for(args, config, speed)
         result = say_via_daemon(
             DaemonClient.from_config(config),
             text,
-            voice=voice_name(args.voice, config),
+            voice=voice_name(voice, config),
             speed=speed,
             play=output is None,
             wait=args.wait,
@@ -189,7 +190,7 @@ def voice_name(spec: str | None, config: AppConfig) -> str | None:
     ``en_US-joe-medium``, as ``say -v`` scripts name voices), so the daemon, which takes
     names as ``/voices`` lists them, gets one; anything else as given (an unknown name is
     the daemon's to refuse, with its list)."""
-    if spec is None or spec.endswith(".onnx") or "/" in spec or spec.startswith("~"):
+    if spec is None or is_path(spec):
         return spec
     try:
         return resolve_voice(spec, config.tts.voices_dir).name
@@ -322,14 +323,48 @@ def _made(path: Path, seconds: float) -> None:
     print(f"macbot: wrote {seconds:.2f} s of audio to {path}", file=sys.stderr)
 
 
-def use_daemon(args: argparse.Namespace) -> bool:
-    """The daemon takes text, voice, speed, play and policy; noise and speaker overrides and
-    another audio device (``-a``) are in-process only (``/speak`` has no such fields)."""
+def asked_for(
+    args: argparse.Namespace, config: AppConfig, speed: float | None = None
+) -> tuple[str | None, float | None]:
+    """The voice name and speed to send the daemon: the options (``speed``: the one ``-r``
+    or ``--speed`` asked for), else what the config file in force says (a running daemon may
+    have been started with another file; it must still speak with the voice asked for, or
+    refuse: a misspelled voice exited 0 in the daemon's own voice before issue 11). ``None``:
+    no file, the daemon's own."""
+    voice = args.voice
+    if speed is None:
+        speed = args.speed
+    if config.source is not None:
+        if voice is None:
+            tts = config.tts
+            voice = (
+                tts.piper.voice_path.name.removesuffix(".onnx")
+                if tts.piper.voice_path
+                else tts.voice
+            )
+        if speed is None:
+            speed = config.tts.speed
+    return voice, speed
+
+
+def is_path(voice: str) -> bool:
+    """Whether a voice is given as a file (the daemon takes voice names only)."""
+    return voice.endswith(".onnx") or "/" in voice or voice.startswith("~")
+
+
+def use_daemon(args: argparse.Namespace, config: AppConfig | None = None) -> bool:
+    """The daemon takes text, voice names, speed, play and policy; noise and speaker
+    overrides, voices given as files and another audio device (``-a``) are in-process only
+    (``/speak`` has no such fields, and over HTTP a voice is a name)."""
     if args.local:
         return False
     overrides = (args.noise_scale, args.noise_w_scale, args.speaker)
     if any(v is not None for v in overrides):
         _LOGGER.info("--noise-scale/--noise-w-scale/--speaker: synthesizing in-process")
+        return False
+    voice = args.voice if args.voice is not None else config.tts.voice if config else None
+    if voice is not None and is_path(voice):
+        _LOGGER.info("voice %s is a file; the daemon takes names: synthesizing in-process", voice)
         return False
     if args.audio_device is not None:
         _LOGGER.info("-a %s: playing in-process on that device", args.audio_device)

@@ -19,7 +19,7 @@ from ..errors import (
     ExitCode,
     ServiceError,
 )
-from ..service import ServiceSpec, manager_for
+from ..service import ServiceSpec, ServiceStatus, manager_for
 from .common import command
 
 
@@ -88,7 +88,19 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
 
 def _status(manager, config: AppConfig, as_json: bool) -> int:
-    status = manager.status()
+    """The manager's view and the daemon's ``/health``, both always: a daemon started by hand
+    (or a manager that cannot be asked) still answers, and ``--json`` is always JSON."""
+    try:
+        status = manager.status()
+    except ServiceError as exc:  # reported beside the daemon's own answer below
+        status = ServiceStatus(
+            manager.name,
+            manager.path.exists(),
+            False,
+            "unknown",
+            path=manager.path,
+            detail=str(exc),
+        )
     client = DaemonClient.from_config(config, timeout=3)
     health: dict[str, object]
     try:
@@ -100,7 +112,9 @@ def _status(manager, config: AppConfig, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"service": status.to_dict(), "health": health}, indent=2))
     else:
-        print(f"manager:   {status.manager} ({status.path})")
+        print(f"manager:   {status.manager}")
+        where = "" if status.installed else " (does not exist: not installed)"
+        print(f"file:      {status.path}{where}")
         print(f"installed: {'yes' if status.installed else 'no'}")
         print(f"state:     {status.state}" + (f" (pid {status.pid})" if status.pid else ""))
         if status.last_exit:

@@ -298,7 +298,7 @@ def cmd_quantize(args: argparse.Namespace, config: AppConfig) -> int:
         results = []
         with progress() as bar:
             steps = bar.add_task("variants", total=len(methods))
-            per = bar.add_task("sentences", total=len(sentences or ()) * len(methods))
+            per = bar.add_task("sentences", total=2 * len(sentences or ()) * len(methods))
             for method in methods:
                 try:
                     path, manifest = build(
@@ -436,7 +436,7 @@ def cmd_verify(args: argparse.Namespace, config: AppConfig) -> int:
     with _errors():
         transcriber = _transcriber(not args.no_wer)
         with progress() as bar:
-            task = bar.add_task(f"verifying {variant.name}", total=len(sentences))
+            task = bar.add_task(f"verifying {variant.name}", total=2 * len(sentences))
             manifest = reverify(
                 voice,
                 variant,
@@ -551,7 +551,7 @@ def cmd_export_optimized(args: argparse.Namespace, config: AppConfig) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         with progress() as bar:
-            task = bar.add_task("verifying", total=len(sentences or ()))
+            task = bar.add_task("verifying", total=2 * len(sentences or ()))
             manifest = record(
                 f"optimized-{args.method}",
                 voice,

@@ -45,11 +45,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         print(json.dumps(record, indent=2))
         return ExitCode.OK
     table = Table(title=f"macbot tune: winner {record['winner']}")
-    for col in ("engine", "file", "median RTF", "× original", "allowed", "why"):
+    for col in ("candidate", "file", "median RTF", "× original", "allowed", "why"):
         table.add_column(col)
     for e in record["results"]:
         table.add_row(
-            e["engine_type"],
+            e.get("name") or e["engine_type"],
             Path(e["path"]).name,
             str(e.get("median_rtf") if e.get("median_rtf") is not None else "-"),
             str(e.get("speedup_vs_original", "-")),

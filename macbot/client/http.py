@@ -11,6 +11,7 @@ daemon's error ``code``, so callers decide by the code, never by the message.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import AppConfig, auth_token
-from ..errors import DaemonError, DaemonUnavailable
+from ..errors import DaemonError, DaemonNoAnswer, DaemonUnavailable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,16 +126,30 @@ class DaemonClient:
         body: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Reply:
-        """One request; any HTTP answer (also 4xx/5xx) is returned, not raised."""
+        """One request; any HTTP answer (also 4xx/5xx) is returned, not raised.
+
+        Nothing reached the daemon (refused, or the request could not be sent):
+        :class:`DaemonUnavailable`. The request was sent but no whole answer came (a timeout,
+        a dropped connection): :class:`DaemonNoAnswer`, because the daemon may have acted on
+        it; a caller must not then do the same work again (``say`` spoke twice before
+        issue 11).
+        """
         req = self._build(method, path, body)
+        limit = timeout or self.timeout
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+            with urllib.request.urlopen(req, timeout=limit) as resp:
                 return _reply(resp.status, resp.headers, resp.read())
         except urllib.error.HTTPError as exc:
             return _reply(exc.code, exc.headers, exc.read())
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DaemonUnavailable(f"no daemon at {self.url} ({reason})") from exc
+        except urllib.error.URLError as exc:  # urllib wraps errors of connecting and sending
+            raise DaemonUnavailable(f"no daemon at {self.url} ({exc.reason})") from exc
+        except (OSError, http.client.HTTPException) as exc:  # after the request was sent
+            what = f"no answer within {limit:g}s" if isinstance(exc, TimeoutError) else exc
+            raise DaemonNoAnswer(
+                0,
+                f"the daemon at {self.url} took {method} {path} but gave {what}",
+                hint="it may still be working on it; it was not repeated here",
+            ) from exc
 
     def stream(self, method: str, path: str, body: dict[str, Any] | None = None) -> Iterator[bytes]:
         """One request whose answer is read piece by piece as the daemon sends it (chunked
@@ -145,9 +160,12 @@ class DaemonClient:
         except urllib.error.HTTPError as exc:
             self._checked(_reply(exc.code, exc.headers, exc.read()))
             raise  # _checked raised already; this keeps type checkers content
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DaemonUnavailable(f"no daemon at {self.url} ({reason})") from exc
+        except urllib.error.URLError as exc:
+            raise DaemonUnavailable(f"no daemon at {self.url} ({exc.reason})") from exc
+        except (OSError, http.client.HTTPException) as exc:  # sent, but no answer came
+            raise DaemonNoAnswer(
+                0, f"the daemon at {self.url} took {method} {path} but gave no answer ({exc})"
+            ) from exc
         with resp:
             while piece := resp.read1(1 << 16):
                 yield piece
@@ -169,7 +187,10 @@ class DaemonClient:
 
     def health(self, timeout: float = 1.0) -> dict[str, Any]:
         """``/health`` as JSON (also while the daemon is starting: ``ready`` false)."""
-        reply = self.request("GET", "/health", timeout=timeout)
+        try:
+            reply = self.request("GET", "/health", timeout=timeout)
+        except DaemonNoAnswer as exc:  # /health does nothing: no answer is no daemon here
+            raise DaemonUnavailable(f"no answer from {self.url}/health ({exc})") from exc
         try:
             data = reply.json()
         except ValueError as exc:
@@ -290,6 +311,10 @@ class DaemonClient:
     def performance(self) -> dict[str, Any]:
         """``/tts-performance``: engine, voice, timings."""
         return self._checked(self.request("GET", "/tts-performance", timeout=5)).json()
+
+    def info(self, timeout: float = 5.0) -> dict[str, Any]:
+        """``/info``: engine, probes, decision and the background ``optimization``."""
+        return self._checked(self.request("GET", "/info", timeout=timeout)).json()
 
 
 def _reply(status: int, headers: Any, body: bytes) -> Reply:

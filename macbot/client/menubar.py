@@ -28,6 +28,26 @@ class MenuState:
     engine: str | None = None
     voice: str | None = None
     detail: str = ""
+    optimization: dict | None = None
+    """``/info``'s ``optimization`` (the background optimizer's state), when known."""
+
+    @property
+    def optimization_line(self) -> str:
+        """The second (disabled) menu line: what the background optimizer is doing or chose."""
+        opt = self.optimization
+        if not opt:
+            return ""
+        state = opt.get("state")
+        if state == "running":
+            pause = ", paused while speaking" if opt.get("paused") else ""
+            return (
+                f"Optimizing: {opt.get('step') or '…'} ({100 * opt.get('progress', 0):.0f}%{pause})"
+            )
+        if state == "done":
+            return f"Optimized: {opt.get('winner') or '?'}"
+        if state == "failed":
+            return f"Optimization failed: {opt.get('reason', '')}"[:120]
+        return "Optimization: " + ("waiting" if opt.get("auto") else "off")
 
     @property
     def title(self) -> str:
@@ -82,7 +102,10 @@ class MenuBarModel:
             else:
                 perf = self.client.performance()
                 self.state = MenuState(
-                    "running", str(perf.get("engine_type") or "?"), str(perf.get("voice") or "?")
+                    "running",
+                    str(perf.get("engine_type") or "?"),
+                    str(perf.get("voice") or "?"),
+                    optimization=self.client.info().get("optimization"),
                 )
         except DaemonUnavailable:
             self.state = MenuState("stopped")
@@ -180,9 +203,11 @@ def run_app(rumps, model: MenuBarModel, interval: float) -> None:  # pragma: no 
             _LOGGER.info("notification unavailable; showing in the menu: %s", message)
             summary.title = message
 
+    optimizing = rumps.MenuItem("")
     app = rumps.App("MacBot", title=model.state.title, quit_button="Quit")
     app.menu = [
         summary,
+        optimizing,
         None,
         rumps.MenuItem("Speak Clipboard", callback=lambda _: notify(model.speak_clipboard())),
         rumps.MenuItem("Pause Speaking", callback=lambda _: notify(model.pause_speaking())),
@@ -198,6 +223,7 @@ def run_app(rumps, model: MenuBarModel, interval: float) -> None:  # pragma: no 
         state = model.refresh()
         app.title = state.title
         summary.title = state.summary
+        optimizing.title = state.optimization_line
 
     rumps.Timer(tick, interval).start()
     tick(None)

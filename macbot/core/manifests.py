@@ -9,19 +9,24 @@ whether a variant may be used for a voice.
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 MANIFEST_VERSION = 1
 
+FOLDER_MANIFEST = "manifest.json"
+"""The manifest of a folder of models (a split, an encoder/decoder pair) inside it."""
+
 
 def manifest_path(model_path: Path) -> Path:
     """Where the manifest of ``model_path`` lives."""
     model_path = Path(model_path)
     if model_path.is_dir():
-        return model_path / "manifest.json"
+        return model_path / FOLDER_MANIFEST
     return model_path.with_name(model_path.name.removesuffix(".onnx") + ".manifest.json")
 
 
@@ -51,19 +56,45 @@ class Manifest:
     quality: dict[str, Any] = field(default_factory=dict)
     """Measured quality (WER, spectral distance, against the source)."""
     verdict: Verdict | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    """SHA-256 of each file the model is made of, by path relative to the manifest's folder;
+    a file whose bytes no longer match was damaged or replaced (rebuilt by ``macbot optimize``)."""
     created: float = field(default_factory=time.time)
     version: int = MANIFEST_VERSION
 
     def save(self, model_path: Path) -> Path:
+        """Write the manifest of ``model_path`` atomically (temp file + rename), so a reader
+        never sees half a manifest."""
         path = manifest_path(model_path)
-        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=False) + "\n")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
         return path
 
     @classmethod
     def load(cls, model_path: Path) -> Manifest:
         """Read the manifest of ``model_path``; ``FileNotFoundError`` or ``ValueError``."""
-        data = json.loads(manifest_path(model_path).read_text())
+        return cls.read(manifest_path(model_path))
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        """Read the manifest file ``path`` itself; ``FileNotFoundError``, ``ValueError`` or
+        ``TypeError`` (fields that are not a manifest's)."""
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a manifest (a JSON object is expected)")
         verdict = data.pop("verdict", None)
         manifest = cls(**data)
         manifest.verdict = Verdict(**verdict) if verdict else None
         return manifest
+
+
+def changed_files(manifest: Manifest, folder: Path, sha256: Callable[[Path], str]) -> list[str]:
+    """The files of ``manifest.files`` (relative to ``folder``) that are missing or whose
+    SHA-256 (computed by ``sha256``) is not the recorded one."""
+    changed = []
+    for name, digest in manifest.files.items():
+        path = Path(folder) / name
+        if not path.is_file() or sha256(path) != digest:
+            changed.append(name)
+    return changed

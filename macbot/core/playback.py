@@ -50,6 +50,28 @@ class AudioOutput(Protocol):
         """Output devices, as the host reports them."""
 
 
+_IMPORT_LOCK = threading.Lock()
+"""One thread at a time imports sounddevice (see :meth:`SoundDeviceOutput.module`)."""
+
+
+def import_sounddevice():
+    """The sounddevice module, whole, or :class:`NoAudioDeviceError` saying why not.
+
+    Threads import it one at a time: a thread that imports a module another thread is still
+    executing gets the half-made module object, and when that import fails (no PortAudio) it
+    keeps a module without ``PortAudioError`` or ``query_devices`` (issue 11: six concurrent
+    first ``/speak`` broke playback until restart).
+    """
+    with _IMPORT_LOCK:
+        try:
+            import sounddevice
+        except Exception as exc:  # OSError: no PortAudio library; anything else: a broken install
+            raise NoAudioDeviceError(f"no audio output: {exc}") from exc
+    if not all(hasattr(sounddevice, name) for name in ("PortAudioError", "query_devices", "play")):
+        raise NoAudioDeviceError("no audio output: the sounddevice module is incomplete")
+    return sounddevice
+
+
 class SoundDeviceOutput:
     """PortAudio through sounddevice: an output stream fed block by block from its callback,
     which counts the frames it has handed to the device (the position, ahead of the speaker
@@ -64,11 +86,7 @@ class SoundDeviceOutput:
 
     def _module(self):
         if self._sd is None:
-            try:
-                import sounddevice
-            except OSError as exc:  # the PortAudio shared library is missing
-                raise NoAudioDeviceError(f"no audio output: {exc}") from exc
-            self._sd = sounddevice
+            self._sd = import_sounddevice()  # kept only when whole
         return self._sd
 
     def check(self) -> None:

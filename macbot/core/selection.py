@@ -1,5 +1,13 @@
 """The engine chain: CoreML → quantized ONNX → original ONNX, each accepted only after it loads
-and passes a smoke synthesis; a measured choice (``macbot tune``) overrules the order.
+and passes a smoke synthesis; a measured choice (``macbot tune``, ``macbot optimize``)
+overrules the order.
+
+Candidates are the config's explicit paths (``coreml_path``, ``quantized_path``: tried first),
+then every variant of the voice in ``optimized_dir`` that has a manifest made from this voice
+(whole-model variants ``NAME.METHOD.onnx`` and encoder/decoder pairs of the voice's split in
+``<voice>.split/<tag>/``), then the original. A variant found in ``optimized_dir`` must carry
+a WER measurement that passed the quality gate: the daemon never picks a lossy variant by
+itself without one.
 
 A broken optimized model never stops the daemon: every failure becomes a rejected attempt
 with its reason, and the original voice is always the last candidate. The whole decision
@@ -22,12 +30,19 @@ import numpy as np
 
 from ..config import AppConfig
 from ..errors import MacbotError, NoEngineError
-from .engines.chunked import ChunkedEngine, find_split
+from .engines.chunked import (
+    CHUNKED,
+    SPLIT_VARIANT,
+    ChunkedEngine,
+    find_split,
+    split_variants,
+)
 from .engines.coreml import COREML, coreml_provider, load_mlpackage
 from .engines.piper import PiperEngine, SynthesisOptions
 from .hashing import cached_sha256, hash_index
-from .manifests import Manifest
+from .manifests import Manifest, changed_files, manifest_path
 from .probes import HostFacts, host_facts
+from .records import key_id, load_records, save_record
 from .sessions import CPU, SessionPlan, preoptimized_model_path
 from .voices import VoiceInfo
 from .workers import plan_workers
@@ -36,6 +51,10 @@ _LOGGER = logging.getLogger(__name__)
 
 QUANTIZED, ORIGINAL = "piper_quantized", "piper"
 """Engine types, as reported in ``/tts-performance``."""
+
+CONFIG, FOUND, VOICE = "config", "optimized_dir", "voice"
+"""Where a candidate comes from: an explicit config path, a variant found in
+``optimized_dir``, or the voice itself."""
 
 SMOKE_TEXT = "Hello, this is a short test of the speech engine."
 SECONDS_PER_PHONEME = (0.015, 0.5)
@@ -57,17 +76,33 @@ class Candidate:
     engine_type: str
     path: Path
     format: str = "onnx"
-    """``onnx`` or ``mlpackage``."""
+    """``onnx``, ``mlpackage`` or ``split`` (a folder: an encoder/decoder pair, chunked)."""
     providers: list[Any] = field(default_factory=list)
     is_variant: bool = True
     """Generated from the voice (needs a manifest check); ``False`` for the original."""
     notes: list[str] = field(default_factory=list)
+    name: str = ""
+    """Unique among a voice's candidates (tune records are keyed by it); default: the engine
+    type. Variants found in ``optimized_dir`` are named after their file (``static``,
+    ``split/q-dec``)."""
+    origin: str = CONFIG
+    """:data:`CONFIG`, :data:`FOUND` or :data:`VOICE`."""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.engine_type
+
+    @property
+    def digest_file(self) -> Path:
+        """The file whose SHA-256 identifies the candidate (a folder's manifest)."""
+        return manifest_path(self.path) if self.format == "split" else self.path
 
     def describe(self) -> dict[str, Any]:
         return {
+            "name": self.name,
             "engine_type": self.engine_type,
             "path": str(self.path),
             "format": self.format,
+            "origin": self.origin,
             "providers": [_provider_text(p) for p in self.providers],
             "notes": list(self.notes),
         }
@@ -80,10 +115,15 @@ class Attempt:
     engine_type: str
     path: str
     accepted: bool = False
+    name: str = ""
+    """The candidate's name (default: its engine type)."""
     reason: str = ""
     warnings: list[str] = field(default_factory=list)
     load_seconds: float | None = None
     smoke: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.engine_type
 
 
 @dataclass
@@ -97,6 +137,7 @@ class Decision:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     winner: str | None = None
+    """The name of the candidate in use."""
     seconds: float = 0.0
     streaming: str | None = None
     """The sub-sentence streaming form of the winner (``piper_chunked``), if one is in use."""
@@ -138,31 +179,14 @@ def tune_key(voice_sha256: str, facts: HostFacts) -> dict[str, Any]:
     }
 
 
-def key_id(key: dict[str, Any]) -> str:
-    return json.dumps(key, sort_keys=True)
-
-
 def load_tune_records(path: Path) -> dict[str, Any]:
     """All records in ``tune.json`` (empty when missing or unreadable, with a warning)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        _LOGGER.warning("ignoring unreadable tune record %s: %s", path, exc)
-        return {}
-    records = data.get("records") if isinstance(data, dict) else None
-    return records if isinstance(records, dict) else {}
+    return load_records(path)
 
 
 def save_tune_record(path: Path, record: dict[str, Any]) -> None:
     """Store ``record`` under its key, keeping records for other keys."""
-    records = load_tune_records(path)
-    records[key_id(record["key"])] = record
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"records": records}, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    save_record(path, record)
 
 
 # -- the chain -------------------------------------------------------------------------------
@@ -200,7 +224,8 @@ class EngineChain:
     # -- candidates ----------------------------------------------------------------------
 
     def candidates(self, voice: VoiceInfo) -> list[Candidate]:
-        """Configured candidates in priority order, the original last."""
+        """Candidates in priority order: the config's explicit paths, then the variants of
+        the voice found in ``optimized_dir`` (fastest measured first), the original last."""
         piper = self.config.tts.piper
         out: list[Candidate] = []
         if self.config.performance.tts_optimize_for_speed:
@@ -208,8 +233,52 @@ class EngineChain:
                 out.append(self._coreml_candidate(Path(piper.coreml_path)))
             if piper.quantized_path is not None:
                 out.append(Candidate(QUANTIZED, Path(piper.quantized_path), "onnx", self._onnx()))
-        out.append(Candidate(ORIGINAL, voice.model_path, "onnx", self._onnx(), is_variant=False))
+            configured = {c.path.resolve() for c in out if c.path.exists()}
+            out += [c for c in self.found(voice) if c.path.resolve() not in configured]
+        out.append(
+            Candidate(
+                ORIGINAL, voice.model_path, "onnx", self._onnx(), is_variant=False, origin=VOICE
+            )
+        )
         return out
+
+    def found(self, voice: VoiceInfo) -> list[Candidate]:
+        """Variants of ``voice`` in ``optimized_dir``: every ``NAME.METHOD.onnx`` whose
+        manifest says it was made from this voice's model, and every encoder/decoder pair
+        of the voice's split (``<voice>.split/<tag>/manifest.json``). Fastest first, by the
+        speed-up their manifests measured. Whether each may be used is checked on loading."""
+        voice_sha = self.sha256(voice.model_path)
+        found: list[tuple[float, Candidate]] = []
+        for path in sorted(self.optimized_dir.glob("*.manifest.json")):
+            model = path.with_name(path.name.removesuffix(".manifest.json") + ".onnx")
+            manifest = _read_manifest(path)
+            if manifest is None or manifest.source_sha256 != voice_sha or not model.is_file():
+                continue
+            if manifest.method == "coreml":
+                cand = self._coreml_candidate(model)
+            else:
+                cand = Candidate(QUANTIZED, model, "onnx", self._onnx())
+            cand.name = model.name.removesuffix(".onnx").removeprefix(f"{voice.name}.")
+            cand.origin = FOUND
+            found.append((_speedup(manifest), cand))
+        for folder in split_variants(voice, self.optimized_dir):
+            manifest = _read_manifest(manifest_path(folder))
+            if manifest is None or manifest.source_sha256 != voice_sha:
+                continue
+            if manifest.method != SPLIT_VARIANT:
+                _LOGGER.info(
+                    "ignoring %s: method %r is not %r", folder, manifest.method, SPLIT_VARIANT
+                )
+                continue
+            cand = Candidate(
+                CHUNKED, folder, "split", self._onnx(), name=f"split/{folder.name}", origin=FOUND
+            )
+            if manifest.parameters.get("decoder_provider") == "coreml":
+                cand.engine_type = COREML
+                cand.notes.append("decoder on CoreML (static shapes), encoder on the CPU")
+            found.append((_speedup(manifest), cand))
+        found.sort(key=lambda pair: -pair[0])
+        return [cand for _, cand in found]
 
     def _onnx(self) -> list[Any]:
         return onnx_providers(self.facts)
@@ -252,7 +321,7 @@ class EngineChain:
         order = self._order(cands, tuned) if tuned else cands
         engine = None
         for cand in order:
-            attempt = Attempt(cand.engine_type, str(cand.path))
+            attempt = Attempt(cand.engine_type, str(cand.path), name=cand.name)
             decision.attempts.append(attempt)
             try:
                 if tuned:
@@ -260,13 +329,16 @@ class EngineChain:
                 engine = self.try_candidate(cand, voice, attempt)
             except CandidateRejected as exc:
                 attempt.reason = str(exc)
-                _LOGGER.warning(
-                    "engine candidate %s (%s) rejected: %s", cand.engine_type, cand.path, exc
+                # A variant found in optimized_dir that is not for here is routine; a
+                # configured one that fails is something the user should see.
+                level = logging.INFO if cand.origin == FOUND else logging.WARNING
+                _LOGGER.log(
+                    level, "engine candidate %s (%s) rejected: %s", cand.name, cand.path, exc
                 )
                 continue
             attempt.accepted = True
             attempt.reason = attempt.reason or "loaded and passed the smoke test"
-            decision.winner = cand.engine_type
+            decision.winner = cand.name
             break
         if engine is not None and decision.winner == ORIGINAL:
             chunked = self.streaming_engine(voice)
@@ -277,10 +349,17 @@ class EngineChain:
         if engine is None:
             raise NoEngineError(
                 f"no engine for voice {voice.name}: "
-                + "; ".join(f"{a.engine_type}: {a.reason}" for a in decision.attempts),
+                + "; ".join(f"{a.name}: {a.reason}" for a in decision.attempts),
                 hint="check the voice file; `macbot doctor` shows what this machine can run",
             )
-        _LOGGER.info("engine for %s: %s (%s)", voice.name, decision.winner, mode)
+        _LOGGER.info(
+            "engine for %s: %s%s (%s: %s)",
+            voice.name,
+            decision.winner,
+            f" streaming through {decision.streaming}" if decision.streaming else "",
+            mode,
+            mode_reason,
+        )
         return engine, decision
 
     def streaming_engine(self, voice: VoiceInfo) -> ChunkedEngine | None:
@@ -318,19 +397,20 @@ class EngineChain:
         record = records.get(key_id(key))
         if record is None:
             return "priority", "no tune record for this model, onnxruntime, CPU and providers", {}
-        measured = {r["engine_type"]: r for r in record.get("results", [])}
+        measured = {r.get("name") or r["engine_type"]: r for r in record.get("results", [])}
         for cand in cands:
-            r = measured.get(cand.engine_type)
-            if r is None or not cand.path.exists():
+            r = measured.get(cand.name)
+            if r is None or not cand.digest_file.exists():
                 continue
-            if r.get("path") != str(cand.path) or r.get("sha256") != self.sha256(cand.path):
+            if r.get("path") != str(cand.path) or r.get("sha256") != self.sha256(cand.digest_file):
                 return (
                     "priority",
-                    f"tune record is stale: {cand.engine_type} ({cand.path}) changed since "
-                    "`macbot tune`",
+                    f"tune record is stale: {cand.name} ({cand.path}) changed since "
+                    "it was timed (`macbot tune` / `macbot optimize`)",
                     {},
                 )
-        return "tuned", f"following `macbot tune` record (winner: {record.get('winner')})", measured
+        by = record.get("measured_by", "`macbot tune`")
+        return "tuned", f"following the {by} record (winner: {record.get('winner')})", measured
 
     @staticmethod
     def _order(cands: list[Candidate], tuned: dict[str, dict[str, Any]]) -> list[Candidate]:
@@ -339,7 +419,7 @@ class EngineChain:
         def rank(c: Candidate) -> tuple[int, float]:
             if not c.is_variant:
                 return (2, 0.0)
-            r = tuned.get(c.engine_type)
+            r = tuned.get(c.name)
             if r and r.get("chosen_ok"):
                 return (0, float(r.get("median_rtf") or 0))
             return (1, 0.0)
@@ -348,7 +428,7 @@ class EngineChain:
 
     @staticmethod
     def _check_tuned(cand: Candidate, tuned: dict[str, dict[str, Any]]) -> None:
-        r = tuned.get(cand.engine_type)
+        r = tuned.get(cand.name)
         if cand.is_variant and r is not None and not r.get("chosen_ok"):
             raise CandidateRejected(f"tune record: {r.get('reason', 'not allowed')}")
 
@@ -357,11 +437,17 @@ class EngineChain:
     def try_candidate(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
         if not cand.path.exists():
             raise CandidateRejected(f"file not found: {cand.path}")
-        if cand.engine_type == COREML and cand.format == "onnx" and not self.facts.coreml:
+        if cand.engine_type == COREML and cand.format != "mlpackage" and not self.facts.coreml:
             raise CandidateRejected(f"CoreML unavailable: {self.facts.why.get('coreml', '')}")
+        if cand.format == "split" and not self.config.tts.streaming.enabled:
+            raise CandidateRejected(
+                "an encoder/decoder pair streams in chunks; models.tts.streaming.enabled is false"
+            )
         if cand.is_variant:
             self._check_manifest(cand, voice, attempt)
-        if cand.format == "mlpackage":
+        if cand.format == "split":
+            engine = self.open_pair(cand, voice)
+        elif cand.format == "mlpackage":
             try:
                 engine = load_mlpackage(cand.path, voice)
             except MacbotError as exc:
@@ -394,6 +480,18 @@ class EngineChain:
         elif not manifest.verdict.usable:
             why = "; ".join(manifest.verdict.reasons) or "no reason given"
             raise CandidateRejected(f"manifest verdict: not usable ({why})")
+        if cand.origin == FOUND and "wer_variant" not in (manifest.quality or {}):
+            raise CandidateRejected(
+                "no WER measurement in its manifest: a variant found in optimized_dir is used "
+                "only after the quality gate measured it (macbot verify / macbot optimize)"
+            )
+        folder = cand.path if cand.format == "split" else cand.path.parent
+        changed = changed_files(manifest, folder, lambda p: self.sha256(p))
+        if changed:
+            raise CandidateRejected(
+                f"{', '.join(changed)} changed since the manifest was written (damaged or "
+                "replaced; `macbot optimize` rebuilds it)"
+            )
         method = str(manifest.method).lower()
         on_cpu_only = all(
             _provider_text(p).startswith("CPUExecutionProvider") for p in cand.providers
@@ -403,6 +501,41 @@ class EngineChain:
                 "FP16 weights run slower than FP32 on onnxruntime's CPU provider; FP16 is used "
                 "only with CUDA or CoreML"
             )
+
+    def open_pair(self, cand: Candidate, voice: VoiceInfo) -> PiperEngine:
+        """An encoder/decoder pair of the voice's split, streaming as configured; a pair whose
+        decoder runs on CoreML uses its static decoder there and the encoder on the CPU."""
+        streaming = self.config.tts.streaming
+        try:
+            params = Manifest.load(cand.path).parameters
+            if params.get("decoder_provider") == "coreml":
+                frames = int(params["static_frames"])
+                return ChunkedEngine.load_split(
+                    voice,
+                    cand.path,
+                    frames - 2 * streaming.context_frames,
+                    streaming.context_frames,
+                    1.0,
+                    encoder_providers=CPU,
+                    decoder_providers=[
+                        coreml_provider(self.facts, self.optimized_dir / "coreml_cache", True),
+                        *CPU,
+                    ],
+                    static=True,
+                    engine_type=cand.engine_type,
+                    plan=self.plan,
+                )
+            return ChunkedEngine.load_split(
+                voice,
+                cand.path,
+                streaming.chunk_frames,
+                streaming.context_frames,
+                streaming.growth,
+                engine_type=cand.engine_type,
+                plan=self.plan,
+            )
+        except Exception as exc:  # onnxruntime and file errors: a rejection with its reason
+            raise CandidateRejected(f"load error: {_first_line(exc)}") from exc
 
     def _load_onnx(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
         cache = None
@@ -446,6 +579,20 @@ class EngineChain:
         if tmp is not None and cache is not None and tmp.is_file():
             os.replace(tmp, cache)
         return engine
+
+
+def _read_manifest(path: Path) -> Manifest | None:
+    """The manifest file at ``path``, or ``None`` when it cannot be read (logged)."""
+    try:
+        return Manifest.read(path)
+    except (OSError, ValueError, TypeError) as exc:
+        _LOGGER.warning("ignoring unreadable manifest %s: %s", path, exc)
+        return None
+
+
+def _speedup(manifest: Manifest) -> float:
+    value = (manifest.speed or {}).get("speedup")
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,7 +5,9 @@ Every session of the package, the daemon's engines, the split engine's encoder a
 what is measured is what the daemon runs:
 
 - intra-op threads from the worker plan (:func:`macbot.core.workers.plan_workers`);
-- the CPU memory arena per ``tts_memory_arena`` (10-18 % faster with it);
+- the CPU memory arena per ``tts_memory_arena``, kept during a burst of requests and shrunk
+  once the daemon is idle (kept for good, it held the longest sentence's peak; see
+  :attr:`SessionPlan.arena_shrinkage` and :func:`shrink_options`);
 - the memory pattern always off: with inputs of varied length it plans and keeps new buffers
   for every new length (RSS grew ~80 % over 200 requests with it on);
 - inter-op threads 1 (the graphs are sequential);
@@ -38,6 +40,18 @@ class SessionPlan:
     """onnxruntime's CPU memory arena."""
     spinning: bool = True
     """Idle intra-op threads spin for more work (off for sessions that take turns)."""
+    arena_shrinkage: bool = False
+    """With the arena: give its unused memory back at the end of *every* run (measured,
+    issue 11: a few per cent slower than keeping it, ``memspeed``). The daemon keeps the arena
+    during a burst and shrinks it once idle instead (``Synthesizer.release_idle_memory``);
+    kept for good, it held the peak of the longest sentence so far (+224 MB over 146 varied
+    ones)."""
+
+    def run_options(self) -> ort.RunOptions | None:
+        """Options for each ``session.run`` of this plan (``None``: onnxruntime's own)."""
+        if not (self.memory_arena and self.arena_shrinkage):
+            return None
+        return shrink_options()
 
     def without_spinning(self) -> SessionPlan:
         return replace(self, spinning=False)
@@ -70,8 +84,17 @@ class SessionPlan:
             "intra_op_threads": self.intra_op_threads,
             "memory_arena": self.memory_arena,
             "memory_pattern": False,
+            "arena_shrinkage": self.memory_arena and self.arena_shrinkage,
             "spinning": self.spinning,
         }
+
+
+def shrink_options() -> ort.RunOptions:
+    """Run options that make a run hand the CPU arena's unused memory back when it ends (a
+    small run after a burst frees what the burst's long sentences left in the arena)."""
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
 
 
 def open_session(

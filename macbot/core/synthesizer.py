@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -18,13 +20,15 @@ import onnxruntime
 from .. import __version__
 from ..config import AppConfig
 from ..errors import EmptyTextError
+from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
 from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
 from .hashing import cached_sha256, hash_index
+from .memory import release_memory
 from .probes import host_facts
 from .selection import Decision, EngineChain
-from .stats import PerformanceStats
+from .stats import PerformanceStats, rss_bytes
 from .text import FrontEnd, Lexicon, TextOptions, Utterance, frontend_for
 from .timings import (
     SPOKEN_WORDS,
@@ -38,6 +42,27 @@ from .voices import VoiceInfo, configured_voice, resolve_voice
 from .workers import Job, Task, WorkerPool, plan_workers
 
 _LOGGER = logging.getLogger(__name__)
+
+IDLE_RELEASE_SECONDS = 2.0
+"""Seconds without synthesis after which the memory a burst left is handed back."""
+
+BURST_BUDGET_MB = 256
+"""During a burst that never idles (clients without pause), memory is handed back anyway
+whenever RSS is this much over what it was when the burst began (at most every
+:data:`IDLE_RELEASE_SECONDS`): the arena then keeps only what the runs in progress use."""
+
+_LIVE: weakref.WeakSet[Synthesizer] = weakref.WeakSet()
+"""Every synthesizer not yet closed (see :func:`_stop_housekeeping`)."""
+
+
+@atexit.register
+def _stop_housekeeping() -> None:
+    """At interpreter exit, stop the housekeeping threads of synthesizers nobody closed: one
+    caught inside its arena-shrinking run while the interpreter tears down aborts the process
+    (``terminate called without an active exception``, exit 134)."""
+    for synth in list(_LIVE):
+        synth.stop_housekeeping()
+
 
 MAX_LOADED_VOICES = 3
 """Voices kept loaded at once besides the default (least recently used is dropped)."""
@@ -56,6 +81,7 @@ class SynthesisEvent:
 
 
 Listener = Callable[[SynthesisEvent], None]
+LoadListener = Callable[[VoiceInfo], None]
 
 
 @dataclass(frozen=True)
@@ -98,8 +124,10 @@ class Synthesizer:
         self.intra_op_threads = self.plan.intra_op_threads
         self.pool = WorkerPool(self.workers)
         self._listeners: list[Listener] = []
+        self._load_listeners: list[LoadListener] = []
         self._engines: OrderedDict[str, PiperEngine] = OrderedDict()
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self.decisions: dict[str, Decision] = {}
         """The engine chain's decision per loaded voice."""
         self.default_voice = configured_voice(config.tts)
@@ -108,6 +136,13 @@ class Synthesizer:
         """The user lexicon of ``models.tts.text.lexicon`` (read once, at start or reload)."""
         self._frontends: dict[str, FrontEnd] = {}
         self._frontends_lock = threading.Lock()  # apart from _lock, held while a voice loads
+        self._last_activity = 0.0
+        self._dirty = False
+        self._closing = threading.Event()
+        self._housekeeper: threading.Thread | None = None
+        _LIVE.add(self)
+        self.activity = Activity()
+        """Busy while any synthesis runs (the daemon pauses background work meanwhile)."""
 
     # -- voices and engines ------------------------------------------------------------------
 
@@ -130,7 +165,12 @@ class Synthesizer:
             while len(self._engines) > MAX_LOADED_VOICES + 1:
                 name = next(n for n in self._engines if n != self.default_voice.name)
                 del self._engines[name]
-            return engine
+        for listener in list(self._load_listeners):
+            try:
+                listener(info)
+            except Exception:  # an observer must not fail the request that loaded the voice
+                _LOGGER.exception("voice-load listener %r failed", listener)
+        return engine
 
     def load_engine(self, voice: VoiceInfo) -> PiperEngine:
         """Build the engine for ``voice`` through the engine chain (CoreML → quantized →
@@ -139,6 +179,48 @@ class Synthesizer:
         engine, decision = EngineChain(self.config, self.plan.session).load(voice)
         self.decisions[voice.name] = decision
         return engine
+
+    def reload_engine(self, voice: str | None = None) -> Decision:
+        """Run the engine chain for a loaded ``voice`` again and swap the new engine in.
+
+        The new engine is loaded and warmed up while the old one keeps serving; then it
+        replaces the old one at once. Requests already running keep the engine they started
+        with (each holds its own reference), so none is dropped or mixed. A voice that is not
+        loaded is loaded. Returns the new decision.
+        """
+        info = self.resolve(voice)
+        with self._reload_lock:  # one chain run per swap; requests are not blocked meanwhile
+            engine, decision = EngineChain(self.config, self.plan.session).load(info)
+            engine.warmup()
+            with self._lock:
+                old = self._engines.get(info.name)
+                self._engines[info.name] = engine
+                self._engines.move_to_end(info.name)
+                self.decisions[info.name] = decision
+        _LOGGER.info(
+            "voice %s now runs %s (was %s)",
+            info.name,
+            decision.winner,
+            self._winner_of(old) if old is not None else "not loaded",
+        )
+        return decision
+
+    @staticmethod
+    def _winner_of(engine: PiperEngine) -> str:
+        return f"{engine.engine_type} from {engine.model_path}"
+
+    def subscribe_loads(self, listener: LoadListener) -> Callable[[], None]:
+        """Call ``listener(voice)`` after a voice is loaded for the first time (or again after
+        being dropped); returns the unsubscribe function."""
+        with self._lock:
+            self._load_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._load_listeners:
+                    self._load_listeners.remove(listener)
+
+        return unsubscribe
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` after every finished synthesis; returns the unsubscribe function."""
@@ -259,8 +341,13 @@ class Synthesizer:
         if not tasks:
             raise EmptyTextError("text has nothing to speak")
         started = time.perf_counter()
-        job = self.pool.submit(tasks)
-        return SynthesisStream(self._collect(job, engine, key, started), job)
+        busy = _Busy(self.activity, len(tasks))
+        try:
+            job = self.pool.submit([busy.track(task) for task in tasks])
+        except BaseException:
+            busy.release()
+            raise
+        return SynthesisStream(self._collect(job, engine, key, started, busy), job, busy)
 
     def _tasks(
         self, engine: PiperEngine, utterance: Utterance, options: SynthesisOptions
@@ -290,7 +377,9 @@ class Synthesizer:
                 tasks.append(functools.partial(engine.stream_sentence, sentence, seg_options))
         return tasks
 
-    def _collect(self, job: Job, engine, key: str, started: float) -> Iterator[AudioChunk]:
+    def _collect(
+        self, job: Job, engine, key: str, started: float, busy: _Busy
+    ) -> Iterator[AudioChunk]:
         chunks: list[AudioChunk] = []
         first_audio = None
         try:
@@ -306,7 +395,10 @@ class Synthesizer:
         except Exception:
             self.stats.record_error()
             raise
+        finally:
+            busy.release()
         samples, rate = concat(chunks)
+        del chunks  # the joined copy is what the cache keeps
         seconds = time.perf_counter() - started
         self.stats.record(seconds, len(samples) / rate)
         self.cache.put(
@@ -319,6 +411,7 @@ class Synthesizer:
                 utterance_words(chunks, SPOKEN_WORDS),
             ),
         )
+        self._note_activity()
         event = SynthesisEvent(
             seconds, len(samples) / rate, first_audio, engine.engine_type, engine.voice.name
         )
@@ -327,6 +420,61 @@ class Synthesizer:
                 listener(event)
             except Exception:  # a broken listener must not fail the request it observes
                 _LOGGER.exception("synthesis listener %r failed", listener)
+
+    def _note_activity(self) -> None:
+        """A synthesis finished: release memory once the daemon has been idle a while."""
+        self._last_activity = time.monotonic()
+        self._dirty = True
+        with self._lock:
+            if self._housekeeper is None and not self._closing.is_set():
+                self._housekeeper = threading.Thread(
+                    target=self._housekeep, name="macbot-housekeeping", daemon=True
+                )
+                self._housekeeper.start()
+
+    def _housekeep(self) -> None:
+        baseline = rss_bytes()
+        last_forced = 0.0
+        while not self._closing.wait(0.25):
+            now = time.monotonic()
+            idle = now - self._last_activity >= IDLE_RELEASE_SECONDS
+            if self._dirty and idle and self.pool.active_jobs() == 0:
+                self._dirty = False
+            elif now - last_forced >= IDLE_RELEASE_SECONDS and (
+                rss_bytes() > baseline + BURST_BUDGET_MB * 1_000_000
+            ):
+                last_forced = now  # a long burst: release what its runs are not using
+            else:
+                continue
+            try:
+                self.release_idle_memory()
+            except Exception:  # housekeeping must never take the daemon down; logged
+                _LOGGER.exception("releasing idle memory failed")
+
+    def stop_housekeeping(self) -> None:
+        """Stop the idle-release thread, after the release it may be running."""
+        self._closing.set()
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=30)
+        _LIVE.discard(self)
+
+    @property
+    def release_pending(self) -> bool:
+        """Whether memory of the last burst waits to be released (see
+        :meth:`release_idle_memory`)."""
+        return self._dirty
+
+    def release_idle_memory(self) -> None:
+        """Hand back what a burst of requests left behind: each loaded engine's onnxruntime
+        arena (one tiny run that shrinks it) and the allocator's free memory. Called
+        :data:`IDLE_RELEASE_SECONDS` after the last synthesis, so a burst runs with its arena
+        warm (shrinking after every run was a few per cent slower) and an idle daemon is small
+        again."""
+        with self._lock:
+            engines = list(self._engines.values())
+        for engine in engines:
+            engine.release_arena()
+        release_memory()
 
     def synthesize(
         self,
@@ -411,16 +559,61 @@ class Synthesizer:
         }
 
     def close(self) -> None:
-        """Stop the worker threads."""
+        """Stop the worker threads (after the model runs in progress) and let go of the
+        engines, so that their onnxruntime sessions, arenas and threads are freed. A config
+        reload closes the synthesizer it replaced (eight reloads grew RSS from 414 to 1,574 MB
+        and threads from 16 to 31 before issue 11)."""
+        self.stop_housekeeping()
         self.pool.close()
+        with self._lock:
+            self._engines.clear()
+            self._listeners.clear()
+
+
+class _Busy:
+    """One request's hold on :attr:`Synthesizer.activity`: taken when its sentences are
+    queued, given back once, when the last sentence is done (the synthesis work is over, even
+    if the audio is still being played or sent) or when the stream is closed or dropped."""
+
+    def __init__(self, activity: Activity, tasks: int) -> None:
+        self._activity = activity
+        self._left = tasks
+        self._held = True
+        self._lock = threading.Lock()
+        activity.enter()
+
+    def track(self, task: Callable[[], Iterator[AudioChunk]]) -> Callable[[], Iterator[AudioChunk]]:
+        """``task`` counting itself done when its generator finishes or is closed."""
+
+        def run() -> Iterator[AudioChunk]:
+            try:
+                yield from task()
+            finally:
+                with self._lock:
+                    self._left -= 1
+                    last = self._left <= 0
+                if last:
+                    self.release()
+
+        return run
+
+    def release(self) -> None:
+        """Give the hold back (only the first call counts)."""
+        with self._lock:
+            held, self._held = self._held, False
+        if held:
+            self._activity.exit()
 
 
 class SynthesisStream(Iterator[AudioChunk]):
     """The chunks of one utterance in order (see :meth:`Synthesizer.stream`)."""
 
-    def __init__(self, chunks: Iterator[AudioChunk], job: Job | None) -> None:
+    def __init__(
+        self, chunks: Iterator[AudioChunk], job: Job | None, busy: _Busy | None = None
+    ) -> None:
         self._chunks = chunks
         self.job = job
+        self._busy = busy
 
     def __iter__(self) -> SynthesisStream:
         return self
@@ -435,6 +628,14 @@ class SynthesisStream(Iterator[AudioChunk]):
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+        if self._busy is not None:
+            self._busy.release()
+
+    def __del__(self) -> None:
+        # A stream dropped unread (its sentences were cancelled or ran to the end) must not
+        # leave the synthesizer marked busy.
+        if self._busy is not None:
+            self._busy.release()
 
 
 def silence(engine: PiperEngine, seconds: float) -> Iterator[AudioChunk]:

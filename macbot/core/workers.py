@@ -40,11 +40,10 @@ Task = Callable[[], Iterable[T]]
 _DONE = object()
 
 
-THREADS_PER_WORKER = 2
-"""Intra-op threads each worker keeps by default. Measured on the 2-core dev machine
-(``macbot bench daemon``): one thread per run made a single sentence 1.55x slower over HTTP
-than piper-tts with two threads, while 2 workers x 1 thread only tied 1 worker x 2 threads on
-a 10-sentence request. So workers are added only where each keeps two threads."""
+MAX_DEFAULT_WORKERS = 4
+"""Sentences run side by side at most, by default. Each concurrent run holds its own
+activations (up to ~130 MB for the longest run, see ``MAX_PHONEME_IDS``), and past four the
+sentences of one request are ahead of playback anyway."""
 
 
 def compute_cores() -> int:
@@ -65,10 +64,10 @@ def compute_cores() -> int:
 
 
 def default_worker_count(cores: int | None = None) -> int:
-    """Workers for the parallel plan: one per :data:`THREADS_PER_WORKER` cores, at least 1
-    (1 on a 2-core machine, 4 on an 8-performance-core Mac)."""
+    """Workers of the adaptive plan: one per compute core, at most
+    :data:`MAX_DEFAULT_WORKERS` (2 on a 2-core machine, 4 on an 8-performance-core Mac)."""
     cores = cores or compute_cores()
-    return max(1, cores // THREADS_PER_WORKER)
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 def intra_op_threads_for(workers: int, cores: int | None = None) -> int:
@@ -89,9 +88,13 @@ class WorkerPlan:
     """``tts_parallel_processing``."""
     session: SessionPlan
     """What every onnxruntime session of this plan is built with."""
+    adaptive: bool = False
+    """Workers share one pool of every core: a lone sentence gets every thread, concurrent
+    ones share them (see :func:`plan_workers`)."""
 
     def describe(self) -> dict[str, object]:
         return {
+            "adaptive": self.adaptive,
             "parallel": self.parallel,
             "workers": self.workers,
             "intra_op_threads": self.intra_op_threads,
@@ -100,17 +103,34 @@ class WorkerPlan:
 
 
 def plan_workers(perf: PerformanceConfig, cores: int | None = None) -> WorkerPlan:
-    """The worker plan of ``voice_assistant.performance``: with parallel processing,
-    ``tts_workers`` (0: :func:`default_worker_count`) threads sharing the cores; without, one
-    worker with ``tts_intra_op_threads`` (0: every core)."""
+    """The worker plan of ``voice_assistant.performance``.
+
+    The adaptive plan (the default: ``tts_parallel_processing`` with ``tts_workers`` and
+    ``tts_intra_op_threads`` 0): :func:`default_worker_count` workers share one session whose
+    intra-op pool has a thread per compute core. A lone sentence runs on every thread; when
+    several sentences wait (a paragraph, concurrent clients) up to ``workers`` run side by side
+    and share the pool's threads. Measured on 2 cores (``macbot bench daemon``), it gives a
+    lone sentence the speed of the 1 worker × 2 threads plan and several sentences the
+    throughput of 2 workers × 1 thread (see docs/ENGINES.md).
+
+    Fixed plans: ``tts_workers`` N with ``tts_intra_op_threads`` 0 gives each of N workers
+    cores ÷ N threads; either value set is used as given. Without parallel processing: one
+    worker with ``tts_intra_op_threads`` (0: every core).
+    """
     cores = cores or compute_cores()
     if perf.tts_parallel_processing:
         workers = perf.tts_workers or default_worker_count(cores)
-        threads = perf.tts_intra_op_threads or intra_op_threads_for(workers, cores)
+        if perf.tts_intra_op_threads:
+            threads = perf.tts_intra_op_threads
+        elif perf.tts_workers:
+            threads = intra_op_threads_for(workers, cores)
+        else:
+            threads = cores  # adaptive: runs share one pool of every core
+        adaptive = not perf.tts_workers and not perf.tts_intra_op_threads
     else:
-        workers, threads = 1, perf.tts_intra_op_threads
+        workers, threads, adaptive = 1, perf.tts_intra_op_threads, False
     session = SessionPlan(intra_op_threads=threads, memory_arena=perf.tts_memory_arena)
-    return WorkerPlan(workers, threads, perf.tts_parallel_processing, session)
+    return WorkerPlan(workers, threads, perf.tts_parallel_processing, session, adaptive)
 
 
 class Job(Generic[T]):
@@ -206,13 +226,23 @@ class WorkerPool:
         with self._cond:
             return sum(j.running for j in self._active.values())
 
-    def close(self) -> None:
-        """Stop the workers after the tasks already running."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop: drop the tasks not yet started (their consumers see their results end), let
+        the running ones finish and join the threads.
+
+        Joining matters: a worker left inside an onnxruntime run while the interpreter exits
+        aborts the process (``terminate called without an active exception``, exit 134 on
+        Ctrl-C in ``macbot say --local`` before issue 11). Bounded model runs keep the wait
+        short; ``timeout`` guards against a run that never returns.
+        """
         with self._cond:
             self._closed = True
+            jobs = list(self._jobs)
             self._cond.notify_all()
+        for job in jobs:
+            self._cancel(job)
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=timeout)
 
     # -- internals ---------------------------------------------------------------------------
 

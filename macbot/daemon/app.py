@@ -10,6 +10,7 @@ raise.
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -27,6 +28,7 @@ from ..errors import (
 )
 from . import openai, ops, page, security, speak
 from .metrics import Metrics
+from .optimizer import OptimizationSupervisor
 from .state import EXTENSION, DaemonState
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,11 +41,16 @@ def create_app(
     synthesizer: Synthesizer | None = None,
     player: Player | None = None,
     metrics: Metrics | None = None,
+    optimizer: OptimizationSupervisor | None = None,
 ) -> Flask:
-    """Build the app. ``synthesizer``, ``player`` and ``metrics`` default to new ones built
-    from ``config`` (a config reload passes the running player and metrics)."""
+    """Build the app. ``synthesizer``, ``player``, ``metrics`` and the background
+    ``optimizer`` default to new ones built from ``config`` (a config reload passes the
+    running player and metrics). The optimizer is started by :func:`~.server.serve`, not
+    here."""
     config = config or AppConfig()
     app = Flask(__name__)
+    # "/v1/models//x" is the model "/x", not a redirect (an undocumented 308 before issue 11).
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = config.server.max_body_bytes
     app.json.sort_keys = False
     synth = synthesizer or Synthesizer(config)
@@ -52,7 +59,10 @@ def create_app(
         metrics = Metrics(synth)
     else:
         metrics.bind(synth)
-    app.extensions[EXTENSION] = DaemonState(config, synth, player, metrics)
+    optimizer = optimizer or OptimizationSupervisor(config, synth)
+    state = DaemonState(config, synth, player, metrics, optimizer)
+    app.extensions[EXTENSION] = state
+    _count_in_flight(app, state)
     metrics.install(app)
     security.install(app)
     app.register_error_handler(MacbotError, render_error)
@@ -63,6 +73,23 @@ def create_app(
     app.register_blueprint(openai.bp)
     app.register_blueprint(page.bp)
     return app
+
+
+def _count_in_flight(app: Flask, state: DaemonState) -> None:
+    """Keep ``state.requests_in_flight`` (what a config reload waits for before it closes the
+    synthesizer it replaced)."""
+    lock = threading.Lock()
+
+    def started() -> None:
+        with lock:
+            state.requests_in_flight += 1
+
+    def finished(_exc: BaseException | None) -> None:
+        with lock:
+            state.requests_in_flight -= 1
+
+    app.before_request_funcs.setdefault(None, []).insert(0, started)
+    app.teardown_request(finished)
 
 
 def render_error(exc: MacbotError) -> Response:

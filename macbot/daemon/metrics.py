@@ -85,11 +85,18 @@ class Metrics:
 
     def _record(self, response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        self.requests.labels(route, request.method, str(response.status_code)).inc()
+        # Any token is a method in HTTP: label only the known ones, so that a client cannot
+        # grow the registry (and the daemon's memory) without bound.
+        method = request.method if request.method in HTTP_METHODS else "other"
+        self.requests.labels(route, method, str(response.status_code)).inc()
         started = g.get("macbot_started")
         if started is not None:
             self.latency.labels(route).observe(time.perf_counter() - started)
         return response
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+"""Methods counted under their own name (others: ``other``)."""
 
 
 def _start_timer() -> None:

@@ -47,10 +47,15 @@ def tts_performance() -> Response:
 @bp.get("/info")
 def info() -> Response:
     """Engine, voice, probes, the engine chain's decision, onnxruntime providers, versions,
-    and the config file in force."""
+    the config file in force, and ``optimization``: the default voice's background
+    optimization (``state`` idle|running|done|failed, ``step``, ``progress`` 0–1, ``steps``
+    with each one's state and reason — a skipped step says why —, ``candidates`` with size,
+    MCD, WER, verdict, speed and ``chosen``, ``winner``, ``reason``, ``finished_at``,
+    ``paused``, ``auto``, and the other loaded voices' summaries under ``voices``)."""
     st = state()
     data = st.synthesizer.info()
     data["config_source"] = str(st.config.source) if st.config.source else None
+    data["optimization"] = st.optimizer.snapshot()
     return jsonify(data)
 
 

@@ -15,6 +15,7 @@ requests in flight finish on the old one; an invalid file is logged and the old 
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -27,6 +28,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from ..config import AppConfig, load_config, replace
+from ..core.memory import raise_open_files_limit, release_memory, tune_allocator
 from ..core.synthesizer import Synthesizer
 from ..errors import ConfigError
 from .app import create_app
@@ -41,9 +43,20 @@ _LOGGER = logging.getLogger(__name__)
 class Server:
     """A waitress server bound at construction (``port=0`` picks a free port)."""
 
-    def __init__(self, app: Flask, host: str, port: int, threads: int = 8, grace: float = 30.0):
+    def __init__(
+        self,
+        app: Flask,
+        host: str,
+        port: int,
+        threads: int = 8,
+        grace: float = 30.0,
+        *,
+        connection_limit: int = 1000,
+        channel_timeout: float = 30.0,
+    ):
         self.app = app
         self.grace = grace
+        raise_open_files_limit(connection_limit + 256)
         self._waitress = create_server(
             app,
             host=host,
@@ -53,6 +66,11 @@ class Server:
             # Flask answers over-long bodies with a JSON 413; waitress' limit is a backstop.
             max_request_body_size=max(app.config.get("MAX_CONTENT_LENGTH") or 0, 1 << 20) * 4,
             clear_untrusted_proxy_headers=True,
+            # waitress' defaults (100 connections, idle ones kept 120 s, checked every 30 s) let
+            # 100 sockets holding partial bodies lock every client out (issue 11).
+            connection_limit=connection_limit,
+            channel_timeout=channel_timeout,
+            cleanup_interval=max(1.0, min(30.0, channel_timeout / 2)),
         )
         self._stop = threading.Event()
         self.stopped = threading.Event()
@@ -114,7 +132,15 @@ class Server:
             self.stopped.set()
 
 
-RESTART_KEYS = ("host", "port", "threads", "websocket", "wyoming")
+RESTART_KEYS = (
+    "host",
+    "port",
+    "threads",
+    "connection_limit",
+    "channel_timeout",
+    "websocket",
+    "wyoming",
+)
 """``server`` keys that only a restart applies (the socket and the worker pool exist)."""
 
 
@@ -123,16 +149,28 @@ class Reloader:
 
     Speed, synthesis options, limits, token and allowed hosts apply at once; a different
     voice, model files or performance settings build and warm up a new synthesizer first
-    (the old one keeps serving meanwhile). ``server.host``/``port``/``threads`` and the
-    ``websocket`` and ``wyoming`` listeners need a restart: they are kept, with a warning.
+    (the old one keeps serving meanwhile, and is closed once the requests it took are done).
+    The :data:`RESTART_KEYS` of ``server`` (the WebSocket's and Wyoming's listeners
+    among them) need a restart: they are kept, with a warning.
     """
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self._lock = threading.Lock()
+        self.retiring: threading.Thread | None = None
+        """The thread closing the synthesizer the last reload replaced."""
 
     def reload(self) -> bool:
-        """Re-read the config file; returns whether the new config is in force."""
+        """Re-read the config file; returns whether the new config is in force. Never
+        raises: it runs on its own thread (SIGHUP), where an exception would only be printed
+        and the daemon would go on not knowing."""
+        try:
+            return self._reload()
+        except Exception:  # a bug in a reload must not go unlogged nor stop the daemon
+            _LOGGER.exception("reload failed, keeping the running config")
+            return False
+
+    def _reload(self) -> bool:
         with self._lock:
             state = state_of(self.server.app)
             old = state.config
@@ -151,6 +189,7 @@ class Reloader:
                 _LOGGER.error("reload failed, keeping the running config: %s", exc)
                 return False
             synth = state.synthesizer
+            optimizer = state.optimizer
             if _engine_settings(new) != _engine_settings(old):
                 try:
                     fresh = Synthesizer(new)
@@ -159,13 +198,49 @@ class Reloader:
                     _LOGGER.error("reload failed, keeping the running voice: %s", exc)
                     return False
                 synth = fresh
+                optimizer = None  # a new synthesizer gets its own background optimizer
             else:
                 synth.config = new  # speed and synthesis options are read per request
             # The player and the metrics carry over (Prometheus expects counters to keep going).
-            app = create_app(new, synthesizer=synth, player=state.player, metrics=state.metrics)
+            app = create_app(
+                new,
+                synthesizer=synth,
+                player=state.player,
+                metrics=state.metrics,
+                optimizer=optimizer,
+            )
             self.server.swap_app(app)
+            if optimizer is None:
+                state.optimizer.stop()
+                if state.optimizer.started:
+                    state_of(app).optimizer.start()
+            if synth is not state.synthesizer:
+                self.retiring = threading.Thread(
+                    target=retire, args=(state,), name="macbot-retire", daemon=True
+                )
+                self.retiring.start()
             _LOGGER.info("config reloaded from %s", new.source or "built-in defaults")
             return True
+
+
+RETIRE_WAIT = 300.0
+"""Seconds a replaced synthesizer may keep serving requests that started before a reload."""
+
+
+def retire(state: DaemonState, wait: float = RETIRE_WAIT) -> None:
+    """Close the synthesizer of a replaced app once its requests are done (at most ``wait``
+    seconds), then hand the freed memory back to the system."""
+    deadline = time.monotonic() + wait
+    while not state.idle and time.monotonic() < deadline:
+        time.sleep(0.2)
+    synth = state.synthesizer
+    synth.close()
+    _LOGGER.info(
+        "closed the synthesizer replaced by the reload (voice %s)", synth.default_voice.name
+    )
+    del synth, state
+    gc.collect()  # Flask apps and engines sit in reference cycles
+    release_memory()
 
 
 def _engine_settings(config: AppConfig) -> tuple[object, ...]:
@@ -213,13 +288,21 @@ def start_listeners(
 def serve(config: AppConfig) -> int:
     """Bind, warm up the voice (``/health`` says ``starting`` meanwhile), then serve until
     SIGTERM/SIGINT; SIGHUP reloads the config. Returns the exit status (0)."""
+    tune_allocator()  # before any thread allocates: see macbot.core.memory
     warn_if_exposed(config)
     _LOGGER.info("config: %s", config.source or "built-in defaults (no config file)")
     app = create_app(config)
     state = state_of(app)
     synth = state.synthesizer
     state.warming = True
-    server = Server(app, config.server.host, config.server.port, config.server.threads)
+    server = Server(
+        app,
+        config.server.host,
+        config.server.port,
+        config.server.threads,
+        connection_limit=config.server.connection_limit,
+        channel_timeout=config.server.channel_timeout,
+    )
     reloader = Reloader(server)
     listeners = start_listeners(config, lambda: state_of(server.app), server.port)
     failure: list[BaseException] = []
@@ -234,6 +317,7 @@ def serve(config: AppConfig) -> int:
             return
         state.warming = False
         _LOGGER.info("voice %s ready (warm-up %.2fs)", synth.default_voice.name, seconds)
+        state.optimizer.start()  # serves with what it has; improves it in the background
 
     def _stop(signum, _frame):
         _LOGGER.info("%s: finishing in-flight requests, then exiting", signal.Signals(signum).name)
@@ -256,7 +340,11 @@ def serve(config: AppConfig) -> int:
     warmer.join(timeout=120)
     for listener in listeners:
         listener.stop()
+    state_of(server.app).optimizer.stop()
     state_of(server.app).player.close()
+    # Likewise the workers: sentences still queued for playback are dropped, a run in progress
+    # finishes (it is bounded) before the interpreter goes.
+    state_of(server.app).synthesizer.close()
     if failure:
         raise failure[0]
     _LOGGER.info("stopped")

@@ -60,7 +60,7 @@ def speak() -> Response:
     synth, player = st.synthesizer, st.player
     body = parsing.json_body('{"text": "Hello"}')
     text = parsing.text(body, "text", st.config.server.max_text_chars)
-    voice = parsing.optional_str(body, "voice")
+    voice = parsing.voice_name(body.get("voice"), st.voice_names())
     speed = parsing.speed(body)
     stream = parsing.optional_bool(body, "stream", default=False)
     play = parsing.optional_bool(body, "play", default=not stream)

@@ -9,7 +9,9 @@ from flask import Flask, current_app
 from ..config import AppConfig
 from ..core.playback import Player
 from ..core.synthesizer import Synthesizer
+from ..core.voices import list_voices
 from .metrics import Metrics
+from .optimizer import OptimizationSupervisor
 
 EXTENSION = "macbot"
 """Key of the :class:`DaemonState` in ``app.extensions``."""
@@ -18,19 +20,37 @@ EXTENSION = "macbot"
 @dataclass
 class DaemonState:
     """What every route reads: the config in force, the synthesizer, the sound device's
-    player and the metrics. A config reload builds a new app with a new state (sharing the
-    player and the metrics)."""
+    player, the metrics and the background optimizer. A config reload builds a new app with a
+    new state (sharing the player and the metrics, and the optimizer while the synthesizer
+    stays)."""
 
     config: AppConfig
     synthesizer: Synthesizer
     player: Player
     metrics: Metrics
+    optimizer: OptimizationSupervisor
     warming: bool = False
     """``True`` from start until the voice has run once (``/health`` answers 503)."""
+
+    requests_in_flight: int = 0
+    """Requests of this app that have started and not yet been torn down (a reload closes
+    the synthesizer it replaced once its app has none and its pool is idle)."""
 
     @property
     def ready(self) -> bool:
         return self.synthesizer.loaded and not self.warming
+
+    def voice_names(self) -> set[str]:
+        """The voice names a request may give: what ``/voices`` lists, and the configured
+        voice (also when the config names it by path)."""
+        names = {v.name for v in list_voices(self.config.tts.voices_dir)}
+        names.add(self.synthesizer.default_voice.name)
+        return names
+
+    @property
+    def idle(self) -> bool:
+        """No request of this app is running and its synthesizer has no work."""
+        return self.requests_in_flight == 0 and self.synthesizer.pool.active_jobs() == 0
 
 
 def state_of(app: Flask) -> DaemonState:

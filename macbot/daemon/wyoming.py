@@ -92,9 +92,13 @@ class WyomingServer:
         return f"tcp://{self.host}:{self.port}"
 
     def start(self) -> WyomingServer:
-        """Serve in a daemon thread (and announce over zeroconf when asked)."""
+        """Serve in a daemon thread (and announce over zeroconf when asked; without the
+        extra or a network for it, the server runs unannounced and the log says why)."""
         if self.zeroconf:
-            self._announcer = self._loop.run_until_complete(self._announce())
+            try:
+                self._announcer = self._loop.run_until_complete(self._announce())
+            except (MissingExtraError, OSError) as exc:
+                _LOGGER.error("Wyoming server not announced: %s", exc)
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="macbot-wyoming", daemon=True
         )

@@ -117,17 +117,27 @@ class SystemdManager:
         self.path = unit_path(home)
 
     def _systemctl(self, *args: str) -> CommandResult:
-        result = self.runner.run(["systemctl", "--user", *args])
+        return self._check(self.runner.run(["systemctl", "--user", *args]))
+
+    def _check(self, result: CommandResult) -> CommandResult:
         if result.returncode == NOT_FOUND:
             raise ServiceError("systemctl not found: the background service needs systemd")
         if _no_bus(result):
-            detail = " ".join(result.output.split())
-            raise ServiceError(
-                f"systemctl --user cannot reach your user service manager ({detail}); log in "
-                "to a session that runs `systemd --user` (or run `loginctl enable-linger "
-                f"$USER`), then try again. The unit file is {self.path}"
-            )
+            raise ServiceError(self._no_bus_message(result))
         return result
+
+    def _no_bus_message(self, result: CommandResult) -> str:
+        detail = " ".join(result.output.split())
+        unit = (
+            f"The unit file is {self.path}"
+            if self.path.exists()
+            else f"No unit file is installed ({self.path} does not exist)"
+        )
+        return (
+            f"systemctl --user cannot reach your user service manager ({detail}); log in "
+            "to a session that runs `systemd --user` (or run `loginctl enable-linger "
+            f"$USER`), then try again. {unit}"
+        )
 
     def _fail(self, what: str, result: CommandResult) -> ServiceError:
         detail = " ".join(result.output.split()) or f"exit status {result.returncode}"
@@ -181,8 +191,21 @@ class SystemdManager:
         raise self._fail("stop", result)
 
     def status(self) -> ServiceStatus:
+        """What systemd says of the unit. Without a user service manager (no session bus:
+        a container, an SSH login without lingering) systemd cannot say: the status then
+        says so, with whether the unit file exists, instead of failing (issue 11)."""
         installed = self.path.exists()
-        result = self._systemctl("status", UNIT, "--no-pager", "--lines=0")
+        result = self.runner.run(["systemctl", "--user", "status", UNIT, "--no-pager", "--lines=0"])
+        if _no_bus(result):
+            return ServiceStatus(
+                self.name,
+                installed,
+                False,
+                "unknown (no user service manager)",
+                path=self.path,
+                detail=self._no_bus_message(result),
+            )
+        result = self._check(result)
         # systemctl status: 0 active, 3 not active, 4 no such unit.
         if result.returncode == 4 or "could not be found" in result.output:
             return ServiceStatus.not_loaded(self.name, self.path, result.output)

@@ -430,6 +430,9 @@ def split_voice(
         ),
     )
     manifest.speed = {"split_seconds": round(time.perf_counter() - started, 2)}
+    manifest.files = {
+        name: file_sha256(out / name) for name in (ENCODER_FILE, DECODER_FILE, *statics.values())
+    }
     manifest.save(out)
     _LOGGER.info(
         "split %s at %s into %s (max diff %.3g, gain %.3f)",

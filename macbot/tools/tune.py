@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..config import AppConfig
@@ -26,7 +27,7 @@ from ..core.selection import (
     save_tune_record,
     tune_key,
 )
-from ..core.voices import configured_voice
+from ..core.voices import VoiceInfo, configured_voice
 from ..errors import NoEngineError
 
 TUNE_SENTENCES = [
@@ -44,27 +45,37 @@ def tune(
     chain: EngineChain | None = None,
     progress: Any = None,
     sentences: list[str] | None = None,
+    voice: VoiceInfo | None = None,
+    paused: Callable[[], int] | None = None,
+    measured_by: str = "`macbot tune`",
 ) -> dict[str, Any]:
-    """Measure every candidate, save and return the record. ``progress``: a callable
-    ``(message)`` for status lines (rich in the CLI)."""
+    """Measure every candidate of ``voice`` (default: the configured one), save and return
+    the record. ``progress``: a callable ``(message)`` for status lines (rich in the CLI).
+
+    ``paused``: a counter of the times this process was paused and resumed (the daemon stops
+    its background optimizer while it synthesizes); a timing during which it changed is taken
+    again, so a pause never counts as synthesis time.
+    """
     say = progress or (lambda _msg: None)
     chain = chain or tune_chain(config)
-    voice = configured_voice(config.tts)
+    voice = voice or configured_voice(config.tts)
     sentences = sentences or TUNE_SENTENCES
     loaded = {}
     results: dict[str, dict[str, Any]] = {}
     for cand in chain.candidates(voice):
-        attempt = Attempt(cand.engine_type, str(cand.path))
+        attempt = Attempt(cand.engine_type, str(cand.path), name=cand.name)
+        digest = cand.digest_file
         entry: dict[str, Any] = {
+            "name": cand.name,
             "engine_type": cand.engine_type,
             "path": str(cand.path),
-            "sha256": chain.sha256(cand.path) if cand.path.is_file() else None,
+            "sha256": chain.sha256(digest) if digest.is_file() else None,
             "median_rtf": None,
         }
-        results[cand.engine_type] = entry
-        say(f"loading {cand.engine_type} ({cand.path.name})")
+        results[cand.name] = entry
+        say(f"loading {cand.name} ({cand.path.name})")
         try:
-            loaded[cand.engine_type] = chain.try_candidate(cand, voice, attempt)
+            loaded[cand.name] = chain.try_candidate(cand, voice, attempt)
         except CandidateRejected as exc:
             entry.update(usable=False, chosen_ok=False, reason=str(exc))
             say(f"  rejected: {exc}")
@@ -77,20 +88,26 @@ def tune(
     rtfs: dict[str, list[float]] = {name: [] for name in loaded}
     for engine in loaded.values():  # warm every session once
         list(engine.synthesize(sentences[0], options))
+    pauses = paused or (lambda: 0)
     for r in range(rounds):
         for text in sentences:
             for name, engine in loaded.items():
-                started = time.perf_counter()
-                audio = sum(c.duration for c in engine.synthesize(text, options))
-                rtfs[name].append((time.perf_counter() - started) / max(audio, 1e-6))
+                for _attempt in range(5):  # a pause inside a timing: take it again
+                    before = pauses()
+                    started = time.perf_counter()
+                    audio = sum(c.duration for c in engine.synthesize(text, options))
+                    seconds = time.perf_counter() - started
+                    if pauses() == before:
+                        break
+                rtfs[name].append(seconds / max(audio, 1e-6))
         say(f"round {r + 1}/{rounds} done")
-    base = statistics.median(rtfs["piper"])
+    base = statistics.median(rtfs[ORIGINAL])
     for name, values in rtfs.items():
         med = statistics.median(values)
         entry = results[name]
         entry["median_rtf"] = round(med, 5)
         entry["speedup_vs_original"] = round(base / med, 3)
-        if name == "piper":
+        if name == ORIGINAL:
             entry.update(chosen_ok=True, reason="the original (always allowed)")
         elif med > base:
             entry.update(
@@ -102,10 +119,13 @@ def tune(
                 chosen_ok=True, reason=f"{base / med:.2f}× the original's speed, quality ok"
             )
     allowed = [e for e in results.values() if e.get("chosen_ok")]
-    winner = min(allowed, key=lambda e: e["median_rtf"])["engine_type"]
+    winner = min(allowed, key=lambda e: e["median_rtf"])["name"]
     record = {
         "key": tune_key(chain.sha256(voice.model_path), chain.facts),
+        "voice": voice.name,
         "created": time.time(),
+        "measured_by": measured_by,
+        "plan": chain.plan.describe(),
         "rounds": rounds,
         "sentences": len(sentences),
         "winner": winner,

@@ -165,7 +165,8 @@ def test_serve_answers_the_seed_curl_and_exits_cleanly_on_sigterm(tmp_path):
             url + "/speak", json={"text": "Testing quantized TTS performance."}, timeout=60
         )
         assert resp.status_code == 200
-        assert resp.json()["engine"] == "piper"
+        # piper, or a variant the checkout's optimized_models/ holds after `make run` optimized
+        assert resp.json()["engine"].startswith("piper")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:

@@ -116,3 +116,22 @@ def test_serve_logs_to_its_file_and_exits_0_on_sigterm(tmp_path):
     assert f"listening on http://127.0.0.1:{port}" in text
     assert "SIGTERM" in text and "stopped" in text
     assert "listening on" not in err  # nothing logged to stderr
+
+
+@pytest.mark.skipif(not _no_user_bus(), reason="needs systemctl without a user session bus")
+def test_status_without_a_user_bus_reports_the_running_daemon_as_json(tmp_path, live_server):
+    """Issue 11: without a user bus, `service status --json` printed no JSON and did not ask
+    the running daemon; now it prints both views and exits 0 when the daemon answers."""
+    import json
+
+    env = {"HOME": str(tmp_path), "MACBOT_URL": live_server.url}
+    proc = macbot("service", "status", "--json", env=env)
+    report = json.loads(proc.stdout)
+    assert report["service"]["installed"] is False
+    assert report["service"]["state"] == "unknown (no user service manager)"
+    assert report["health"]["ready"] is True and report["health"]["url"] == live_server.url
+    assert proc.returncode == 0
+    text = macbot("service", "status", env=env)
+    assert "does not exist: not installed" in text.stdout
+    assert f"health:    ok at {live_server.url}" in text.stdout
+    assert text.returncode == 0

@@ -11,7 +11,7 @@ import pytest
 from service_recordings import ScriptedRunner
 
 from macbot.client.http import DaemonClient
-from macbot.client.menubar import EXTRA_HINT, MenuBarModel
+from macbot.client.menubar import EXTRA_HINT, MenuBarModel, MenuState
 from macbot.daemon.state import state_of
 from macbot.errors import ExitCode
 from macbot.service.launchd import LaunchdManager
@@ -44,6 +44,33 @@ def test_state_shows_the_daemon_and_its_engine(live_server):
     assert (state.engine, state.voice) == (perf["engine_type"], perf["voice"])
     assert state.title == "MacBot ●"
     assert perf["engine_type"] in state.summary
+    # issue 12: the background optimizer's state (switched off in the tests' environment)
+    assert state.optimization["state"] == "idle" and state.optimization["auto"] is False
+    assert state.optimization_line == "Optimization: off"
+
+
+@pytest.mark.parametrize(
+    ("optimization", "line"),
+    [
+        (
+            {"state": "running", "step": "gate", "progress": 0.42, "paused": False},
+            "Optimizing: gate (42%)",
+        ),
+        (
+            {"state": "running", "step": "tune", "progress": 0.9, "paused": True},
+            "Optimizing: tune (90%, paused while speaking)",
+        ),
+        ({"state": "done", "winner": "split/q-conv"}, "Optimized: split/q-conv"),
+        (
+            {"state": "failed", "reason": "gate failed: no sound"},
+            "Optimization failed: gate failed: no sound",
+        ),
+        ({"state": "idle", "auto": True}, "Optimization: waiting"),
+        (None, ""),
+    ],
+)
+def test_optimization_line(optimization, line):
+    assert MenuState("running", optimization=optimization).optimization_line == line
 
 
 def test_state_when_no_daemon_answers():

@@ -163,5 +163,10 @@ def test_doctor_cli(as_json):
         data = json.loads(done.stdout)
         assert data["os"] == "Linux" and data["physical_cores"] >= 1
         assert set(data["absent"]) >= {"apple_silicon", "neural_engine", "mps", "cuda", "coreml"}
+        opt = data["optimization"]  # issue 12: the optimization state is shown too
+        assert opt["voice"] == "en_US-joe-medium" and opt["auto"] is False
+        assert "$MACBOT_AUTO_OPTIMIZE" in opt["auto_reason"]  # the tests switch it off
+        assert opt["daemon"] is None  # no daemon answers here
     else:
         assert "absent" in done.stdout and "CoreMLExecutionProvider" in done.stdout
+        assert "optimization of en_US-joe-medium: background off" in done.stdout

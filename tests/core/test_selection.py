@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def _load(tmp_path: Path, **piper):
 
 
 def _rejected(decision, engine_type: str) -> str:
-    attempt = next(a for a in decision.attempts if a.engine_type == engine_type)
+    attempt = next(a for a in decision.attempts if engine_type in (a.engine_type, a.name))
     assert not attempt.accepted
     return attempt.reason
 
@@ -345,3 +346,78 @@ def test_tune_times_the_sessions_the_daemon_runs():
         for attr in ("intra_op_num_threads", "enable_cpu_mem_arena", "enable_mem_pattern"):
             assert getattr(opts, attr) == getattr(daemon, attr), attr
         synth.close()
+
+
+# -- variants found in optimized_dir (issue 12) --------------------------------------------------
+
+MEASURED = {"sentences": 32, "mcd_db_mean": 2.0, "wer_original": 0.033, "wer_variant": 0.033}
+"""A quality section as the gate writes it (the chain reads it; the gate itself is tested in
+tests/tools)."""
+
+
+def _found_variant(folder: Path, source: Path, quality: dict | None, source_sha: str | None = None):
+    """The session's real dynamic-INT8 voice as ``macbot quantize`` leaves it in ``folder``."""
+    from macbot.core.hashing import file_sha256
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / f"{bundled_voice().name}.dynamic.onnx"
+    shutil.copy(source, model)
+    Manifest(
+        method="dynamic",
+        source=str(bundled_voice().model_path),
+        source_sha256=source_sha or cached_sha256(bundled_voice().model_path),
+        quality=quality or {},
+        speed={"speedup": 1.1},
+        verdict=Verdict(usable=True, reasons=["test: a verdict the gate wrote"]),
+        files={model.name: file_sha256(model)},
+    ).save(model)
+    return model
+
+
+def test_a_variant_in_optimized_dir_is_a_candidate_without_any_config(tmp_path, variants):
+    """Issue 12, item 2: `macbot quantize` output is used without editing quantized_path, and
+    `macbot tune` times it."""
+    from macbot.tools.tune import tune
+
+    model = _found_variant(tmp_path / "opt", variants["quant"], MEASURED)
+    config = _config(tmp_path)
+    engine, decision = EngineChain(config, preoptimize=False).load(bundled_voice())
+    assert [c["name"] for c in decision.candidates] == ["dynamic", ORIGINAL]
+    assert decision.candidates[0]["origin"] == "optimized_dir"
+    assert decision.winner == "dynamic" and engine.model_path == model
+    record = tune(config, rounds=1, sentences=["I have set a timer for ten minutes."])
+    assert {r["name"] for r in record["results"]} == {"dynamic", ORIGINAL}
+
+
+def test_a_found_variant_without_a_wer_measurement_is_never_chosen(tmp_path, variants):
+    _found_variant(tmp_path / "opt", variants["quant"], {"sentences": 32, "mcd_db_mean": 2.0})
+    _, decision = EngineChain(_config(tmp_path), preoptimize=False).load(bundled_voice())
+    assert decision.winner == ORIGINAL
+    assert "no WER measurement" in _rejected(decision, QUANTIZED)
+
+
+def test_a_variant_of_another_voice_is_not_a_candidate(tmp_path, variants):
+    _found_variant(tmp_path / "opt", variants["quant"], MEASURED, source_sha="ab" * 32)
+    chain = EngineChain(_config(tmp_path), preoptimize=False)
+    assert [c.name for c in chain.candidates(bundled_voice())] == [ORIGINAL]
+
+
+def test_the_config_path_stays_an_explicit_override(tmp_path, variants):
+    """A configured quantized_path is tried before what is found; the same file found in
+    optimized_dir is not a second candidate."""
+    found = _found_variant(tmp_path / "opt", variants["quant"], MEASURED)
+    _, decision = _load(tmp_path, quantized_path=variants["quant"])
+    assert [c["name"] for c in decision.candidates] == [QUANTIZED, "dynamic", ORIGINAL]
+    assert decision.winner == QUANTIZED
+    _, same = _load(tmp_path, quantized_path=found)
+    assert [c["name"] for c in same.candidates] == [QUANTIZED, ORIGINAL]
+
+
+def test_a_damaged_found_variant_is_rejected_with_the_reason(tmp_path, variants):
+    model = _found_variant(tmp_path / "opt", variants["quant"], MEASURED)
+    with open(model, "r+b") as handle:  # flip bytes in place: the size stays the same
+        handle.seek(1000)
+        handle.write(b"\0" * 64)
+    _, decision = EngineChain(_config(tmp_path), preoptimize=False).load(bundled_voice())
+    assert decision.winner == ORIGINAL
+    assert "changed since the manifest was written" in _rejected(decision, QUANTIZED)

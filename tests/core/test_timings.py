@@ -13,6 +13,7 @@ from conftest import make_config
 
 from macbot.core.audio import WordTiming
 from macbot.core.engines import ChunkedEngine, PiperEngine, SynthesisOptions
+from macbot.core.engines.coreml import MLPackageSession
 from macbot.core.synthesizer import Synthesizer
 from macbot.core.text.segments import Segment, Span
 from macbot.core.timings import (
@@ -241,3 +242,24 @@ def test_words_survive_the_disk_cache(voice_split, tmp_path):
     second.close()
     assert again.cached and again.words == made.words
     assert [w.word for w in again.words] == ["Reminder", "call", "the", "dentist"]
+
+
+class _CoreMLModel:
+    """Stands in for a coremltools model (this machine has no CoreML): answers with the real
+    voice's real output, as a converted model does (its one output: the audio)."""
+
+    def __init__(self, engine: PiperEngine) -> None:
+        self.engine = engine
+
+    def predict(self, feed):
+        return {"output": self.engine.session.run(None, feed)[0]}
+
+
+def test_an_mlpackage_engine_has_no_durations(full_engine):
+    session = MLPackageSession(_CoreMLModel(full_engine), ["input", "input_lengths", "scales"])
+    engine = PiperEngine(
+        full_engine.voice, session, full_engine.voice_config, "coreml", full_engine.model_path
+    )
+    assert not engine.has_durations
+    (chunk,) = engine.synthesize("Hello there.", OPTIONS)
+    assert chunk.words == () and chunk.duration > 0.3

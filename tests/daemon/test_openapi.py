@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 from conftest import RecordingOutput, make_config, start_server
 from jsonschema import Draft202012Validator
+from openapi_check import check
 
 from macbot.daemon.ops import openapi_document
 from macbot.daemon.state import state_of
@@ -49,23 +50,6 @@ def test_every_route_is_documented_and_every_documented_route_exists(spec, live_
     in_spec = spec_operations(spec)
     assert in_app - in_spec == set(), "routes missing from macbot/openapi.yaml"
     assert in_spec - in_app == set(), "documented routes the app lacks"
-
-
-def check(spec: dict, resp, path: str, method: str) -> None:
-    """``resp`` is one of the documented responses of the operation, body included."""
-    operation = spec["paths"][path][method]
-    documented = operation["responses"]
-    status = str(resp.status_code)
-    assert status in documented, f"{method.upper()} {path}: {status} is not documented"
-    response = documented[status]
-    if "$ref" in response:
-        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
-    mime = resp.headers["Content-Type"].split(";")[0].strip()
-    assert mime in response["content"], f"{method.upper()} {path} {status}: {mime} undocumented"
-    if mime == "application/json":
-        schema = {**response["content"][mime]["schema"], "components": spec["components"]}
-        errors = list(Draft202012Validator(schema).iter_errors(resp.json()))
-        assert not errors, f"{method.upper()} {path} {status}: {errors[0].message}"
 
 
 def test_live_responses_conform(spec, live_server):

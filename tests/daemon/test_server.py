@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,8 @@ import numpy as np
 import pytest
 import requests
 import yaml
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from macbot.core.formats import resample
 from macbot.daemon.state import state_of
@@ -33,7 +36,8 @@ def free_port() -> int:
 def write_config(path: Path, port: int, **server) -> None:
     data = {
         "models": {"tts": {"piper": {"noise_scale": 0.0, "noise_w_scale": 0.0}}},
-        "server": {"port": port, **server},
+        # the WebSocket on a free port too: never the shared default 8124 of this machine
+        "server": {"port": port, "websocket": {"port": free_port()}, **server},
     }
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
@@ -124,6 +128,36 @@ def test_sigterm_lets_an_in_flight_request_finish(daemon_factory, shared_synth):
     assert "SIGTERM: finishing in-flight requests" in log and "stopped" in log
 
 
+def test_serve_runs_the_websocket_and_wyoming_and_stops_them(daemon_factory):
+    """Issue 14: `macbot serve` starts the listeners its config enables beside waitress and
+    stops them on SIGTERM (exit 0)."""
+    ws_port, wy_port = free_port(), free_port()
+    daemon, _ = daemon_factory(
+        websocket={"enabled": True, "port": ws_port},
+        wyoming={"enabled": True, "host": "127.0.0.1", "port": wy_port},
+    )
+    daemon.wait_ready()
+    with connect(f"ws://127.0.0.1:{ws_port}/") as conn:
+        conn.send(json.dumps({"type": "text", "text": "Hello."}))
+        conn.send(json.dumps({"type": "close"}))
+        kinds = []
+        while True:
+            try:
+                message = conn.recv(timeout=60)
+            except ConnectionClosed:
+                break
+            kinds.append("audio" if isinstance(message, bytes) else json.loads(message)["type"])
+    assert kinds[0] == "ready" and "audio" in kinds and kinds[-1] == "done"
+    with socket.create_connection(("127.0.0.1", wy_port), timeout=10) as wy:
+        wy.sendall(b'{"type": "describe"}\n')
+        assert b'"info"' in wy.recv(65536)
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(timeout=60) == 0
+    log = daemon.log()
+    assert f"WebSocket listening on ws://127.0.0.1:{ws_port}/" in log
+    assert f"Wyoming server listening on tcp://127.0.0.1:{wy_port}" in log
+
+
 def test_sighup_reloads_the_config(daemon_factory):
     daemon, config = daemon_factory(auth_token="first-token", max_text_chars=100)
     daemon.wait_ready()
@@ -161,27 +195,32 @@ def test_sighup_reloads_the_config(daemon_factory):
 
 
 @pytest.fixture
-def reloadable(tmp_path, shared_synth):
-    """An in-process server whose config came from a file, and its Reloader."""
+def reloadable(tmp_path):
+    """An in-process server whose config came from a file, and its Reloader. It has its own
+    synthesizer: a reload that builds a new one closes the one it replaced."""
     import threading
 
     from conftest import RecordingOutput
 
     from macbot.config import load_config
     from macbot.core.playback import Player
+    from macbot.core.synthesizer import Synthesizer
     from macbot.daemon.app import create_app
     from macbot.daemon.server import Reloader, Server
 
     path = tmp_path / "macbot.yaml"
     write_config(path, 8123, max_text_chars=100)
     config = load_config(path)
-    app = create_app(config, synthesizer=shared_synth, player=Player(RecordingOutput()))
+    synth = Synthesizer(config)
+    synth.warmup()
+    app = create_app(config, synthesizer=synth, player=Player(RecordingOutput()))
     server = Server(app, "127.0.0.1", 0, threads=2, grace=5)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield server, Reloader(server), path
     server.request_stop()
     thread.join(timeout=5)
+    state_of(server.app).synthesizer.close()
 
 
 def test_reload_with_an_unknown_voice_keeps_the_running_one(reloadable, caplog):
@@ -204,9 +243,12 @@ def test_reload_with_a_new_voice_warms_it_up_before_swapping(reloadable, shared_
     path.write_text(yaml.safe_dump(data))
     metrics = state_of(server.app).metrics
     requests.get(server.url + "/info", timeout=10)
+    before = state_of(server.app).synthesizer
     assert reloader.reload() is True
     synth = state_of(server.app).synthesizer
-    assert synth is not shared_synth and synth.loaded  # built and warmed before the swap
+    assert synth is not before and synth.loaded  # built and warmed before the swap
+    reloader.retiring.join(timeout=60)
+    assert not before.loaded  # the replaced one was closed once idle
     assert state_of(server.app).metrics is metrics  # counters survive reloads
     resp = requests.post(server.url + "/speak", json={"text": "x" * 61, "play": False}, timeout=10)
     assert resp.status_code == 413

@@ -164,3 +164,25 @@ def test_the_daemon_starts_wyoming_when_enabled(shared_synth):
     finally:
         listener.stop()
     assert not make_config().server.wyoming.enabled  # off by default
+
+
+def test_zeroconf_without_its_extra_serves_unannounced(shared_synth, caplog):
+    try:  # the zeroconf extra is not part of the dev install
+        import zeroconf  # noqa: F401
+
+        pytest.skip("the zeroconf extra is installed here")
+    except ImportError:
+        pass
+    st = state_of(create_app(shared_synth.config, synthesizer=shared_synth))
+    server = WyomingServer(lambda: st, "127.0.0.1", 0, zeroconf=True).start()
+    try:
+
+        async def go():
+            async with AsyncTcpClient("127.0.0.1", server.port) as client:
+                await client.write_event(Describe().event())
+                return await client.read_event()
+
+        assert Info.is_type(_run(go()).type)
+    finally:
+        server.stop()
+    assert "macbot-tts[zeroconf]" in caplog.text

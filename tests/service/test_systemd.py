@@ -178,3 +178,16 @@ def test_the_platform_picks_the_manager(tmp_path):
     assert manager_for("darwin", home=tmp_path).name == "launchd"
     with pytest.raises(ServiceError, match="macOS and Linux"):
         manager_for("win32", home=tmp_path)
+
+
+def test_status_without_a_user_bus_says_so_instead_of_failing(tmp_path):
+    """Issue 11: `service status` on Linux without a user bus failed, naming a unit file that
+    did not exist; now it reports what it knows (the unit file is not there)."""
+    mgr, _ = manager(
+        tmp_path,
+        ((*SYSTEMCTL, "status", UNIT, "--no-pager", "--lines=0"), "systemctl_no_bus.txt"),
+    )
+    status = mgr.status()
+    assert (status.installed, status.loaded) == (False, False)
+    assert status.state == "unknown (no user service manager)"
+    assert "No unit file is installed" in status.detail and "enable-linger" in status.detail

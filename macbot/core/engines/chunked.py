@@ -39,8 +39,8 @@ from piper.config import PiperConfig as VoiceConfig
 from ...errors import SynthesisError
 from ..audio import AudioChunk, WordTiming
 from ..hashing import cached_sha256, hash_index
-from ..manifests import Manifest, manifest_path
-from ..sessions import CPU, Providers, SessionPlan, open_session
+from ..manifests import FOLDER_MANIFEST, Manifest, changed_files, manifest_path
+from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..timings import SPOKEN_WORDS, shifted, utterance_words
 from ..voices import VoiceInfo
 from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
@@ -55,6 +55,14 @@ ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 SPLIT_SUFFIX = ".split"
 """A voice's split lives in ``<optimized_dir>/<voice>.split/`` (made by ``macbot split``)."""
+
+CHUNKED = "piper_chunked"
+"""The engine type of a split voice decoded in chunks."""
+
+SPLIT_VARIANT = "split-variant"
+"""Manifest method of an encoder/decoder pair made from a split (quantized encoder and/or
+decoder): a folder ``<voice>.split/<tag>/`` whose ``manifest.json`` names the two files
+relative to itself (``../encoder.static.onnx``) with the split's hop length and gain."""
 
 
 def static_decoder_file(frames: int) -> str:
@@ -72,7 +80,8 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
 
     Valid: ``manifest.json`` reads, its method is ``split``, its verdict is usable, its
     ``source_sha256`` matches the voice's model file (hashed once per file version, see
-    :func:`~macbot.core.hashing.cached_sha256`), and the encoder and decoder exist.
+    :func:`~macbot.core.hashing.cached_sha256`), the files it lists still have their SHA-256,
+    and the encoder and decoder exist.
     """
     folder = split_dir_for(voice, optimized_dir)
     if not manifest_path(folder).is_file():
@@ -89,6 +98,10 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
         reason = "its verdict is not usable"
     elif manifest.source_sha256 != cached_sha256(voice.model_path, hash_index(optimized_dir)):
         reason = f"it was made from another model than {voice.model_path}"
+    elif changed := changed_files(
+        manifest, folder, lambda p: cached_sha256(p, hash_index(optimized_dir))
+    ):
+        reason = f"{', '.join(changed)} changed since it was made (damaged, or being rewritten)"
     else:
         missing = [
             name
@@ -104,6 +117,15 @@ def find_split(voice: VoiceInfo, optimized_dir: Path) -> Path | None:
         _LOGGER.warning("ignoring split %s: %s", folder, reason)
         return None
     return folder
+
+
+def split_variants(voice: VoiceInfo, optimized_dir: Path) -> list[Path]:
+    """The pair folders ``<voice>.split/<tag>/`` that have a ``manifest.json`` (whether each
+    may be used is the engine chain's check)."""
+    folder = split_dir_for(voice, optimized_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p.parent for p in folder.glob(f"*/{FOLDER_MANIFEST}"))
 
 
 @dataclass(frozen=True)
@@ -195,7 +217,7 @@ class ChunkedEngine(PiperEngine):
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
         context_frames: int = DEFAULT_CONTEXT_FRAMES,
         growth: float = DEFAULT_GROWTH,
-        engine_type: str = "piper_chunked",
+        engine_type: str = CHUNKED,
         model_path: Path | None = None,
         short_decoder: ort.InferenceSession | None = None,
     ) -> None:
@@ -282,11 +304,18 @@ class ChunkedEngine(PiperEngine):
             chunk_frames=chunk_frames,
             context_frames=context_frames,
             growth=growth,
-            engine_type=engine_type or ("piper_chunked_static" if static else "piper_chunked"),
+            engine_type=engine_type or (f"{CHUNKED}_static" if static else CHUNKED),
             model_path=split_dir,
             short_decoder=short,
         )
+        engine.run_options = plan.run_options()
         engine.load_seconds = time.perf_counter() - started
+        if not engine.has_durations:
+            _LOGGER.warning(
+                "the split %s has no phoneme durations (made before format 2): it streams, but "
+                "gives no word timings; run `macbot split` again to get them",
+                split_dir,
+            )
         _LOGGER.info(
             "loaded %s split from %s (chunk %d, context %d, %s decoder) in %.2fs",
             voice.name,
@@ -329,7 +358,7 @@ class ChunkedEngine(PiperEngine):
         frames per phoneme id (:attr:`has_durations`)."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            result = self.encoder.run(None, feed)
+            result = self.encoder.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
         return result[0], (np.asarray(result[1]).reshape(-1) if len(result) > 1 else None)
@@ -373,9 +402,24 @@ class ChunkedEngine(PiperEngine):
 
     def _run(self, decoder: ort.InferenceSession, latent: np.ndarray) -> np.ndarray:
         try:
-            return decoder.run(None, {self._decoder_input: latent})[0].reshape(-1)
+            return decoder.run(None, {self._decoder_input: latent}, self.run_options)[0].reshape(-1)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
+
+    def release_arena(self) -> None:
+        """One tiny encoder and decoder run that hand both arenas' memory back."""
+        feed = self.model_inputs(self._tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0))
+        shrink = shrink_options()
+        try:
+            latent = self.encoder.run(None, feed, shrink)[0]
+            window = latent[:, :, : self.static_frames] if self.static_frames else latent
+            if self.static_frames and window.shape[-1] < self.static_frames:
+                window = np.pad(
+                    window, ((0, 0), (0, 0), (0, self.static_frames - window.shape[-1]))
+                )
+            self.decoder.run(None, {self._decoder_input: window}, shrink)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} failed: {exc}") from exc
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw audio of one sentence (the decoded chunks joined)."""
@@ -401,7 +445,7 @@ class ChunkedEngine(PiperEngine):
         words = self.word_timings(sentence, durations)
         spoken = self.word_timings(sentence, durations, spoken=True) if words else []
         scale = self.gain * options.volume
-        silence = options.sentence_silence > 0 and not sentence.last
+        silence = options.sentence_silence > 0 and sentence.silence_after
         for part, raw in enumerate(self.decode(latent, whole=whole)):
             samples = np.clip(raw * scale, -1.0, 1.0).astype(np.float32)
             last = part == parts - 1

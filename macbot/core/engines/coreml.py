@@ -63,6 +63,10 @@ class MLPackageSession:
     def get_inputs(self) -> list[Any]:
         return [type("Input", (), {"name": n})() for n in self._inputs]
 
+    def get_outputs(self) -> list[Any]:
+        """One output, the audio (:meth:`run` returns only it: no phoneme durations)."""
+        return [type("Output", (), {"name": "output"})()]
+
     def get_providers(self) -> list[str]:
         return ["coremltools"]
 

@@ -23,7 +23,7 @@ from piper.voice import PiperVoice
 
 from ...errors import InvalidType, SynthesisError, UsageError
 from ..audio import AudioChunk, WordTiming
-from ..sessions import CPU, Providers, SessionPlan, open_session
+from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..text.segments import Segment, Span
 from ..timings import SPOKEN_WORDS, PieceLabels, label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
@@ -40,10 +40,14 @@ def check_speed(value: object) -> float | None:
     wrong."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidType("'speed' must be a number", param="speed")
+    # Compared as is: float() of a 400-digit integer overflows (a 500 before issue 11).
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidType("'speed' must be a finite number", param="speed")
     if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
-        raise UsageError(f"'speed' must be between 0.25 and 4 (got {value})", param="speed")
+        shown = repr(value) if len(repr(value)) <= 24 else f"{repr(value)[:20]}…"
+        raise UsageError(f"'speed' must be between 0.25 and 4 (got {shown})", param="speed")
     return float(value)
 
 
@@ -78,14 +82,65 @@ class SynthesisOptions:
         )
 
 
+MAX_PHONEME_IDS = 600
+"""The longest model run, in phoneme ids (about 300 characters of English). A model run holds
+activations for the whole sentence at once, so its memory grows with its length without
+limit: measured on the joe voice (``macbot bench runs``, one run per fresh process, 2 threads)
+150 ids added 35 MB at peak, 300 ids 71 MB, 600 ids 145 MB, 1,200 ids 301 MB and 3,000 ids
+725 MB (about 0.24 MB per id), and the issue's 1,200 CJK characters (tens of thousands of ids)
+failed at a 12 GB cap. 600 ids bounds a run to ~145 MB and well under a second on a quiet
+machine, and splits only sentences far longer than an assistant's: the ten benchmark
+sentences have 81 to 175 ids, so normal text is never cut."""
+
+CLAUSE_MARKS = frozenset(",;:—–")
+"""Phonemes a long sentence is preferably cut after (espeak keeps clause punctuation)."""
+
+
+def split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
+    """``phonemes`` in pieces of at most ``limit`` phonemes, each cut after the last clause
+    mark (``,``, ``;``, ``:``, dashes) in the second half of the allowed length, else at the
+    last word boundary there, else hard at ``limit``. A cut at a word boundary drops the
+    space; concatenated, the pieces are the phonemes minus those spaces."""
+    if limit < 2:
+        raise ValueError(f"limit must be at least 2 phonemes (got {limit})")
+    pieces: list[list[str]] = []
+    rest = list(phonemes)
+    while len(rest) > limit:
+        window = range(limit, limit // 2, -1)
+        cut = next((i for i in window if rest[i - 1] in CLAUSE_MARKS), None)
+        if cut is None:
+            space = next((i for i in window if rest[i] == " "), None)
+            if space is not None:
+                pieces.append(rest[:space])
+                rest = rest[space + 1 :]
+                continue
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+        while rest and rest[0] == " ":
+            rest = rest[1:]
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence, ready for the model."""
+    """One model run: a sentence, or a piece of one too long for one run."""
 
     index: int
     phonemes: str
     phoneme_ids: list[int]
     last: bool
+    joins_next: bool = False
+    """The next piece continues this sentence (it was cut at :data:`MAX_PHONEME_IDS`): no
+    sentence silence goes between them."""
+
+    @property
+    def silence_after(self) -> bool:
+        """Whether the sentence silence follows this piece (not after the last one, nor
+        inside a sentence cut into pieces)."""
+        return not self.last and not self.joins_next
     words: tuple[PieceLabels, ...] = ()
     """The input word of each piece of :attr:`phonemes` between spaces (see
     :func:`~macbot.core.timings.label_segment`); empty: no word timings wanted."""
@@ -141,6 +196,10 @@ class PiperEngine:
         self._phonemizer = PiperVoice(session=session, config=voice_config)
         self._input_names = {i.name for i in session.get_inputs()}
         self.load_seconds = 0.0
+        self.max_phoneme_ids = MAX_PHONEME_IDS
+        """The bound on one model run (see :data:`MAX_PHONEME_IDS`)."""
+        self.run_options: ort.RunOptions | None = None
+        """Options of every model run (the session plan's: arena shrinkage)."""
         self.has_durations = len(session.get_outputs()) > 1
         """The model also outputs its phoneme durations (piper's alignment output, made by
         ``python -m piper.patch_voice_with_alignment``), so its chunks carry word timings."""
@@ -172,6 +231,7 @@ class PiperEngine:
             optimized_model_out=optimized_model_out,
         )
         engine = cls(voice, session, voice_config, engine_type=engine_type, model_path=path)
+        engine.run_options = (plan or SessionPlan()).run_options()
         engine.load_seconds = time.perf_counter() - started
         _LOGGER.info(
             "loaded %s (%s) from %s in %.2fs", voice.name, engine_type, path, engine.load_seconds
@@ -203,16 +263,34 @@ class PiperEngine:
     # -- text → sentences --------------------------------------------------------------------
 
     def sentences(self, text: str) -> list[Sentence]:
-        """Phonemize ``text`` into sentences (empty list: nothing speakable)."""
-        groups = [p for p in self._phonemizer.phonemize(text) if p]
+        """Phonemize ``text`` into model runs (empty list: nothing speakable).
+
+        One run per sentence, except that a sentence over :attr:`max_phoneme_ids` is cut
+        (:func:`split_phonemes`) so that no run's memory and time grow without bound: text
+        without sentence punctuation is otherwise one sentence however long it is.
+        """
+        pieces: list[tuple[list[str], bool]] = []
+        for phonemes in self._phonemizer.phonemize(text):
+            if not phonemes:
+                continue
+            ids = self._phonemizer.phonemes_to_ids(phonemes)
+            if len(ids) <= self.max_phoneme_ids:
+                pieces.append((phonemes, False))
+                continue
+            # ids are BOS, then each phoneme's ids and a pad, then EOS: 2 per phoneme here.
+            per_phoneme = max(1.0, (len(ids) - 2) / len(phonemes))
+            limit = max(2, int((self.max_phoneme_ids - 2) / per_phoneme))
+            parts = split_phonemes(phonemes, limit)
+            pieces += [(part, j < len(parts) - 1) for j, part in enumerate(parts)]
         return [
             Sentence(
                 index=i,
                 phonemes="".join(phonemes),
                 phoneme_ids=self._phonemizer.phonemes_to_ids(phonemes),
-                last=i == len(groups) - 1,
+                last=i == len(pieces) - 1,
+                joins_next=joins,
             )
-            for i, phonemes in enumerate(groups)
+            for i, (phonemes, joins) in enumerate(pieces)
         ]
 
     # -- sentences → audio -------------------------------------------------------------------
@@ -232,7 +310,7 @@ class PiperEngine:
         (:attr:`has_durations`), its frames per phoneme id."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            result = self.session.run(None, feed)
+            result = self.session.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
         durations = np.asarray(result[1]).reshape(-1) if len(result) > 1 else None
@@ -265,6 +343,18 @@ class PiperEngine:
         labels = label_segment(segment, [s.phonemes for s in sentences])
         return [replace(s, words=w) for s, w in zip(sentences, labels, strict=True)]
 
+    def release_arena(self) -> None:
+        """One tiny run that hands the session's arena memory back when it ends (after a
+        burst; see :func:`~macbot.core.sessions.shrink_options`)."""
+        feed = self.model_inputs(self._tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0))
+        try:
+            self.session.run(None, feed, shrink_options())
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
+
+    def _tiny_ids(self) -> list[int]:
+        return self.sentences("Ok.")[0].phoneme_ids
+
     def finish(
         self, audio: np.ndarray, sentence: Sentence, options: SynthesisOptions
     ) -> AudioChunk:
@@ -274,7 +364,7 @@ class PiperEngine:
         if options.volume != 1.0:
             audio = audio * options.volume
         audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
-        if options.sentence_silence > 0 and not sentence.last:
+        if options.sentence_silence > 0 and sentence.silence_after:
             gap = np.zeros(int(self.sample_rate * options.sentence_silence), dtype=np.float32)
             audio = np.concatenate([audio, gap])
         return self.chunk(audio, sentence)

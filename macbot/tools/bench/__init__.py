@@ -3,9 +3,13 @@
 Suites (``macbot bench SUITE`` or ``scripts/benchmark_tts.py SUITE``): ``rtf`` (piper-tts, the
 engine, ``/speak`` and ``macbot say``), ``daemon`` (the daemon over HTTP against piper-tts:
 one sentence, ten, cache, 8 clients, RSS), ``split`` (streaming inside a sentence), ``load``,
-``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``frontend``
-(the text front end: LLM replies heard through whisper against their spoken forms),
-``websocket`` and ``word-timings`` (live speech: text streamed in, word timings vs whisper).
+``rss`` and ``memspeed`` (session settings), ``variants`` (quantized models), ``runs`` (one
+model run's memory and time by length), ``memory`` (a served daemon's RSS over requests,
+clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), ``frontend``
+(the text front end: LLM replies heard through whisper against their spoken forms), ``optimize``
+(the daemon optimizing itself: the issue-12 targets) and ``pareto`` (quantization worth
+choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
+(live speech: text streamed in, word timings vs whisper).
 """
 
 from __future__ import annotations
@@ -14,7 +18,18 @@ import argparse
 import json
 import sys
 
-from . import daemon, frontend, livespeech, rtf, session, split, variants  # noqa: F401  (each registers its suites)
+from . import (  # noqa: F401  (each registers its suites)
+    daemon,
+    frontend,
+    livespeech,
+    memory,
+    optimize,
+    rtf,
+    session,
+    soak,
+    split,
+    variants,
+)
 from .registry import SUITES, markdown
 
 

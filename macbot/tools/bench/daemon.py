@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 
 from piper import PiperVoice, SynthesisConfig
 
-from ...core.stats import rss_mb
 from ...core.voices import bundled_voice
+from ...core.workers import compute_cores
 from ...errors import MacbotError
 from .live import start_daemon
 from .registry import MORE_SENTENCES, SENTENCES, p50, reporter, suite
@@ -42,35 +39,12 @@ def varied_texts(count: int, seed: int = 7) -> list[str]:
     return texts
 
 
-def rss_probe(arena: bool, requests_count: int) -> dict:
-    """RSS of a fresh daemon before and after ``requests_count`` varied requests (cache off),
-    with onnxruntime's CPU memory arena on or off (the memory pattern is always off).
-
-    Runs in its own process (:func:`rss_main`) so that nothing else shares the heap.
-    """
-    live = start_daemon({"tts_cache_enabled": False, "tts_memory_arena": arena})
-    for text in varied_texts(10, seed=1):  # warm every code path first
-        live.post_speak(text)
-    before = rss_mb()
-    errors = 0
-    for text in varied_texts(requests_count):
-        try:
-            live.post_speak(text)
-        except RuntimeError:
-            errors += 1
-    after = rss_mb()
-    live.stop()
-    return {"before_mb": round(before, 1), "after_mb": round(after, 1), "errors": errors}
-
-
-def rss_main() -> None:  # pragma: no cover - run as a child process by the daemon suite
-    arena, count = sys.argv[1] == "1", int(sys.argv[2])
-    print(json.dumps(rss_probe(arena, count)))
-
-
 @suite("daemon")
 def daemon_suite(args: argparse.Namespace) -> dict:
-    """The daemon against piper-tts in-process, side by side in one run (targets in brackets).
+    """The daemon against piper-tts in-process, side by side in one run (targets in the last
+    column), with the adaptive worker plan (the default) against the two fixed plans it
+    replaces on this machine: one worker with every thread, and one worker per core with one
+    thread each.
 
     Every contender runs with noise scales 0 and no sentence silence, so all make the same audio.
     """
@@ -79,13 +53,16 @@ def daemon_suite(args: argparse.Namespace) -> dict:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # 8 clients queue by design
     voice = PiperVoice.load(bundled_voice().model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    nocache = start_daemon({"tts_cache_enabled": False})
-    seq = start_daemon({"tts_cache_enabled": False, "tts_parallel_processing": False})
-    # The other plan: two workers of one intra-op thread each (the default on 2-core machines
-    # is one worker of two threads; see macbot.core.workers.THREADS_PER_WORKER).
-    two = start_daemon({"tts_cache_enabled": False, "tts_workers": 2})
+    cores = compute_cores()
+    adaptive = start_daemon({"tts_cache_enabled": False})
+    wide = start_daemon({"tts_cache_enabled": False, "tts_workers": 1})
+    narrow = start_daemon({"tts_cache_enabled": False, "tts_workers": cores})
     cached = start_daemon({"tts_cache_enabled": True, "tts_cache_size": 1000})
-    par = nocache.synth
+    plans = {
+        "adaptive plan (default)": adaptive,
+        f"1 worker x {cores} threads": wide,
+        f"{cores} workers x 1 thread": narrow,
+    }
 
     def piper_run(text: str) -> None:
         for _ in voice.synthesize(text, piper_cfg):
@@ -93,7 +70,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     for text in SENTENCES[:2]:  # warm every path
         piper_run(text)
-        for live in (nocache, seq, two):
+        for live in plans.values():
             live.post_speak(text)
 
     rows: list[dict] = []
@@ -111,62 +88,57 @@ def daemon_suite(args: argparse.Namespace) -> dict:
             }
         )
 
-    # 1. per-sentence HTTP throughput vs piper in-process (interleaved, cache off)
-    piper_s, http_s, seq_s, two_s = [], [], [], []
+    # 1. one sentence per request vs piper in-process (interleaved, cache off)
     report.step("1 sentence, 10 sentences, cache, 8 clients", 4)
+    lone: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
     for _ in range(args.rounds):
         for text in SENTENCES:
-            piper_s.append(wall(lambda text=text: piper_run(text)))
-            http_s.append(wall(lambda text=text: nocache.post_speak(text)))
-            seq_s.append(wall(lambda text=text: seq.post_speak(text)))
-            two_s.append(wall(lambda text=text: two.post_speak(text)))
-    row(
-        "1 sentence: POST /speak, parallel plan",
-        sum(http_s),
-        sum(piper_s),
-        "s total",
-        "ratio <= 1.05",
-    )
-    row("1 sentence: POST /speak, 2 workers x 1 thread", sum(two_s), sum(piper_s), "s total", "")
-    row(
-        "1 sentence: POST /speak, parallel off",
-        sum(seq_s),
-        sum(piper_s),
-        "s total",
-        "(for the record)",
-    )
-
+            lone["piper"].append(wall(lambda text=text: piper_run(text)))
+            for name, live in plans.items():
+                lone[name].append(wall(lambda text=text, live=live: live.post_speak(text)))
+    for name in plans:
+        target = "ratio <= 1.05" if name.startswith("adaptive") else ""
+        row(
+            f"1 sentence: POST /speak, {name}",
+            sum(lone[name]),
+            sum(lone["piper"]),
+            "s total",
+            target,
+        )
     report.advance()
+
     # 2. a 10-sentence request vs piper on the same text
     paragraph = " ".join(SENTENCES + MORE_SENTENCES)
-    p10, h10, q10, w10, ttfa, total_stream = [], [], [], [], [], []
+    ten: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
+    ttfa, total_stream = [], []
     for _ in range(args.rounds):
-        p10.append(wall(lambda: piper_run(paragraph)))
-        h10.append(wall(lambda: nocache.post_speak(paragraph)))
-        q10.append(wall(lambda: seq.post_speak(paragraph)))
-        w10.append(wall(lambda: two.post_speak(paragraph)))
+        ten["piper"].append(wall(lambda: piper_run(paragraph)))
+        for name, live in plans.items():
+            ten[name].append(wall(lambda live=live: live.post_speak(paragraph)))
         started = time.perf_counter()
         first = None
-        for piece in nocache.client.stream(
+        for piece in adaptive.client.stream(
             "POST", "/speak", {"text": paragraph, "stream": True, "format": "pcm"}
         ):
             if piece and first is None:
                 first = time.perf_counter() - started
         total_stream.append(time.perf_counter() - started)
         ttfa.append(first or float("nan"))
-    row("10 sentences: POST /speak, parallel plan", p50(h10), p50(p10), "s p50", "ratio <= 0.75")
-    row("10 sentences: POST /speak, 2 workers x 1 thread", p50(w10), p50(p10), "s p50", "")
-    row("10 sentences: POST /speak, parallel off", p50(q10), p50(p10), "s p50", "(for the record)")
+    for name in plans:
+        target = "ratio <= 0.95" if name.startswith("adaptive") else ""
+        row(
+            f"10 sentences: POST /speak, {name}", p50(ten[name]), p50(ten["piper"]), "s p50", target
+        )
     row(
         "10 sentences streamed: time to first audio",
         p50(ttfa),
-        p50(p10),
+        p50(ten["piper"]),
         "s p50",
         "(vs piper's whole paragraph)",
     )
-    row("10 sentences streamed: last byte", p50(total_stream), p50(p10), "s p50", "")
-
+    row("10 sentences streamed: last byte", p50(total_stream), p50(ten["piper"]), "s p50", "")
     report.advance()
+
     # 3. cache hit vs miss
     miss, hit = [], []
     for n, text in enumerate((SENTENCES + MORE_SENTENCES) * args.rounds):
@@ -174,61 +146,52 @@ def daemon_suite(args: argparse.Namespace) -> dict:
         miss.append(wall(lambda text=text: cached.post_speak(text)))
         hit.append(wall(lambda text=text: cached.post_speak(text)))
     row("cache hit vs miss (POST /speak)", p50(hit), p50(miss), "s p50", "ratio <= 0.02")
-
     report.advance()
+
     # 4. 8 clients x 25 requests vs one client (cache off: every request synthesizes)
     texts = (SENTENCES + MORE_SENTENCES) * 3
-    one = wall(lambda: [nocache.post_speak(texts[i % len(texts)]) for i in range(25)])
-    errors: list[str] = []
+    for name, live in plans.items():
+        one = wall(lambda live=live: [live.post_speak(texts[i % len(texts)]) for i in range(25)])
+        errors: list[str] = []
 
-    def client(offset: int) -> None:
-        for i in range(25):
-            try:
-                nocache.post_speak(texts[(offset + i) % len(texts)])
-            except (RuntimeError, MacbotError) as exc:  # counted as an error of the run
-                errors.append(f"{type(exc).__name__}: {exc}")
+        def client(offset: int, live=live, errors=errors) -> None:
+            for i in range(25):
+                try:
+                    live.post_speak(texts[(offset + i) % len(texts)])
+                except (RuntimeError, MacbotError) as exc:  # counted as an error of the run
+                    errors.append(f"{type(exc).__name__}: {exc}")
 
-    clients = [threading.Thread(target=client, args=(c * 3,)) for c in range(8)]
-    started = time.perf_counter()
-    for c in clients:
-        c.start()
-    for c in clients:
-        c.join()
-    eight = time.perf_counter() - started
-    row("8 clients x 25: throughput", 200 / eight, 25 / one, "req/s", "ratio >= 1.3")
-    row("8 clients x 25: errors", float(len(errors)), None, "count", "0")
-
-    for live in (nocache, seq, two, cached):
-        live.stop()
-
-    report.advance()
-    # 5. RSS before/after varied requests, memory arena off (the default) and on
-    for arena in (False, True):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "from macbot.tools.bench.daemon import rss_main; rss_main()",
-                "1" if arena else "0",
-                str(args.rss_requests),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        probe = json.loads(out.stdout.strip().splitlines()[-1])
+        clients = [threading.Thread(target=client, args=(c * 3,)) for c in range(8)]
+        started = time.perf_counter()
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join()
+        eight = time.perf_counter() - started
+        adaptive_plan = name.startswith("adaptive")
         row(
-            f"RSS after {args.rss_requests} varied requests, arena {'on' if arena else 'off'}"
-            f" ({probe['errors']} errors)",
-            probe["after_mb"],
-            probe["before_mb"],
-            "MB (before)",
-            "ratio <= 1.25",
+            f"8 clients x 25: throughput, {name}",
+            200 / eight,
+            25 / one,
+            "req/s",
+            "ratio >= 1.08" if adaptive_plan else "",
         )
+        row(
+            f"8 clients x 25: errors, {name}",
+            float(len(errors)),
+            None,
+            "count",
+            "0" if adaptive_plan else "",
+        )
+    report.advance()
+
+    for live in (*plans.values(), cached):
+        live.stop()
     return {
         "suite": "daemon",
-        "workers": par.workers,
-        "intra_op_threads": par.intra_op_threads,
+        "workers": adaptive.synth.workers,
+        "intra_op_threads": adaptive.synth.intra_op_threads,
         "rounds": args.rounds,
         "rows": rows,
+        "note": "RSS: see the memory suite (a served daemon measured from outside)",
     }

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -29,10 +30,12 @@ from ...core.voices import bundled_voice
 from .registry import SENTENCES, reporter, suite
 
 MEMORY_MODES = {
-    "cpu arena on (the default)": True,
-    "cpu arena off": False,
+    "cpu arena kept in a burst (the default; shrunk when idle)": SessionPlan(),
+    "cpu arena shrunk after each run": SessionPlan(arena_shrinkage=True),
+    "cpu arena off": SessionPlan(memory_arena=False),
 }
-"""``tts_memory_arena`` settings compared by ``rss`` and ``memspeed``."""
+"""Session memory settings compared by ``rss`` and ``memspeed`` (``tts_memory_arena`` and
+the arena's shrinkage after each run)."""
 
 
 @suite("load")
@@ -96,8 +99,8 @@ def _texts(n: int) -> list[str]:
     return out
 
 
-def _plan(arena: bool) -> SessionPlan:
-    return SessionPlan(intra_op_threads=host_facts().recommended_threads(), memory_arena=arena)
+def _plan(memory: SessionPlan) -> SessionPlan:
+    return replace(memory, intra_op_threads=host_facts().recommended_threads())
 
 
 def rss_worker(mode: str, n: int) -> dict:
@@ -155,8 +158,8 @@ def memspeed_suite(args: argparse.Namespace) -> dict:
     """Synthesis speed with each memory setting, interleaved in one process over the same
     varied-length texts as ``rss`` (median RTF; RSS is what ``rss`` measures)."""
     engines = {
-        mode: PiperEngine.load(bundled_voice(), plan=_plan(arena))
-        for mode, arena in MEMORY_MODES.items()
+        mode: PiperEngine.load(bundled_voice(), plan=_plan(memory))
+        for mode, memory in MEMORY_MODES.items()
     }
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
     rtfs: dict[str, list[float]] = {mode: [] for mode in engines}

@@ -88,7 +88,7 @@ def quantize_dynamic(
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
     excluded = matching_nodes(source, exclude)
-    with _quiet_root_logger():
+    with quiet_quantizer_logs():
         ort_quantize_dynamic(
             str(source),
             str(output),
@@ -161,7 +161,7 @@ def quantize_static(
     from onnxruntime.quantization import quantize_static as ort_quantize_static
 
     excluded = matching_nodes(source, exclude)
-    with tempfile.TemporaryDirectory(prefix="macbot-calib-") as tmp, _quiet_root_logger():
+    with tempfile.TemporaryDirectory(prefix="macbot-calib-") as tmp, quiet_quantizer_logs():
         ort_quantize_static(
             str(source),
             str(output),
@@ -191,7 +191,7 @@ def quantize_static(
 
 
 @contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
+def quiet_quantizer_logs() -> Iterator[None]:
     """onnxruntime's quantizer logs a multi-line WARNING on the root logger for every tensor
     whose type shape inference cannot tell (hundreds for a VITS graph); keep them at DEBUG."""
     root = logging.getLogger()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.hashing import file_sha256
-from ...core.manifests import Manifest, Verdict
+from ...core.manifests import Manifest, Verdict, manifest_path
 from ...core.voices import VoiceInfo
 from . import quantizer
 from .gate import judge
@@ -145,8 +145,21 @@ def build(
     options = options or Options()
     step = measure.get("progress") or (lambda _name: None)
     step(f"{method}: making")
-    output, params = make(method, voice, source, output_dir, options)
-    return output, record(method, voice, source, output, params, **measure)
+    output = variant_path(output_dir, source, method, options.suffix)
+    try:
+        output, params = make(method, voice, source, output_dir, options)
+        return output, record(method, voice, source, output, params, **measure)
+    except KeyboardInterrupt:
+        # Ctrl-C: a half-made variant beside a manifest saying "not measured yet" would be
+        # found and skipped forever after (issue 11); leave nothing instead.
+        discard(output)
+        raise
+
+
+def discard(output: Path) -> None:
+    """Remove a variant and its manifest (those that exist)."""
+    for path in (Path(output), manifest_path(output)):
+        path.unlink(missing_ok=True)
 
 
 def record(
@@ -178,6 +191,7 @@ def record(
         source_sha256=file_sha256(source),
         parameters={**params, "voice": voice.name},
         sizes={"source": Path(source).stat().st_size, "output": Path(output).stat().st_size},
+        files={Path(output).name: file_sha256(output)},
     )
     manifest.verdict = Verdict(False, ["not measured yet"])
     manifest.save(output)  # a manifest exists even if a measurement below fails

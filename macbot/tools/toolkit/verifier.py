@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,90 @@ def write_listening_wav(path: Path, clips: Sequence[np.ndarray], sample_rate: in
     return path
 
 
+@dataclass
+class Reference:
+    """The original's renderings of the verification sentences (and what whisper heard), made
+    once and compared with every variant."""
+
+    sentences: list[str]
+    audio: list[np.ndarray]
+    sample_rate: int
+    heard: list[str] | None = None
+
+
+def reference(
+    engine: Any,
+    sentences: Sequence[str],
+    transcriber: Any | None = None,
+    progress: Any | None = None,
+) -> Reference:
+    """Render ``sentences`` with the original ``engine`` (noise scales 0) and, with a
+    ``transcriber``, transcribe them. ``progress()`` after each sentence."""
+    audio, heard = [], []
+    for text in sentences:
+        audio.append(render(engine, [text])[0])
+        if transcriber is not None:
+            heard.append(transcriber.transcribe(audio[-1], engine.sample_rate))
+        if progress is not None:
+            progress()
+    return Reference(list(sentences), audio, engine.sample_rate, heard if transcriber else None)
+
+
+def compare(
+    ref: Reference,
+    engine: Any,
+    transcriber: Any | None = None,
+    progress: Any | None = None,
+    out_dir: Path | None = None,
+    stem: str = "variant",
+) -> dict[str, Any]:
+    """Render the reference's sentences with ``engine`` (any engine: a whole model, a
+    chunked encoder/decoder pair) and compare: mel-cepstral distortion per sentence, duration
+    ratio and, with a ``transcriber`` (and a reference that has transcripts), WER of both.
+    Returns the manifest's ``quality`` section."""
+
+    sentences, rate = ref.sentences, ref.sample_rate
+    var_audio, distances, heard_var = [], [], []
+    for text, ref_clip in zip(sentences, ref.audio, strict=True):
+        var = render(engine, [text])[0]
+        var_audio.append(var)
+        distances.append(mel_cepstral_distortion(ref_clip, var, rate))
+        if transcriber is not None:
+            heard_var.append(transcriber.transcribe(var, rate))
+        if progress is not None:
+            progress()
+    result: dict[str, Any] = {
+        "sentences": len(sentences),
+        "distance_metric": "mel-cepstral distortion, dB (macbot.toolkit.spectral)",
+        "mcd_db_mean": round(float(np.mean(distances)), 3),
+        "mcd_db_max": round(float(np.max(distances)), 3),
+        "mcd_db_per_sentence": [round(d, 3) for d in distances],
+        "duration_ratio": round(
+            sum(len(a) for a in var_audio) / max(sum(len(a) for a in ref.audio), 1), 4
+        ),
+    }
+    if transcriber is not None and ref.heard is not None:
+        result["asr"] = "whisper tiny.en (faster-whisper, int8, greedy)"
+        result["wer_original"] = round(word_error_rate(sentences, ref.heard), 4)
+        result["wer_variant"] = round(word_error_rate(sentences, heard_var), 4)
+        result["wer_delta_points"] = round(
+            100 * (result["wer_variant"] - result["wer_original"]), 2
+        )
+        result["misheard"] = [
+            {**details(text, var), "original_heard": details(text, orig)["heard"]}
+            for text, orig, var in zip(sentences, ref.heard, heard_var, strict=True)
+            if details(text, var)["heard"] != details(text, var)["reference"]
+        ][:10]
+    if out_dir is not None:
+        result["wav_original"] = str(
+            write_listening_wav(Path(out_dir) / f"{stem}.original.wav", ref.audio, rate)
+        )
+        result["wav_variant"] = str(
+            write_listening_wav(Path(out_dir) / f"{stem}.variant.wav", var_audio, rate)
+        )
+    return result
+
+
 def verify(
     voice: VoiceInfo,
     original: Path,
@@ -55,52 +140,14 @@ def verify(
 
     ``transcriber`` (a :class:`~.transcriber.Transcriber`) adds WER; without it only the
     spectral distance is measured. ``progress`` is called with no argument after each
-    sentence (progress bars). Returns the manifest's ``quality`` section.
+    sentence of each model (progress bars). Returns the manifest's ``quality`` section.
     """
-    ref_engine = load_engine(voice, original)
-    var_engine = load_engine(voice, variant)
-    rate = ref_engine.sample_rate
-    ref_audio, var_audio, distances = [], [], []
-    heard_ref, heard_var = [], []
-    for text in sentences:
-        ref = render(ref_engine, [text])[0]
-        var = render(var_engine, [text])[0]
-        ref_audio.append(ref)
-        var_audio.append(var)
-        distances.append(mel_cepstral_distortion(ref, var, rate))
-        if transcriber is not None:
-            heard_ref.append(transcriber.transcribe(ref, rate))
-            heard_var.append(transcriber.transcribe(var, rate))
-        if progress is not None:
-            progress()
-    result: dict[str, Any] = {
-        "sentences": len(sentences),
-        "distance_metric": "mel-cepstral distortion, dB (macbot.toolkit.spectral)",
-        "mcd_db_mean": round(float(np.mean(distances)), 3),
-        "mcd_db_max": round(float(np.max(distances)), 3),
-        "mcd_db_per_sentence": [round(d, 3) for d in distances],
-        "duration_ratio": round(
-            sum(len(a) for a in var_audio) / max(sum(len(a) for a in ref_audio), 1), 4
-        ),
-    }
-    if transcriber is not None:
-        result["asr"] = "whisper tiny.en (faster-whisper, int8, greedy)"
-        result["wer_original"] = round(word_error_rate(sentences, heard_ref), 4)
-        result["wer_variant"] = round(word_error_rate(sentences, heard_var), 4)
-        result["wer_delta_points"] = round(
-            100 * (result["wer_variant"] - result["wer_original"]), 2
-        )
-        result["misheard"] = [
-            {**details(text, var), "original_heard": details(text, ref)["heard"]}
-            for text, ref, var in zip(sentences, heard_ref, heard_var, strict=True)
-            if details(text, var)["heard"] != details(text, var)["reference"]
-        ][:10]
-    if out_dir is not None:
-        stem = Path(variant).name.removesuffix(".onnx")
-        result["wav_original"] = str(
-            write_listening_wav(Path(out_dir) / f"{stem}.original.wav", ref_audio, rate)
-        )
-        result["wav_variant"] = str(
-            write_listening_wav(Path(out_dir) / f"{stem}.variant.wav", var_audio, rate)
-        )
-    return result
+    ref = reference(load_engine(voice, original), sentences, transcriber, progress)
+    return compare(
+        ref,
+        load_engine(voice, variant),
+        transcriber,
+        progress,
+        out_dir,
+        stem=Path(variant).name.removesuffix(".onnx"),
+    )

@@ -353,3 +353,15 @@ def test_finding_a_split_hashes_the_voice_once(voice_split, monkeypatch):
     hashing.forget()  # a fresh process: the index beside the models answers
     assert find_split(voice, folder.parent) == folder
     assert len(calls) <= 1
+
+
+def test_release_arena_runs_on_the_dynamic_and_the_static_split(voice_split, chunked, plain):
+    """Issue 11: idle release shrinks both sessions' arenas with one tiny run each; the engines
+    synthesize as before afterwards."""
+    voice, folder = voice_split
+    static = ChunkedEngine.load_split(voice, folder, 64, 16, static=True)
+    for engine in (chunked, static):
+        before = np.concatenate([c.samples for c in engine.synthesize("Hello there.", plain)])
+        engine.release_arena()
+        after = np.concatenate([c.samples for c in engine.synthesize("Hello there.", plain)])
+        assert np.array_equal(before, after)
