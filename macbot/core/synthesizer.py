@@ -398,6 +398,7 @@ class Synthesizer:
         finally:
             busy.release()
         samples, rate = concat(chunks)
+        spoken = utterance_words(chunks, SPOKEN_WORDS)
         del chunks  # the joined copy is what the cache keeps
         seconds = time.perf_counter() - started
         self.stats.record(seconds, len(samples) / rate)
@@ -408,7 +409,7 @@ class Synthesizer:
                 rate,
                 engine.engine_type,
                 engine.voice.name,
-                utterance_words(chunks, SPOKEN_WORDS),
+                spoken,
             ),
         )
         self._note_activity()

@@ -70,7 +70,8 @@ class MLPackageSession:
     def get_providers(self) -> list[str]:
         return ["coremltools"]
 
-    def run(self, _names: Any, feed: dict[str, Any]) -> list[np.ndarray]:
+    def run(self, _names: Any, feed: dict[str, Any], _options: Any = None) -> list[np.ndarray]:
+        """The model's output (``_options``: onnxruntime's run options, which CoreML has not)."""
         out = self._model.predict({k: v for k, v in feed.items() if k in self._inputs})
         return [np.asarray(next(iter(out.values())))]
 

@@ -141,6 +141,7 @@ class Sentence:
         """Whether the sentence silence follows this piece (not after the last one, nor
         inside a sentence cut into pieces)."""
         return not self.last and not self.joins_next
+
     words: tuple[PieceLabels, ...] = ()
     """The input word of each piece of :attr:`phonemes` between spaces (see
     :func:`~macbot.core.timings.label_segment`); empty: no word timings wanted."""
