@@ -176,8 +176,9 @@ class Reloader:
             old = state.config
             try:
                 new = load_config(old.source)
+                running = old.to_dict()["server"]  # plain data: sections (websocket) too
                 kept = {
-                    f"server.{key}": getattr(old.server, key)
+                    f"server.{key}": running[key]
                     for key in RESTART_KEYS
                     if getattr(new.server, key) != getattr(old.server, key)
                 }

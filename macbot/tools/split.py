@@ -86,6 +86,12 @@ SPLIT_FORMAT = 2
 second output, the phoneme durations (splits made before have none)."""
 
 
+def split_format(folder: Path) -> int:
+    """The layout version of the split in ``folder`` (1: made before the format was recorded,
+    without phoneme durations)."""
+    return int(Manifest.load(folder).parameters.get("format", 1))
+
+
 class SplitError(ModelUnsupportedError):
     """The voice's graph does not have the shape a split needs; the message says what."""
 

@@ -36,8 +36,9 @@ def free_port() -> int:
 def write_config(path: Path, port: int, **server) -> None:
     data = {
         "models": {"tts": {"piper": {"noise_scale": 0.0, "noise_w_scale": 0.0}}},
-        # the WebSocket on a free port too: never the shared default 8124 of this machine
-        "server": {"port": port, "websocket": {"port": free_port()}, **server},
+        # no WebSocket on the shared default port 8124 of this machine (a test that wants one
+        # gives its own port)
+        "server": {"port": port, "websocket": {"enabled": False}, **server},
     }
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
@@ -254,3 +255,22 @@ def test_reload_with_a_new_voice_warms_it_up_before_swapping(reloadable, shared_
     assert resp.status_code == 413
     metrics_text = requests.get(server.url + "/metrics", timeout=10).text
     assert 'route="/info",status="200"' in metrics_text
+
+
+def test_a_reload_keeps_the_listeners_until_a_restart(reloadable, caplog):
+    """Issue 14: the WebSocket and Wyoming listeners exist: a changed section is kept, with a
+    warning, while the rest of the file applies."""
+    server, reloader, path = reloadable
+    write_config(
+        path,
+        8123,
+        max_text_chars=77,
+        websocket={"enabled": True, "port": 9002},
+        wyoming={"enabled": True},
+    )
+    assert reloader.reload()
+    running = state_of(server.app).config.server
+    assert running.max_text_chars == 77  # applied at once
+    assert not running.websocket.enabled and not running.wyoming.enabled  # kept
+    assert "server.websocket changed; it applies after a restart" in caplog.text
+    assert "server.wyoming changed; it applies after a restart" in caplog.text
