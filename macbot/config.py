@@ -302,6 +302,37 @@ class VoiceAssistantConfig:
 
 
 @dataclass(frozen=True)
+class WebSocketConfig:
+    """``server.websocket``: text streamed in, speech streamed out (docs/API.md#websocket).
+    waitress cannot upgrade a connection, so the WebSocket has its own port on ``server.host``."""
+
+    enabled: bool = True
+    """Listen for WebSocket clients (same host, token and origin rules as HTTP)."""
+
+    port: int = 8124
+    """TCP port of the WebSocket (1 to 65535; not ``server.port``)."""
+
+
+@dataclass(frozen=True)
+class WyomingConfig:
+    """``server.wyoming``: Home Assistant's Wyoming protocol (docs/WYOMING.md)."""
+
+    enabled: bool = False
+    """Serve Wyoming text-to-speech (describe, synthesize, streamed synthesis)."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind; Home Assistant on another machine needs this machine's address
+    (Wyoming has no authentication: only on a network you trust)."""
+
+    port: int = 10200
+    """TCP port (Wyoming's usual 10200)."""
+
+    zeroconf: bool = False
+    """Announce the service over mDNS/zeroconf so Home Assistant discovers it (needs the
+    ``zeroconf`` extra: ``pip install 'macbot-tts[zeroconf]'``)."""
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """``server``: the local HTTP API."""
 
@@ -334,6 +365,12 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()
     """Extra host names accepted in the ``Host`` header besides loopback (``localhost``,
     ``127.0.0.1``, ``[::1]``) and a non-loopback ``host``; guards against DNS rebinding."""
+
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    """The WebSocket for text streamed in (its own port)."""
+
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
+    """The Wyoming server for Home Assistant (off by default)."""
 
 
 @dataclass(frozen=True)
@@ -387,6 +424,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "server.channel_timeout": (1.0, 3600.0),
     "server.max_text_chars": (1, 10_000_000),
     "server.max_body_bytes": (64, 1 << 30),
+    "server.websocket.port": (1, 65535),
+    "server.wyoming.port": (1, 65535),
 }
 
 # Paths that must exist when given. Optimized models are checked by the engine chain instead:

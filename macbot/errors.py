@@ -13,7 +13,8 @@ that came back over HTTP.
 
     MacbotError
     ├── UsageError                bad arguments or request fields (400 / exit 2)
-    │   ├── InvalidType, UnknownModel, UnsupportedFormatError
+    │   ├── InvalidType, UnknownModel
+    │   ├── UnsupportedFormatError  no such audio format or extension (400 / exit 12)
     │   ├── MarkupError           malformed SSML or ``[[…]]`` command (gives the position)
     │   ├── PayloadTooLarge       body over the limit (413)
     │   │   └── TextTooLong       text over the limit
@@ -73,6 +74,8 @@ class ExitCode(enum.IntEnum):
     """The model's graph does not have the shape a tool needs (or the result differs)."""
     MISSING_EXTRA = 11
     """An optional package is not installed (the message names the extra to install)."""
+    UNSUPPORTED_FORMAT = 12
+    """``say -o``: the file's extension names no audio format MacBot writes."""
     SERVICE_FAILED = 20
     """``service``: launchctl/systemctl refused or is missing (the message says why)."""
     SERVICE_NOT_RUNNING = 21
@@ -217,6 +220,7 @@ class UnsupportedFormatError(UsageError):
     has."""
 
     code = "unsupported_format"
+    exit_code = ExitCode.UNSUPPORTED_FORMAT
 
 
 class Unauthorized(UsageError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,10 @@ whose variants and tune records (from `make run`) would change which engine test
 
 
 class RecordingOutput:
-    """Stands in for the sound card (this machine has none): keeps what it was asked to play."""
+    """Stands in for the sound card (this machine has none): keeps what it was asked to play.
+
+    A call "plays" at once unless ``release`` is cleared, then until it is set again or the
+    player stops the call (counted in ``stopped``; such a call reports 0 frames played)."""
 
     def __init__(self, available: bool = True) -> None:
         self.is_available = available
@@ -59,18 +63,83 @@ class RecordingOutput:
             # The message PortAudio-less machines really give (sounddevice's import error).
             raise NoAudioDeviceError("no audio output: PortAudio library not found")
 
-    def play(self, samples: np.ndarray, sample_rate: int) -> None:
+    def play(self, samples: np.ndarray, sample_rate: int, stop: threading.Event) -> int:
         self.played.append((samples, sample_rate))
-        self.release.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not self.release.is_set() and not stop.is_set() and time.monotonic() < deadline:
+            stop.wait(0.005)
+        if stop.is_set():
+            self.stopped += 1
+            return 0
+        return len(samples)
 
-    def stop(self) -> None:
-        self.stopped += 1
-        self.release.set()
+    def position(self) -> int:
+        return 0
 
     def devices(self) -> list[dict[str, object]]:
         return (
             [{"index": 0, "name": "Recording output", "channels": 2}] if self.is_available else []
         )
+
+
+class ClockOutput:
+    """A sound card that "plays" block by block and knows its position, like the real one.
+
+    ``realtime``: each block takes its duration. Otherwise the test moves it on with
+    :meth:`advance` (``seconds`` of audio), so what has played is exactly what the test
+    says. ``stop`` ends a call at the block it is in."""
+
+    def __init__(self, realtime: bool = False, block: int = 256) -> None:
+        self.realtime = realtime
+        self.block = block
+        self.frames = 0
+        self.total = 0
+        self.calls: list[int] = []
+        """Frames each call was given."""
+        self._budget = 0
+        self._cond = threading.Condition()
+
+    def check(self) -> None:
+        return None
+
+    def devices(self) -> list[dict[str, object]]:
+        return [{"index": 0, "name": "Clock output", "channels": 1}]
+
+    def advance(self, seconds: float, rate: int = 22050) -> None:
+        """Let ``seconds`` more of audio play (step mode)."""
+        with self._cond:
+            self._budget += round(seconds * rate)
+            self._cond.notify_all()
+
+    def position(self) -> int:
+        return self.frames
+
+    def settled(self) -> bool:
+        """Whether all the audio :meth:`advance` let through has played (step mode)."""
+        with self._cond:
+            return self._budget <= 0
+
+    def play(self, samples: np.ndarray, sample_rate: int, stop: threading.Event) -> int:
+        with self._cond:
+            self.frames = 0
+            self.calls.append(len(samples))
+        while self.frames < len(samples) and not stop.is_set():
+            step = min(self.block, len(samples) - self.frames)
+            if self.realtime:
+                stop.wait(step / sample_rate)
+            with self._cond:
+                if not self.realtime:
+                    while self._budget <= 0 and not stop.is_set():
+                        self._cond.wait(0.005)
+                    if stop.is_set():
+                        break
+                    step = min(step, self._budget)
+                    self._budget -= step
+                self.frames += step
+                self.total += step
+        with self._cond:
+            played, self.frames = self.frames, 0
+        return played
 
 
 def make_config(tmp_path: Path | None = None, **sections: dict) -> AppConfig:

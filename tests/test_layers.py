@@ -26,6 +26,7 @@ OPTIONAL = {
     "rumps",
     "sounddevice",
     "torch",
+    "zeroconf",
 }
 """Packages that may be imported where they are used: optional extras (onnxruntime's
 quantization and transformers tools import onnx), sounddevice (its import fails on a machine

@@ -23,6 +23,8 @@ SUITE_NAMES = (
     "frontend",
     "optimize",
     "pareto",
+    "websocket",
+    "word-timings",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""

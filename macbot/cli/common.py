@@ -32,8 +32,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions keep their line breaks (examples), help lines wrap."""
 
 
-def global_options() -> argparse.ArgumentParser:
-    """``--config`` and ``-v``, accepted after any command as well as before it."""
+def global_options(short_verbose: bool = True) -> argparse.ArgumentParser:
+    """``--config`` and ``-v``, accepted after any command as well as before it (without
+    ``-v`` for commands that give the letter another meaning, as ``say -v VOICE``)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--config",
@@ -43,25 +44,38 @@ def global_options() -> argparse.ArgumentParser:
         "folder, else the checkout's config/macbot.yaml, else built-in defaults)",
     )
     parent.add_argument(
-        "-v",
-        "--verbose",
+        *(("-v", "--verbose") if short_verbose else ("--verbose",)),
         action="count",
         default=argparse.SUPPRESS,
-        help="more logging: -v info, -vv debug (default: warnings only)",
+        help=(
+            "more logging: -v info, -vv debug (default: warnings only)"
+            if short_verbose
+            else "more logging: --verbose info, twice debug (default: warnings only)"
+        ),
     )
     return parent
 
 
 GLOBAL = global_options()
+GLOBAL_LONG = global_options(short_verbose=False)
+"""The global options without ``-v`` (``macbot say`` reads it as the voice, like ``say``)."""
 
 
-def command(sub: Any, name: str, *, help: str, description: str | None = None, **kw: Any):
-    """A subcommand parser that also takes the global options (``macbot NAME --config F``)."""
+def command(
+    sub: Any,
+    name: str,
+    *,
+    help: str,
+    description: str | None = None,
+    options: argparse.ArgumentParser = GLOBAL,
+    **kw: Any,
+):
+    """A subcommand parser that also takes the global ``options`` (``macbot NAME --config F``)."""
     return sub.add_parser(
         name,
         help=help,
         description=description or help[:1].upper() + help[1:] + ".",
-        parents=[GLOBAL],
+        parents=[options],
         formatter_class=HelpFormatter,
         **kw,
     )

@@ -1,5 +1,10 @@
 """``macbot say``: speak text, or write it to an audio file, through the daemon when one runs.
 
+It takes macOS ``say``'s flags, so scripts written for ``say`` keep working:
+``-v VOICE`` (``-v '?'`` lists voices), ``-r`` words per minute, ``-o FILE`` (.wav, .aiff …
+by extension), ``-f FILE`` or ``-f -``, ``-a DEVICE`` (``-a '?'`` lists devices),
+``--progress``, and the text as one or several words (none: standard input).
+
 The path through the daemon imports only the HTTP client, so a shell trigger starts fast;
 the in-process path imports the engine when it needs it.
 """
@@ -13,41 +18,95 @@ import sys
 from pathlib import Path
 
 from ..client.http import DaemonClient
-from ..client.say import say_via_daemon
+from ..client.say import POLICIES, WordPrinter, say_via_daemon, speed_for_rate
 from ..config import AppConfig
-from ..errors import ExitCode, NoAudioDeviceError, OutputError, UsageError
-from .common import command, read_text, spinner
+from ..core.voices import resolve_voice
+from ..errors import (
+    EmptyTextError,
+    ExitCode,
+    NoAudioDeviceError,
+    OutputError,
+    UnsupportedFormatError,
+    UsageError,
+    VoiceNotFoundError,
+)
+from .common import GLOBAL_LONG, command, spinner
 
 _LOGGER = logging.getLogger(__name__)
 
 FILE_EXTENSIONS = (".aif", ".aiff", ".flac", ".mp3", ".ogg", ".opus", ".wav")
 """What ``-o`` writes (:data:`macbot.core.formats.FILE_FORMATS`; a test keeps them equal)."""
 
+LIST = "?"
+"""``-v '?'`` and ``-a '?'`` list the voices and the devices, as ``say`` does."""
+
 
 def register(sub) -> None:
     say = command(
         sub,
         "say",
-        help="speak text, or write it to an audio file",
+        help="speak text, or write it to an audio file (takes macOS say's flags)",
         description="Speak TEXT on the sound device, or write it to an audio file with -o.\n"
         "Through the running daemon when one answers (its cache, queue and sound device),\n"
-        "else in this process.\n\n"
+        "else in this process. Takes the flags of macOS `say`; -v here is the voice (use\n"
+        "--verbose, or `macbot -v say …`, for more logging).\n\n"
         "examples:\n"
         '  macbot say "Hello there"\n'
-        '  macbot say "Hello there" -o hello.wav\n'
-        "  echo 'From a pipe' | macbot say - --no-wait",
+        "  macbot say -v joe -r 200 -o hello.wav Hello there\n"
+        "  echo 'From a pipe' | macbot say -f -\n"
+        "  macbot say --progress --policy interrupt 'Timer done.'\n"
+        "  macbot say -v '?'",
+        options=GLOBAL_LONG,
     )
-    say.add_argument("text", help="the text to speak, or - to read it from standard input")
+    say.add_argument(
+        "text",
+        nargs="*",
+        help="the text to speak; several words are joined with spaces; - or nothing reads "
+        "standard input (like say)",
+    )
+    say.add_argument(
+        "-v",
+        "--voice",
+        help="voice name (see `macbot voices`) or path to a .onnx; '?' lists the voices "
+        "(default: models.tts.voice)",
+    )
+    say.add_argument(
+        "-r",
+        "--rate",
+        type=float,
+        help="speaking rate in words per minute, as say's -r (the bundled voice speaks about "
+        "220 at speed 1); not with --speed (default: models.tts.speed)",
+    )
     say.add_argument(
         "-o",
         "--output",
+        "--output-file",
         type=Path,
         help="write the audio to this file instead of playing it; the extension picks the "
         f"format: {', '.join(FILE_EXTENSIONS)} (default: play)",
     )
     say.add_argument(
-        "--voice",
-        help="voice name (see `macbot voices`) or path to a .onnx (default: models.tts.voice)",
+        "-f",
+        "--input-file",
+        help="read the text from this file; - reads standard input (default: the TEXT arguments)",
+    )
+    say.add_argument(
+        "-a",
+        "--audio-device",
+        help="play on this output device, by index or name, in this process; '?' lists the "
+        "devices (default: voice_assistant.audio.output_device, through the daemon)",
+    )
+    say.add_argument(
+        "--progress",
+        action="store_true",
+        help="print each word on its own line as it plays; implies --wait; nothing with -o "
+        "(default: off)",
+    )
+    say.add_argument(
+        "--policy",
+        choices=POLICIES,
+        help="through the daemon: queue waits its turn, replace drops what is queued and "
+        "playing, interrupt plays at once and the queue goes on after it (default: queue)",
     )
     say.add_argument(
         "--speed",
@@ -87,67 +146,159 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    text = read_text(args.text)
-    if args.speed is not None and not 0.25 <= args.speed <= 4:
-        raise UsageError(f"--speed must be between 0.25 and 4 (got {args.speed})")
+    if args.voice == LIST:
+        return _list_voices(config)
+    if args.audio_device == LIST:
+        return _list_devices(config)
+    text = gather_text(args)
+    speed = args.speed
+    if speed is not None and not 0.25 <= speed <= 4:
+        raise UsageError(f"--speed must be between 0.25 and 4 (got {speed})")
+    if args.rate is not None:
+        if speed is not None:
+            raise UsageError("give -r (words per minute) or --speed, not both")
+        speed = speed_for_rate(args.rate)
     output: Path | None = args.output
     if output is not None and output.suffix.lower() not in FILE_EXTENSIONS:
-        raise UsageError(
-            f"cannot write {output.name}: unknown audio extension {output.suffix or '(none)'!r}",
-            hint=f"use one of {', '.join(FILE_EXTENSIONS)}",
+        raise UnsupportedFormatError(
+            f"cannot write {output.name}: unknown audio extension {output.suffix or '(none)'!r} "
+            f"(use one of {', '.join(FILE_EXTENSIONS)})"
         )
+    printer = WordPrinter(_print_word) if args.progress and output is None else None
     if use_daemon(args, config):
-        voice, speed = asked_for(args, config)
+        voice, speed = asked_for(args, config, speed)
         result = say_via_daemon(
             DaemonClient.from_config(config),
             text,
-            voice=voice,
+            voice=voice_name(voice, config),
             speed=speed,
             play=output is None,
             wait=args.wait,
+            policy=args.policy,
+            progress=printer,
         )
         if result is not None:
             if output is not None:
                 _write_wav(output, result.wav or b"")
                 _made(output, result.duration)
             return ExitCode.OK
-    return _say_here(args, config, text, output)
+    return _say_here(args, config, text, speed, output, printer)
 
 
-def _say_here(args: argparse.Namespace, config: AppConfig, text: str, output: Path | None) -> int:
-    """Synthesize in this process (no daemon, ``--local``, or in-process-only options)."""
-    from ..core.audio import AudioChunk
+def voice_name(spec: str | None, config: AppConfig) -> str | None:
+    """The full name of a voice given by its speaker's name (``joe`` →
+    ``en_US-joe-medium``, as ``say -v`` scripts name voices), so the daemon, which takes
+    names as ``/voices`` lists them, gets one; anything else as given (an unknown name is
+    the daemon's to refuse, with its list)."""
+    if spec is None or is_path(spec):
+        return spec
+    try:
+        return resolve_voice(spec, config.tts.voices_dir).name
+    except VoiceNotFoundError:
+        return spec
+
+
+def gather_text(args: argparse.Namespace) -> str:
+    """The text, as ``say`` takes it: ``-f FILE`` (``-`` is standard input), else the words
+    given, joined with spaces, else standard input. Empty is an error."""
+    words: list[str] = args.text
+    if args.input_file is not None:
+        if words:
+            raise UsageError("give the text as arguments or with -f FILE, not both")
+        text = _read_input(args.input_file)
+    elif not words or words == ["-"]:
+        text = sys.stdin.read()
+    else:
+        text = " ".join(words)
+    if not text.strip():
+        raise EmptyTextError("no text to speak (empty input)", hint='macbot say "Hello"')
+    return text
+
+
+def _read_input(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"cannot read {name}: {reason}", param="input-file") from exc
+
+
+def _say_here(
+    args: argparse.Namespace,
+    config: AppConfig,
+    text: str,
+    speed: float | None,
+    output: Path | None,
+    printer: WordPrinter | None,
+) -> int:
+    """Synthesize in this process (no daemon, ``--local``, ``-a``, or in-process-only
+    options)."""
     from ..core.formats import write_file
     from ..core.playback import Player, SoundDeviceOutput
     from ..core.synthesizer import Synthesizer
 
     player = None
     if output is None:
-        player = Player(SoundDeviceOutput(config.voice_assistant.audio.output_device))
+        device = args.audio_device or config.voice_assistant.audio.output_device
+        player = Player(SoundDeviceOutput(device))
         ok, reason = player.available()
         if not ok:
             raise NoAudioDeviceError(reason, hint="use -o FILE.wav to write a file")
     synth = Synthesizer(config)
     try:
         options = synth.default_options().with_overrides(
-            speed=args.speed,
+            speed=speed,
             noise_scale=args.noise_scale,
             noise_w_scale=args.noise_w_scale,
             speaker=args.speaker,
         )
-        with spinner("synthesizing…"):
-            result = synth.synthesize(text, args.voice, options)
-    finally:
-        synth.close()
-    if output is not None:
-        write_file(output, result.samples, result.sample_rate)
-        _made(output, result.duration)
+        if output is not None:
+            with spinner("synthesizing…"):
+                result = synth.synthesize(text, args.voice, options)
+            write_file(output, result.samples, result.sample_rate)
+            _made(output, result.duration)
+            return ExitCode.OK
+        assert player is not None
+        job = player.submit(synth.stream(text, args.voice, options))
+        while not job.done.wait(0.05):
+            if printer is not None:
+                printer.update(player.progress(job).to_dict())
+        if printer is not None:
+            printer.update(player.progress(job).to_dict())
+        if job.error is not None:
+            raise job.error
         return ExitCode.OK
-    assert player is not None
-    done = player.enqueue(
-        [AudioChunk(result.samples, result.sample_rate, result.engine, result.voice)]
-    )
-    done.wait()
+    finally:
+        if player is not None:
+            player.close()
+        synth.close()
+
+
+def _print_word(word: str) -> None:
+    print(word, flush=True)
+
+
+def _list_voices(config: AppConfig) -> int:
+    """``say -v '?'``: one voice a line, name, language and a note after ``#``."""
+    from ..core.voices import list_voices
+
+    for voice in list_voices(config.tts.voices_dir):
+        info = voice.describe()
+        language = str(info.get("language") or "?")
+        note = f"{info.get('source', '')} voice, {info.get('size_mb', '?')} MB"
+        print(f"{voice.name:<24} {language:<8} # {note}")
+    return ExitCode.OK
+
+
+def _list_devices(config: AppConfig) -> int:
+    """``say -a '?'``: the output devices of this machine, index and name, as ``-a`` takes
+    them (no sound output here: the error says why)."""
+    from ..core.playback import SoundDeviceOutput
+
+    for device in SoundDeviceOutput(None).devices():
+        print(f"{device['index']:>4} {device['name']}")
     return ExitCode.OK
 
 
@@ -172,12 +323,17 @@ def _made(path: Path, seconds: float) -> None:
     print(f"macbot: wrote {seconds:.2f} s of audio to {path}", file=sys.stderr)
 
 
-def asked_for(args: argparse.Namespace, config: AppConfig) -> tuple[str | None, float | None]:
-    """The voice name and speed to send the daemon: the options, else what the config file in
-    force says (a running daemon may have been started with another file; it must still speak
-    with the voice asked for, or refuse: a misspelled voice exited 0 in the daemon's own voice
-    before issue 11). ``None``: no file, the daemon's own."""
-    voice, speed = args.voice, args.speed
+def asked_for(
+    args: argparse.Namespace, config: AppConfig, speed: float | None = None
+) -> tuple[str | None, float | None]:
+    """The voice name and speed to send the daemon: the options (``speed``: the one ``-r``
+    or ``--speed`` asked for), else what the config file in force says (a running daemon may
+    have been started with another file; it must still speak with the voice asked for, or
+    refuse: a misspelled voice exited 0 in the daemon's own voice before issue 11). ``None``:
+    no file, the daemon's own."""
+    voice = args.voice
+    if speed is None:
+        speed = args.speed
     if config.source is not None:
         if voice is None:
             tts = config.tts
@@ -197,9 +353,9 @@ def is_path(voice: str) -> bool:
 
 
 def use_daemon(args: argparse.Namespace, config: AppConfig | None = None) -> bool:
-    """The daemon takes text, voice names, speed and play; noise and speaker overrides and
-    voices given as files are in-process only (``/speak`` has no such fields, and over HTTP a
-    voice is a name)."""
+    """The daemon takes text, voice names, speed, play and policy; noise and speaker
+    overrides, voices given as files and another audio device (``-a``) are in-process only
+    (``/speak`` has no such fields, and over HTTP a voice is a name)."""
     if args.local:
         return False
     overrides = (args.noise_scale, args.noise_w_scale, args.speaker)
@@ -209,5 +365,8 @@ def use_daemon(args: argparse.Namespace, config: AppConfig | None = None) -> boo
     voice = args.voice if args.voice is not None else config.tts.voice if config else None
     if voice is not None and is_path(voice):
         _LOGGER.info("voice %s is a file; the daemon takes names: synthesizing in-process", voice)
+        return False
+    if args.audio_device is not None:
+        _LOGGER.info("-a %s: playing in-process on that device", args.audio_device)
         return False
     return True

@@ -18,7 +18,7 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,10 +223,14 @@ class DaemonClient:
         voice: str | None = None,
         speed: float | None = None,
         play: bool = True,
+        policy: str | None = None,
     ) -> SpeakResult:
-        """``POST /speak``: with ``play`` the daemon queues the audio and answers JSON; without,
-        the answer is the WAV."""
+        """``POST /speak``: with ``play`` the daemon queues the audio (under ``policy``:
+        ``queue``, ``replace`` or ``interrupt``) and answers JSON; without, the answer is the
+        WAV."""
         body: dict[str, Any] = {"text": text, "play": play}
+        if policy is not None and play:
+            body["policy"] = policy
         if voice is not None:
             body["voice"] = voice
         if speed is not None:
@@ -247,6 +251,27 @@ class DaemonClient:
             self._checked(reply)
             return reply.json()
         return None
+
+    def follow_job(
+        self,
+        job_id: str,
+        on_update: Callable[[dict[str, Any]], Any],
+        interval: float = 0.05,
+        timeout: float = 600.0,
+    ) -> str:
+        """Poll ``GET /jobs/{id}`` every ``interval`` seconds, handing each answer (state and
+        progress: ``words``, ``current_word``) to ``on_update``, until the job has ended;
+        returns its final state. A failed job raises :class:`DaemonError`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._checked(self.request("GET", f"/jobs/{job_id}")).json()
+            on_update(state)
+            word = str(state.get("state", ""))
+            if word in _FAILED_STATES:
+                raise DaemonError(500, f"job {job_id} failed")
+            if state.get("done") is True or time.monotonic() > deadline:
+                return word
+            time.sleep(interval)
 
     def wait_played(self, result: SpeakResult, timeout: float = 600.0) -> str:
         """Block until ``result``'s audio has played: poll its job where the daemon reports one,
@@ -274,6 +299,14 @@ class DaemonClient:
         if reply.status == 404:
             raise DaemonError(404, "this daemon has no /interrupt (update macbot)")
         return self._checked(reply).json()
+
+    def pause(self) -> dict[str, Any]:
+        """``POST /pause``: hold playback mid-word until :meth:`resume`."""
+        return self._checked(self.request("POST", "/pause", {})).json()
+
+    def resume(self) -> dict[str, Any]:
+        """``POST /resume``: go on from where :meth:`pause` held."""
+        return self._checked(self.request("POST", "/resume", {})).json()
 
     def performance(self) -> dict[str, Any]:
         """``/tts-performance``: engine, voice, timings."""

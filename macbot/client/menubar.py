@@ -141,6 +141,23 @@ class MenuBarModel:
             return f"Cannot stop: {exc}"
         return f"Stopped ({info.get('dropped', info.get('interrupted', 0))} dropped)"
 
+    def pause_speaking(self) -> str:
+        """``POST /pause``."""
+        return self._playback("pause", "Paused", "Cannot pause")
+
+    def resume_speaking(self) -> str:
+        """``POST /resume``."""
+        return self._playback("resume", "Resumed", "Cannot resume")
+
+    def _playback(self, action: str, done: str, failed: str) -> str:
+        try:
+            getattr(self.client, action)()
+        except DaemonUnavailable:
+            return "The daemon is not running"
+        except DaemonError as exc:
+            return f"{failed}: {exc}"
+        return done
+
     def log_file(self) -> Path | None:
         if self.service is None:
             return None
@@ -193,6 +210,8 @@ def run_app(rumps, model: MenuBarModel, interval: float) -> None:  # pragma: no 
         optimizing,
         None,
         rumps.MenuItem("Speak Clipboard", callback=lambda _: notify(model.speak_clipboard())),
+        rumps.MenuItem("Pause Speaking", callback=lambda _: notify(model.pause_speaking())),
+        rumps.MenuItem("Resume Speaking", callback=lambda _: notify(model.resume_speaking())),
         rumps.MenuItem("Stop Speaking", callback=lambda _: notify(model.stop_speaking())),
         None,
         rumps.MenuItem("Start Service", callback=lambda _: notify(model.start_service())),

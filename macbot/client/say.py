@@ -5,14 +5,61 @@ in-process when it returns ``None`` (no daemon answers)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from ..errors import DaemonError, DaemonUnavailable, NoAudioDeviceError
+from ..errors import DaemonError, DaemonUnavailable, NoAudioDeviceError, UsageError
 from .http import DaemonClient, SpeakResult
 
 _LOGGER = logging.getLogger(__name__)
 
 STARTING_WAIT = 15.0
 """Seconds to wait for a daemon that answers but is still loading its voice."""
+
+POLICIES = ("queue", "replace", "interrupt")
+"""``/speak``'s ``policy`` names (:data:`macbot.core.playback.POLICIES`; a test keeps them
+equal, and this module stays free of numpy so that ``macbot say`` starts fast)."""
+
+NATURAL_WPM = 220.0
+"""Words per minute of the bundled voice (joe, medium) at speed 1.0: 336 words of the 32
+verification sentences in 92.0 s of audio, sentence pauses included (219 wpm; measured once
+with the default noise scales, see docs/CLI.md). ``say -r`` maps words per minute to speed
+against it; other Piper voices of the same quality speak at a similar pace."""
+
+SPEED_RANGE = (0.25, 4.0)
+
+PROGRESS_POLL = 0.05
+"""Seconds between two looks at a job's progress (``--progress``): words last 0.2–0.5 s."""
+
+
+def speed_for_rate(wpm: float, natural: float = NATURAL_WPM) -> float:
+    """The speed that makes the voice speak ``wpm`` words per minute (``say -r``)."""
+    low, high = SPEED_RANGE[0] * natural, SPEED_RANGE[1] * natural
+    if not low <= wpm <= high:
+        raise UsageError(
+            f"-r must be between {low:.0f} and {high:.0f} words per minute (got {wpm:g})",
+            param="rate",
+        )
+    return wpm / natural
+
+
+class WordPrinter:
+    """Prints each word once, as it starts playing, from successive progress reports
+    (``{"words": heard in full, "current_word": playing now}``, as ``GET /jobs/{id}`` and
+    :meth:`macbot.core.playback.Progress.to_dict` give them)."""
+
+    def __init__(self, write: Callable[[str], Any]) -> None:
+        self.write = write
+        self.printed = 0
+
+    def update(self, progress: dict[str, Any]) -> None:
+        words = [str(w["word"]) for w in progress.get("words") or ()]
+        current = progress.get("current_word")
+        if current:
+            words.append(str(current["word"]))
+        for word in words[self.printed :]:
+            self.write(word)
+        self.printed = max(self.printed, len(words))
 
 
 def say_via_daemon(
@@ -23,9 +70,13 @@ def say_via_daemon(
     speed: float | None = None,
     play: bool = True,
     wait: bool = True,
+    policy: str | None = None,
+    progress: WordPrinter | None = None,
 ) -> SpeakResult | None:
     """Speak ``text`` with the daemon (``play``), or get its WAV back (``result.wav``).
-    ``None`` when no daemon answers, so the caller synthesizes in-process.
+    ``None`` when no daemon answers, so the caller synthesizes in-process. ``policy`` is
+    ``/speak``'s; with ``progress`` it waits and hands the job's progress to the printer as
+    the words play.
 
     The daemon's refusals raise :class:`~macbot.errors.DaemonError`, whose exit code is the
     one its error ``code`` has here (an unknown voice exits 4, as in-process); a daemon
@@ -35,7 +86,7 @@ def say_via_daemon(
         if not client.ready(wait=STARTING_WAIT):
             _LOGGER.info("no daemon ready at %s: synthesizing in-process", client.url)
             return None
-        result = client.speak(text, voice, speed, play=play)
+        result = client.speak(text, voice, speed, play=play, policy=policy)
         if not play:
             return result
         if result.info.get("played") is False:
@@ -43,7 +94,10 @@ def say_via_daemon(
             raise NoAudioDeviceError(
                 f"the daemon at {client.url} cannot play: {reason}", hint="use -o FILE.wav"
             )
-        if wait:
+        if progress is not None and result.job_id is not None:
+            final = client.follow_job(result.job_id, progress.update, PROGRESS_POLL)
+            _LOGGER.info("played through %s: job %s %s", client.url, result.job_id, final)
+        elif wait:
             how = client.wait_played(result)
             _LOGGER.info("played through %s: %s", client.url, how)
         return result

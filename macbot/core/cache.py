@@ -26,11 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import WordTiming
+
 _LOGGER = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"\s+")
 _KEY = re.compile(r"^[0-9a-f]{64}$")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bumped when the on-disk layout or the key recipe changes (old files then never match)."""
 
 
@@ -66,6 +68,10 @@ class CachedAudio:
     sample_rate: int
     engine: str
     voice: str
+    spoken: tuple[WordTiming, ...] = ()
+    """The times of the phrase's spoken words from its first sample, each ``word`` the spoken
+    word's position (:data:`~macbot.core.timings.SPOKEN_WORDS`): the texts that share this
+    entry regroup them into their own input words."""
 
     @property
     def nbytes(self) -> int:
@@ -188,6 +194,7 @@ class PhraseCache:
                     "engine": item.engine,
                     "voice": item.voice,
                     "version": FORMAT_VERSION,
+                    "spoken": [[w.word, w.start, w.end] for w in item.spoken],
                 }
             )
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
@@ -259,4 +266,5 @@ def _read(path: Path) -> CachedAudio:
     rate = int(meta["sample_rate"])
     if rate <= 0:
         raise ValueError(f"bad sample rate {rate}")
-    return CachedAudio(samples, rate, str(meta["engine"]), str(meta["voice"]))
+    spoken = tuple(WordTiming(str(w), float(s), float(e)) for w, s, e in meta.get("spoken", []))
+    return CachedAudio(samples, rate, str(meta["engine"]), str(meta["voice"]), spoken)

@@ -21,7 +21,7 @@ from .. import __version__
 from ..config import AppConfig
 from ..errors import EmptyTextError
 from .activity import Activity
-from .audio import AudioChunk, concat
+from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
 from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
 from .hashing import cached_sha256, hash_index
@@ -30,6 +30,14 @@ from .probes import host_facts
 from .selection import Decision, EngineChain
 from .stats import PerformanceStats, rss_bytes
 from .text import FrontEnd, Lexicon, TextOptions, Utterance, frontend_for
+from .timings import (
+    SPOKEN_WORDS,
+    Numbering,
+    label_segment,
+    regroup,
+    utterance_tokens,
+    utterance_words,
+)
 from .voices import VoiceInfo, configured_voice, resolve_voice
 from .workers import Job, Task, WorkerPool, plan_workers
 
@@ -86,6 +94,8 @@ class Result:
     voice: str
     cached: bool
     seconds: float
+    words: tuple[WordTiming, ...] = ()
+    """The input's words, times from the first sample (empty: the engine has no timings)."""
 
     @property
     def duration(self) -> float:
@@ -324,6 +334,7 @@ class Synthesizer:
                 cached.voice,
                 text=normalized,
                 meta={"cached": True},
+                words=regroup(cached.spoken, utterance_tokens(utterance.segments)),
             )
             return SynthesisStream(iter([chunk]), None)
         tasks = self._tasks(engine, utterance, options)
@@ -346,6 +357,7 @@ class Synthesizer:
         and the segment ends a sentence; a pause replaces it."""
         tasks: list[Task] = []
         segments = utterance.segments
+        numbering = Numbering()  # the words' keys and positions run across segments
         for i, segment in enumerate(segments):
             if segment.is_pause:
                 tasks.append(functools.partial(silence, engine, segment.pause))
@@ -356,7 +368,10 @@ class Synthesizer:
                 seg_options = replace(options, speed=speed, volume=options.volume * segment.volume)
             following = segments[i + 1] if i + 1 < len(segments) else None
             gap = following is not None and not following.is_pause and segment.ends_sentence
-            for sentence in engine.sentences(segment.text):
+            sentences = engine.sentences(segment.text)
+            labels = label_segment(segment, [s.phonemes for s in sentences], numbering)
+            for sentence, words in zip(sentences, labels, strict=True):
+                sentence = replace(sentence, words=words)
                 if sentence.last and gap:
                     sentence = replace(sentence, last=False)
                 tasks.append(functools.partial(engine.stream_sentence, sentence, seg_options))
@@ -383,10 +398,20 @@ class Synthesizer:
         finally:
             busy.release()
         samples, rate = concat(chunks)
+        spoken = utterance_words(chunks, SPOKEN_WORDS)
         del chunks  # the joined copy is what the cache keeps
         seconds = time.perf_counter() - started
         self.stats.record(seconds, len(samples) / rate)
-        self.cache.put(key, CachedAudio(samples, rate, engine.engine_type, engine.voice.name))
+        self.cache.put(
+            key,
+            CachedAudio(
+                samples,
+                rate,
+                engine.engine_type,
+                engine.voice.name,
+                spoken,
+            ),
+        )
         self._note_activity()
         event = SynthesisEvent(
             seconds, len(samples) / rate, first_audio, engine.engine_type, engine.voice.name
@@ -470,6 +495,7 @@ class Synthesizer:
             voice=chunks[0].voice,
             cached=bool(chunks[0].meta.get("cached")),
             seconds=time.perf_counter() - started,
+            words=utterance_words(chunks),
         )
 
     def warmup(self) -> float:

@@ -111,16 +111,29 @@ def list_voices(voices_dir: Path) -> list[VoiceInfo]:
     return sorted(found.values(), key=lambda v: (v.source != "bundled", v.name))
 
 
+def short_name(name: str) -> str:
+    """The speaker's part of a Piper voice name (``en_US-joe-medium`` → ``joe``), lower case;
+    the whole name, lower case, when it has no such parts."""
+    parts = name.split("-")
+    return (parts[1] if len(parts) == 3 else name).lower()
+
+
 def resolve_voice(spec: str | Path | None, voices_dir: Path) -> VoiceInfo:
-    """Find a voice by name (``voices_dir`` first, then the bundled one) or by path."""
+    """Find a voice by name (``voices_dir`` first, then the bundled one), by its speaker's
+    name when one voice has it (``joe``, as scripts for macOS ``say -v`` name voices), or by
+    path."""
     if spec is None or str(spec) in ("", "default"):
         return bundled_voice()
     text = str(spec)
     if text.endswith(".onnx") or "/" in text or text.startswith("~"):
         return voice_from_path(Path(text))
-    for voice in list_voices(voices_dir):
+    voices = list_voices(voices_dir)
+    for voice in voices:
         if voice.name == text:
             return voice
+    by_speaker = [v for v in voices if short_name(v.name) == text.lower()]
+    if len(by_speaker) == 1:
+        return by_speaker[0]
     available = ", ".join(v.name for v in list_voices(voices_dir))
     raise VoiceNotFoundError(f"unknown voice {text!r} (available: {available})")
 

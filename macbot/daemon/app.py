@@ -26,7 +26,7 @@ from ..errors import (
     Unauthorized,
     UsageError,
 )
-from . import openai, ops, security, speak
+from . import openai, ops, page, security, speak
 from .metrics import Metrics
 from .optimizer import OptimizationSupervisor
 from .state import EXTENSION, DaemonState
@@ -71,6 +71,7 @@ def create_app(
     app.register_blueprint(speak.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openai.bp)
+    app.register_blueprint(page.bp)
     return app
 
 

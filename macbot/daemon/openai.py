@@ -2,7 +2,8 @@
 
 * ``POST /v1/audio/speech`` — ``model``, ``input``, ``voice``, ``response_format``, ``speed``,
   ``stream_format`` (``audio``: the bytes are sent as each sentence is ready; ``sse``:
-  OpenAI's ``speech.audio.delta``/``speech.audio.done`` events).
+  OpenAI's ``speech.audio.delta``/``speech.audio.done`` events, and ``speech.word`` events
+  with the word timings when the engine has them).
 * ``GET /v1/models``, ``GET /v1/models/{id}`` and ``GET /v1/audio/voices``.
 
 OpenAI's voice names (``alloy``, ``echo`` …) speak with the default Piper voice unless a Piper
@@ -21,8 +22,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ..core.audio import AudioChunk, concat
+from ..core.audio import AudioChunk, WordTiming, concat
 from ..core.formats import FORMATS, StreamEncoder, encode, supported_formats
+from ..core.timings import shifted
 from ..core.voices import list_voices
 from ..errors import (
     EmptyTextError,
@@ -227,6 +229,13 @@ def _stream_format(body: dict[str, Any]) -> str | None:
     return value
 
 
+def word_event(word: WordTiming) -> bytes:
+    """An SSE event of one word: ``{"type": "speech.word", "word", "start", "end"}`` (seconds
+    from the start of the audio; sent before the audio that says it)."""
+    event = {"type": "speech.word", "word": word.word, "start": word.start, "end": word.end}
+    return f"data: {json.dumps(event)}\n\n".encode()
+
+
 def _stream(first: AudioChunk, rest: Iterator[AudioChunk], fmt: str, sse: bool) -> Iterator[bytes]:
     """Encode and send each chunk as it is synthesized (the first is already done)."""
     encoder = StreamEncoder(fmt, first.sample_rate)
@@ -240,6 +249,9 @@ def _stream(first: AudioChunk, rest: Iterator[AudioChunk], fmt: str, sse: bool) 
 
     try:
         for chunk in itertools.chain([first], rest):
+            if sse:
+                for word in shifted(chunk.words, sent_audio):
+                    yield word_event(word)
             sent_audio += chunk.duration
             data = encoder.feed(chunk.samples)
             if data:

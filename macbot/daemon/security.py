@@ -12,7 +12,8 @@ nothing is ever spoken for a refused request):
   (``http://`` + the checked ``Host``), or ``Sec-Fetch-Site: cross-site``/``same-site`` → 403.
   Programs (curl, the ``openai`` client) send neither header.
 * with a bearer token configured (``server.auth_token`` or ``$MACBOT_TOKEN``): a missing or
-  wrong ``Authorization: Bearer …`` on any route but ``/health`` → 401.
+  wrong ``Authorization: Bearer …`` on any route but ``/health`` and the static page ``/``
+  → 401.
 
 Errors are JSON: ``{"error": message}``, or OpenAI's shape under ``/v1/``.
 """
@@ -22,13 +23,21 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, request
 
 from ..config import AppConfig, auth_token
-from ..errors import CrossOrigin, HostNotAllowed, InvalidToken, MacbotError, MissingToken
+from ..errors import (
+    CrossOrigin,
+    HostNotAllowed,
+    InvalidToken,
+    MacbotError,
+    MissingToken,
+    Unauthorized,
+)
 from .state import state
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,6 +47,11 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 OPEN_PATHS = frozenset({"/health"})
 """Routes that need no token (launchd and monitors poll them)."""
+
+PAGE_PATHS = frozenset({"/"})
+"""Pages an HTTP ``GET`` may load without a token: the try-it page is static and holds no
+secret; everything it fetches needs the token. (Only over HTTP: the WebSocket's path is
+``/`` too, and it needs the token.)"""
 
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
 
@@ -107,17 +121,35 @@ def install(app: Flask) -> None:
 
 def _guard() -> None:
     config = state().config
-    refusal = _check_host(config) or _check_origin() or _check_token(config)
-    if refusal is None:
-        return
+    refusal = check_headers(config, request.headers, request.path)
+    if refusal is None or (isinstance(refusal, Unauthorized) and _page_request()):
+        return  # a token refusal comes after the Host and Origin checks passed
     _LOGGER.warning(
         "refused %s %s from %s: %s", request.method, request.path, request.remote_addr, refusal
     )
     raise refusal
 
 
-def _check_host(config: AppConfig) -> MacbotError | None:
-    raw = request.headers.get("Host", "")
+def check_headers(
+    config: AppConfig,
+    headers: Mapping[str, str],
+    path: str,
+    other_origin_ports: Collection[int] = (),
+    token: str | None = None,
+) -> MacbotError | None:
+    """The refusal for a request with ``headers`` to ``path`` (``None``: allowed): the Host,
+    Origin and token rules above. The WebSocket, on its own port, passes the HTTP port in
+    ``other_origin_ports`` (a page of the daemon may connect) and a ``token`` given in its
+    URL (browsers cannot set headers on a WebSocket)."""
+    return (
+        _check_host(config, headers)
+        or _check_origin(headers, other_origin_ports)
+        or _check_token(config, headers, path, token)
+    )
+
+
+def _check_host(config: AppConfig, headers: Mapping[str, str]) -> MacbotError | None:
+    raw = headers.get("Host", "")
     parsed = split_host(raw)
     if parsed is None or not (parsed[0] in allowed_host_names(config) or is_loopback(parsed[0])):
         return HostNotAllowed(
@@ -127,19 +159,19 @@ def _check_host(config: AppConfig) -> MacbotError | None:
     return None
 
 
-def _check_origin() -> MacbotError | None:
-    origin = request.headers.get("Origin")
-    fetch_site = request.headers.get("Sec-Fetch-Site", "").lower()
+def _check_origin(headers: Mapping[str, str], other_ports: Collection[int]) -> MacbotError | None:
+    origin = headers.get("Origin")
+    fetch_site = headers.get("Sec-Fetch-Site", "").lower()
     if origin is None:
         if fetch_site in _CROSS_SITE:
             return CrossOrigin("cross-site browser requests are not allowed")
         return None
-    if not _same_origin(origin, request.headers.get("Host", "")):
+    if not _same_origin(origin, headers.get("Host", ""), other_ports):
         return CrossOrigin(f"cross-origin request from {origin!r} refused")
     return None
 
 
-def _same_origin(origin: str, host: str) -> bool:
+def _same_origin(origin: str, host: str, other_ports: Collection[int] = ()) -> bool:
     parts = urlsplit(origin.strip())
     if parts.scheme != "http" or not parts.netloc or parts.path not in ("", "/"):
         return False  # "null", https pages, file:// …
@@ -148,20 +180,29 @@ def _same_origin(origin: str, host: str) -> bool:
         return False
     port_mine = mine[1] or "80"
     port_theirs = theirs[1] or "80"
-    return mine[0] == theirs[0] and port_mine == port_theirs
+    ports = {port_mine, *(str(p) for p in other_ports)}
+    return mine[0] == theirs[0] and port_theirs in ports
 
 
-def _check_token(config: AppConfig) -> MacbotError | None:
+def _check_token(
+    config: AppConfig, headers: Mapping[str, str], path: str, from_url: str | None
+) -> MacbotError | None:
     token = auth_token(config)
-    if token is None or request.path in OPEN_PATHS:
+    if token is None or path in OPEN_PATHS:
         return None
-    header = request.headers.get("Authorization", "")
+    header = headers.get("Authorization", "")
+    if not header and from_url:
+        header = f"Bearer {from_url}"
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         return MissingToken("missing bearer token (Authorization: Bearer TOKEN)")
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
         return InvalidToken("invalid bearer token")
     return None
+
+
+def _page_request() -> bool:
+    return request.method in ("GET", "HEAD") and request.path in PAGE_PATHS
 
 
 def masked(value: Any) -> Any:

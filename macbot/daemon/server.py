@@ -4,6 +4,9 @@
 :meth:`Server.request_stop` (SIGTERM from launchd, SIGINT, or a test) it stops accepting,
 lets in-flight requests finish and their responses drain, then returns.
 
+Beside waitress, :func:`serve` starts the WebSocket (:mod:`.websocket`) and, when enabled, the
+Wyoming server (:mod:`.wyoming`), each in threads of its own, and stops them on the way out.
+
 Lifecycle of :func:`serve`: bind first (``/health`` answers 503 ``starting`` while the voice
 warms up, then 200), SIGTERM/SIGINT drain and exit 0, SIGHUP reloads the config
 (:class:`Reloader`): a new app is built from the new config and swapped in atomically, so
@@ -17,6 +20,8 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 from flask import Flask
 from waitress import wasyncore
@@ -29,6 +34,8 @@ from ..errors import ConfigError
 from .app import create_app
 from .security import warn_if_exposed
 from .state import DaemonState, state_of
+from .websocket import SpeechSocket
+from .wyoming import WyomingServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,7 +132,15 @@ class Server:
             self.stopped.set()
 
 
-RESTART_KEYS = ("host", "port", "threads", "connection_limit", "channel_timeout")
+RESTART_KEYS = (
+    "host",
+    "port",
+    "threads",
+    "connection_limit",
+    "channel_timeout",
+    "websocket",
+    "wyoming",
+)
 """``server`` keys that only a restart applies (the socket and the worker pool exist)."""
 
 
@@ -135,7 +150,8 @@ class Reloader:
     Speed, synthesis options, limits, token and allowed hosts apply at once; a different
     voice, model files or performance settings build and warm up a new synthesizer first
     (the old one keeps serving meanwhile, and is closed once the requests it took are done).
-    The :data:`RESTART_KEYS` of ``server`` need a restart: they are kept, with a warning.
+    The :data:`RESTART_KEYS` of ``server`` (the WebSocket's and Wyoming's listeners
+    among them) need a restart: they are kept, with a warning.
     """
 
     def __init__(self, server: Server) -> None:
@@ -160,8 +176,9 @@ class Reloader:
             old = state.config
             try:
                 new = load_config(old.source)
+                running = old.to_dict()["server"]  # plain data: sections (websocket) too
                 kept = {
-                    f"server.{key}": getattr(old.server, key)
+                    f"server.{key}": running[key]
                     for key in RESTART_KEYS
                     if getattr(new.server, key) != getattr(old.server, key)
                 }
@@ -241,6 +258,34 @@ def _engine_settings(config: AppConfig) -> tuple[object, ...]:
     )
 
 
+class Listener(Protocol):
+    """A server beside the HTTP one (the WebSocket, Wyoming): started, then stopped."""
+
+    def stop(self) -> None: ...
+
+
+def start_listeners(
+    config: AppConfig, current: Callable[[], DaemonState], http_port: int
+) -> list[Listener]:
+    """Start the WebSocket (``server.websocket``) and the Wyoming server (``server.wyoming``)
+    when enabled. One that cannot bind (its port taken) is logged and left out: the HTTP API,
+    the daemon's main job, keeps running."""
+    started: list[Listener] = []
+    ws = config.server.websocket
+    if ws.enabled:
+        try:
+            started.append(SpeechSocket(current, config.server.host, ws.port, http_port).start())
+        except OSError as exc:
+            _LOGGER.error("WebSocket not started on port %d: %s", ws.port, exc)
+    wy = config.server.wyoming
+    if wy.enabled:
+        try:
+            started.append(WyomingServer(current, wy.host, wy.port, wy.zeroconf).start())
+        except OSError as exc:
+            _LOGGER.error("Wyoming server not started on %s:%d: %s", wy.host, wy.port, exc)
+    return started
+
+
 def serve(config: AppConfig) -> int:
     """Bind, warm up the voice (``/health`` says ``starting`` meanwhile), then serve until
     SIGTERM/SIGINT; SIGHUP reloads the config. Returns the exit status (0)."""
@@ -260,6 +305,7 @@ def serve(config: AppConfig) -> int:
         channel_timeout=config.server.channel_timeout,
     )
     reloader = Reloader(server)
+    listeners = start_listeners(config, lambda: state_of(server.app), server.port)
     failure: list[BaseException] = []
 
     def _warm() -> None:
@@ -293,6 +339,8 @@ def serve(config: AppConfig) -> int:
     # A SIGTERM during warm-up must not leave onnxruntime running in a thread while the
     # interpreter shuts down (that aborts the process instead of exiting 0).
     warmer.join(timeout=120)
+    for listener in listeners:
+        listener.stop()
     state_of(server.app).optimizer.stop()
     state_of(server.app).player.close()
     # Likewise the workers: sentences still queued for playback are dropped, a run in progress

@@ -1,8 +1,9 @@
-"""Speaking: ``POST /speak``, ``POST /normalize``, playback jobs, barge-in and the sound
-devices."""
+"""Speaking: ``POST /speak``, ``POST /normalize``, playback jobs and their progress, barge-in,
+pause and resume, and the sound devices."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from flask import Blueprint, Response, jsonify
 
 from ..core.audio import wav_bytes
 from ..core.formats import FORMATS, NATIVE_PCM, StreamEncoder
-from ..core.synthesizer import SynthesisStream
+from ..core.playback import check_policy
+from ..core.synthesizer import Result, SynthesisStream, Synthesizer
+from ..core.timings import NO_DURATIONS
 from ..errors import EmptyTextError, NoAudioDeviceError, NotFound, UsageError
 from . import parsing
 from .state import state
@@ -33,14 +36,22 @@ def speak() -> Response:
     ``voice``, ``speed`` (0.25–4), ``play`` (default true; false when ``stream``),
     ``stream`` (default false), ``format`` (``wav`` or ``pcm``; with ``stream``),
     ``normalize`` (the text front end: ``true``/``false`` or an object of options, e.g.
-    ``{"emoji": "name", "urls": false}``; default ``models.tts.text``). Malformed SSML is a
-    400 whose body has ``position``.
+    ``{"emoji": "name", "urls": false}``; default ``models.tts.text``), ``timestamps``
+    (default false; needs ``play: false`` and no ``stream``), ``policy`` (with ``play``:
+    ``queue``, the default, waits its turn; ``replace`` drops what is queued and playing,
+    then plays; ``interrupt`` stops what is playing, plays at once, and the queue goes on
+    after it). Malformed SSML is a 400 whose body has ``position``.
 
     - ``play: true``: synthesis starts in the background and is queued for the sound
       device, which starts on the first sentence; the answer returns at once:
       ``{"status": "queued", "job_id": n, "played": true, …}``. Where the machine has no
       output device: ``{"status": "unavailable", "played": false, "message": …}``.
     - ``play: false``: the whole utterance as ``audio/wav``.
+    - ``timestamps: true, play: false``: JSON ``{"audio": base64 WAV, "sample_rate",
+      "duration", "words": [{"word", "start", "end"}], "engine", "voice", "cached"}``: the
+      input's words (as written: ``"$1,234"`` is one word) with seconds from the start of
+      the audio. When the engine has no phoneme durations, ``words`` is empty and
+      ``words_unavailable`` says why.
     - ``stream: true``: the audio as each piece is ready, chunked: ``format: "wav"`` (an
       open-ended WAV header, then samples) or ``"pcm"`` (raw s16le mono; the rate is in
       ``X-Sample-Rate``).
@@ -54,6 +65,8 @@ def speak() -> Response:
     stream = parsing.optional_bool(body, "stream", default=False)
     play = parsing.optional_bool(body, "play", default=not stream)
     fmt = parsing.optional_str(body, "format") or "wav"
+    policy = check_policy(parsing.optional_str(body, "policy") or "queue")
+    timestamps = parsing.optional_bool(body, "timestamps", default=False)
     text_options = parsing.text_options(body, "normalize", synth.text_options())
     if fmt not in STREAM_FORMATS:
         raise UsageError(f"'format' must be 'wav' or 'pcm' (got {fmt!r})", param="format")
@@ -61,7 +74,14 @@ def speak() -> Response:
         raise UsageError(
             "'stream' returns the audio; it cannot be combined with 'play'", param="stream"
         )
+    if timestamps and (play or stream):
+        raise UsageError(
+            "'timestamps' answers JSON with the audio: it needs 'play': false and no 'stream'",
+            param="timestamps",
+        )
     options = synth.default_options().with_overrides(speed=speed)
+    if timestamps:
+        return _timed_response(synth, synth.synthesize(text, voice, options, text_options))
     if stream:
         return _stream_response(synth.stream(text, voice, options, text_options), fmt)
     if play:
@@ -79,11 +99,12 @@ def speak() -> Response:
                 duration=round(result.duration, 3),
                 cached=result.cached,
             )
-        job = player.submit(synth.stream(text, voice, options, text_options))
+        job = player.submit(synth.stream(text, voice, options, text_options), policy)
         return jsonify(
             status="queued",
             played=True,
             job_id=job.id,
+            policy=policy,
             queued_jobs=player.queued(),
             engine=engine.engine_type,
             voice=engine.voice.name,
@@ -99,6 +120,23 @@ def speak() -> Response:
     return Response(
         wav_bytes(result.samples, result.sample_rate), 200, headers, mimetype="audio/wav"
     )
+
+
+def _timed_response(synth: Synthesizer, result: Result) -> Response:
+    """``/speak``'s answer with ``timestamps``: the WAV in base64 and the words."""
+    out: dict[str, object] = {
+        "audio": base64.b64encode(wav_bytes(result.samples, result.sample_rate)).decode("ascii"),
+        "sample_rate": result.sample_rate,
+        "duration": round(result.duration, 6),
+        "words": [{"word": w.word, "start": w.start, "end": w.end} for w in result.words],
+        "engine": result.engine,
+        "voice": result.voice,
+        "cached": result.cached,
+    }
+    if not result.words:
+        engine = synth.engine(result.voice)
+        out["words_unavailable"] = "no words were spoken" if engine.has_durations else NO_DURATIONS
+    return jsonify(out)
 
 
 def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
@@ -153,19 +191,47 @@ def normalize() -> Response:
 
 @bp.get("/jobs/<int:job_id>")
 def job(job_id: int) -> Response:
-    """A playback job queued by ``/speak``: ``{"id", "state", "done"}``; ``state`` is
-    ``queued``, ``playing``, ``done``, ``interrupted`` or ``failed``. 404 for an unknown
-    (or long forgotten) id."""
-    found = state().player.job(job_id)
+    """A playback job queued by ``/speak``: ``{"id", "state", "done", "policy",
+    "played_seconds", "words", "current_word"}``. ``state`` is ``queued``, ``playing``,
+    ``paused``, ``done``, ``interrupted`` or ``failed``; ``words`` are the words heard in full
+    so far (``{"word", "start", "end"}``, seconds from the job's start) and ``current_word``
+    the one playing now (or null), so a client can follow the speech word by word (``macbot
+    say --progress`` polls this). Words come from the engine's word timings; a voice without
+    them has none. 404 for an unknown (or long forgotten) id."""
+    player = state().player
+    found = player.job(job_id)
     if found is None:
         raise NotFound(f"no playback job {job_id}")
-    return jsonify(id=found.id, state=found.state, done=found.done.is_set())
+    return jsonify(
+        id=found.id,
+        state=found.state,
+        done=found.done.is_set(),
+        policy=found.policy,
+        **player.progress(found).to_dict(),
+    )
 
 
 @bp.post("/interrupt")
 def interrupt() -> Response:
-    """Barge-in: stop what is playing and drop the queue. ``{"stopped": 0|1, "dropped": n}``."""
+    """Barge-in: stop what is playing, drop the queue and end a pause. ``{"stopped": 0|1,
+    "dropped": n, "job_id": the stopped job or null}``; with a stopped job also what the
+    listener heard of it: ``played_seconds``, ``words`` (the words played in full, as in
+    ``/jobs/{id}``) and ``current_word`` (the word cut by the stop, or null)."""
     return jsonify(state().player.interrupt())
+
+
+@bp.post("/pause")
+def pause() -> Response:
+    """Hold playback where it is, mid-word, until ``/resume``; queued and new jobs wait too
+    (``/interrupt`` also ends a pause). ``{"paused": true, "job_id": the job held or null}``."""
+    return jsonify(state().player.pause())
+
+
+@bp.post("/resume")
+def resume() -> Response:
+    """Go on from where ``/pause`` held. ``{"paused": false, "job_id": the job playing on or
+    null}``."""
+    return jsonify(state().player.resume())
 
 
 @bp.get("/devices")

@@ -66,7 +66,7 @@ from ..core.selection import FOUND, ORIGINAL, QUANTIZED, Candidate, EngineChain,
 from ..core.sessions import SessionPlan
 from ..core.voices import VoiceInfo
 from ..errors import MissingExtraError, ModelUnsupportedError
-from .split import export_static_decoder, split_voice
+from .split import SPLIT_FORMAT, export_static_decoder, split_format, split_voice
 from .toolkit import static_trials
 from .toolkit.gate import MCD_BOUND_DB, WER_MARGIN_POINTS, judge
 from .toolkit.graph import load_model
@@ -294,7 +294,12 @@ class Optimizer:
             )
             return False
         folder = find_split(self.voice, self.optimized_dir)
-        if folder is not None and not self.options.force and self._intact(folder):
+        if (
+            folder is not None
+            and not self.options.force
+            and self._intact(folder)
+            and split_format(folder) >= SPLIT_FORMAT  # older ones lack the phoneme durations
+        ):
             reason = f"reused {folder.name} (source hash and files match)"
         else:
             try:

@@ -5,7 +5,9 @@ subgraph reads exactly one tensor from the rest of the graph: the latent ``z`` o
 ``[1, channels, frames]`` (``/Mul_7_output_0`` in the joe voice). Cutting there gives
 
 - ``encoder.onnx``: the voice's inputs (``input``, ``input_lengths``, ``scales``[, ``sid``])
-  → the latent;
+  → the latent, and the duration predictor's frames per phoneme id (``w_ceil``, the graph's
+  ``Ceil``: ``[1, 1, ids]``), from which the engine times words (format 2; a format-1 split
+  has no durations and gives no word timings);
 - ``decoder.onnx``: the latent (frame axis dynamic) → the voice's audio output;
 - ``decoder.static<F>.onnx``: the same decoder with the frame axis fixed at ``F`` frames
   (chunk + 2 × context), the form onnxruntime's CoreML provider and the Neural Engine need.
@@ -79,6 +81,17 @@ CALIBRATION_TEXTS = (
 """Sentences whose raw peaks calibrate the streaming gain (see :func:`calibrate_gain`)."""
 
 
+SPLIT_FORMAT = 2
+"""Version of the split's layout in its manifest (``parameters.format``): 2 adds the encoder's
+second output, the phoneme durations (splits made before have none)."""
+
+
+def split_format(folder: Path) -> int:
+    """The layout version of the split in ``folder`` (1: made before the format was recorded,
+    without phoneme durations)."""
+    return int(Manifest.load(folder).parameters.get("format", 1))
+
+
 class SplitError(ModelUnsupportedError):
     """The voice's graph does not have the shape a split needs; the message says what."""
 
@@ -107,6 +120,9 @@ class Cut:
     """Audio samples per latent frame (product of the decoder's upsampling strides)."""
     decoder_nodes: int
     total_nodes: int
+    durations: str | None = None
+    """The duration predictor's rounded frames per phoneme id (the ``Ceil`` tensor, piper's
+    ``w_ceil``); ``None`` when the graph has no single ``Ceil``."""
 
 
 def find_cut(model: onnx.ModelProto, prefix: str = DECODER_PREFIX) -> Cut:
@@ -157,8 +173,12 @@ def find_cut(model: onnx.ModelProto, prefix: str = DECODER_PREFIX) -> Cut:
         if node.op_type == "ConvTranspose":
             strides = [a.ints for a in node.attribute if a.name == "strides"]
             hop *= int(strides[0][0]) if strides and strides[0] else 1
+    ceils = [
+        n.output[0] for n in graph.node if n.op_type == "Ceil" and not n.name.startswith(prefix)
+    ]
     return Cut(
         tensor=cut,
+        durations=ceils[0] if len(ceils) == 1 else None,
         channels=int(weight.dims[1]),
         hop_length=hop,
         decoder_nodes=len(dec),
@@ -201,13 +221,15 @@ def _set_frames(model: onnx.ModelProto, channels: int, frames: int | str) -> Non
 
 
 def extract(model: onnx.ModelProto, cut: Cut) -> tuple[onnx.ModelProto, onnx.ModelProto]:
-    """The encoder (voice inputs → cut) and decoder (cut → voice outputs) of ``model``."""
+    """The encoder (voice inputs → cut and, when the graph has them, the phoneme durations)
+    and decoder (cut → voice outputs) of ``model``."""
     onnx = require_onnx()
     inputs = [i.name for i in model.graph.input]
     outputs = [o.name for o in model.graph.output]
     inferred = onnx.shape_inference.infer_shapes(model)
     extractor = onnx.utils.Extractor(inferred)
-    encoder = extractor.extract_model(inputs, [cut.tensor])
+    encoder_outputs = [cut.tensor, *([cut.durations] if cut.durations else [])]
+    encoder = extractor.extract_model(inputs, encoder_outputs)
     decoder = extractor.extract_model([cut.tensor], outputs)
     for part in (encoder, decoder):
         part.graph.ClearField("value_info")  # stale shapes from the whole graph
@@ -220,6 +242,10 @@ def extract(model: onnx.ModelProto, cut: Cut) -> tuple[onnx.ModelProto, onnx.Mod
             onnx.TensorProto.FLOAT, ["batch_size", cut.channels, "frames"]
         )
     )
+    if cut.durations:
+        encoder.graph.output[1].type.CopyFrom(
+            onnx.helper.make_tensor_type_proto(onnx.TensorProto.FLOAT, ["batch_size", 1, "ids"])
+        )
     onnx.checker.check_model(encoder)
     onnx.checker.check_model(decoder)
     return encoder, decoder
@@ -279,7 +305,7 @@ def check_split(
         for sentence in engine.sentences(text):
             feed = engine.model_inputs(sentence.phoneme_ids, options)
             reference = full.run(None, feed)[0].reshape(-1)
-            (latent,) = encoder.run(None, feed)
+            latent = encoder.run(None, feed)[0]
             audio = decoder.run(None, {decoder.get_inputs()[0].name: latent})[0].reshape(-1)
             if audio.shape != reference.shape:
                 raise SplitCheckError(
@@ -385,6 +411,8 @@ def split_voice(
             "channels": cut.channels,
             "hop_length": cut.hop_length,
             "decoder_nodes": cut.decoder_nodes,
+            "format": SPLIT_FORMAT,
+            "durations_output": cut.durations,
             "total_nodes": cut.total_nodes,
             "encoder": ENCODER_FILE,
             "decoder": DECODER_FILE,

@@ -131,5 +131,6 @@ def test_say_refuses_an_unknown_extension_in_one_line(tmp_path):
         timeout=60,
         env=env_without_daemon(),
     )
-    assert proc.returncode == ExitCode.USAGE
+    # its own named exit code since issue 14 (say's -o): 12, UNSUPPORTED_FORMAT
+    assert proc.returncode == ExitCode.UNSUPPORTED_FORMAT
     assert len(proc.stderr.strip().splitlines()) == 1 and ".mp4" in proc.stderr

@@ -12,6 +12,7 @@ from service_recordings import ScriptedRunner
 
 from macbot.client.http import DaemonClient
 from macbot.client.menubar import EXTRA_HINT, MenuBarModel, MenuState
+from macbot.daemon.state import state_of
 from macbot.errors import ExitCode
 from macbot.service.launchd import LaunchdManager
 
@@ -106,6 +107,15 @@ def test_stop_speaking_calls_interrupt(live_server):
         assert message.startswith("Stopped")
     else:  # this branch's daemon predates /interrupt: the menu says so instead of failing
         assert message == "Cannot stop: this daemon has no /interrupt (update macbot)"
+
+
+def test_pause_and_resume_speaking(live_server):
+    model = MenuBarModel(DaemonClient(live_server.url))
+    player = state_of(live_server.app).player
+    assert model.pause_speaking() == "Paused" and player.paused
+    assert model.resume_speaking() == "Resumed" and not player.paused
+    closed = MenuBarModel(DaemonClient(CLOSED))
+    assert closed.pause_speaking() == "The daemon is not running"
 
 
 def test_service_actions_and_logs_go_through_the_service_manager(tmp_path):

@@ -57,6 +57,7 @@ def test_live_responses_conform(spec, live_server):
     s.post("/speak", json={"text": "Warm the stats.", "play": False})
     cases = [
         ("/health", "get", s.get("/health")),
+        ("/", "get", s.get("/")),
         ("/speak", "post", s.post("/speak", json={"text": "Spec check.", "play": False})),
         ("/speak", "post", s.post("/speak", json={"text": "Spec check."})),
         ("/speak", "post", s.post("/speak", json={"text": 5})),
@@ -73,6 +74,12 @@ def test_live_responses_conform(spec, live_server):
         ("/speak", "post", s.post("/speak", json={"text": "Hi", "normalize": {"emoji": 1}})),
         ("/jobs/{job_id}", "get", s.get("/jobs/1")),
         ("/jobs/{job_id}", "get", s.get("/jobs/999999")),
+        ("/interrupt", "post", s.post("/interrupt")),
+        ("/pause", "post", s.post("/pause")),
+        ("/speak", "post", s.post("/speak", json={"text": "Held.", "policy": "interrupt"})),
+        ("/jobs/{job_id}", "get", s.get("/jobs/2")),
+        ("/resume", "post", s.post("/resume")),
+        ("/speak", "post", s.post("/speak", json={"text": "Spec.", "policy": "shout"})),
         ("/interrupt", "post", s.post("/interrupt")),
         ("/devices", "get", s.get("/devices")),
         ("/cache", "delete", s.session.delete(s.url + "/cache", timeout=60)),

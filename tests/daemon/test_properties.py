@@ -147,6 +147,8 @@ def refusals_expected(route: str, body: dict, voices: set[str]) -> set[str]:
             expected.add("unsupported_format")
     if voice is not None and voice not in names:
         expected.add("voice_not_found")
+    if route == "/speak" and body.get("timestamps") is True and body.get("stream") is True:
+        expected.add("invalid_request")  # timestamps answer JSON: not with a stream (issue 14)
     return expected
 
 

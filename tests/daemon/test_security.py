@@ -7,8 +7,9 @@ import openai
 import pytest
 from conftest import RecordingOutput, make_config, start_server
 
-from macbot.daemon.security import is_loopback, split_host
+from macbot.daemon.security import check_headers, is_loopback, split_host
 from macbot.daemon.state import state_of
+from macbot.errors import Unauthorized
 
 SPEECH = {"model": "tts-1", "input": "Hi.", "voice": "alloy", "response_format": "wav"}
 
@@ -131,7 +132,18 @@ def test_missing_or_wrong_token_is_401(token_server, auth):
     assert token_server.post("/v1/audio/speech", json=SPEECH, headers=headers).status_code == 401
     state_of(token_server.app).player.enqueue([]).wait(10)
     assert token_server.output.played == []
-    assert token_server.get("/health").status_code == 200  # the one open route
+    assert token_server.get("/health").status_code == 200  # open: launchd polls it
+    page = token_server.get("/")  # open: the static page holds no secret ...
+    assert page.status_code == 200 and "s3cret" not in page.text
+    assert token_server.get("/info", headers=headers).status_code == 401  # ... its data is not
+    assert token_server.post("/", headers=headers).status_code == 401  # only GET is open
+    # Only the HTTP page: the WebSocket, whose path is "/" too, still needs the token.
+    refusal = check_headers(token_server_config(token_server), {"Host": "127.0.0.1"}, "/")
+    assert isinstance(refusal, Unauthorized)
+
+
+def token_server_config(live):
+    return state_of(live.app).config
 
 
 def test_right_token_is_served(token_server):

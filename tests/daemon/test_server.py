@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,8 @@ import numpy as np
 import pytest
 import requests
 import yaml
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from macbot.core.formats import resample
 from macbot.daemon.state import state_of
@@ -33,7 +36,9 @@ def free_port() -> int:
 def write_config(path: Path, port: int, **server) -> None:
     data = {
         "models": {"tts": {"piper": {"noise_scale": 0.0, "noise_w_scale": 0.0}}},
-        "server": {"port": port, **server},
+        # no WebSocket on the shared default port 8124 of this machine (a test that wants one
+        # gives its own port)
+        "server": {"port": port, "websocket": {"enabled": False}, **server},
     }
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
@@ -122,6 +127,36 @@ def test_sigterm_lets_an_in_flight_request_finish(daemon_factory, shared_synth):
     assert abs(len(pcm) - len(expected)) <= 24  # one millisecond
     log = daemon.log()
     assert "SIGTERM: finishing in-flight requests" in log and "stopped" in log
+
+
+def test_serve_runs_the_websocket_and_wyoming_and_stops_them(daemon_factory):
+    """Issue 14: `macbot serve` starts the listeners its config enables beside waitress and
+    stops them on SIGTERM (exit 0)."""
+    ws_port, wy_port = free_port(), free_port()
+    daemon, _ = daemon_factory(
+        websocket={"enabled": True, "port": ws_port},
+        wyoming={"enabled": True, "host": "127.0.0.1", "port": wy_port},
+    )
+    daemon.wait_ready()
+    with connect(f"ws://127.0.0.1:{ws_port}/") as conn:
+        conn.send(json.dumps({"type": "text", "text": "Hello."}))
+        conn.send(json.dumps({"type": "close"}))
+        kinds = []
+        while True:
+            try:
+                message = conn.recv(timeout=60)
+            except ConnectionClosed:
+                break
+            kinds.append("audio" if isinstance(message, bytes) else json.loads(message)["type"])
+    assert kinds[0] == "ready" and "audio" in kinds and kinds[-1] == "done"
+    with socket.create_connection(("127.0.0.1", wy_port), timeout=10) as wy:
+        wy.sendall(b'{"type": "describe"}\n')
+        assert b'"info"' in wy.recv(65536)
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(timeout=60) == 0
+    log = daemon.log()
+    assert f"WebSocket listening on ws://127.0.0.1:{ws_port}/" in log
+    assert f"Wyoming server listening on tcp://127.0.0.1:{wy_port}" in log
 
 
 def test_sighup_reloads_the_config(daemon_factory):
@@ -220,3 +255,22 @@ def test_reload_with_a_new_voice_warms_it_up_before_swapping(reloadable, shared_
     assert resp.status_code == 413
     metrics_text = requests.get(server.url + "/metrics", timeout=10).text
     assert 'route="/info",status="200"' in metrics_text
+
+
+def test_a_reload_keeps_the_listeners_until_a_restart(reloadable, caplog):
+    """Issue 14: the WebSocket and Wyoming listeners exist: a changed section is kept, with a
+    warning, while the rest of the file applies."""
+    server, reloader, path = reloadable
+    write_config(
+        path,
+        8123,
+        max_text_chars=77,
+        websocket={"enabled": True, "port": 9002},
+        wyoming={"enabled": True},
+    )
+    assert reloader.reload()
+    running = state_of(server.app).config.server
+    assert running.max_text_chars == 77  # applied at once
+    assert not running.websocket.enabled and not running.wyoming.enabled  # kept
+    assert "server.websocket changed; it applies after a restart" in caplog.text
+    assert "server.wyoming changed; it applies after a restart" in caplog.text

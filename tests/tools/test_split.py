@@ -18,7 +18,14 @@ from macbot.core.hashing import file_sha256
 from macbot.core.manifests import Manifest
 from macbot.core.voices import bundled_voice
 from macbot.errors import ExitCode, MissingExtraError
-from macbot.tools.split import MAX_DIFF, SplitError, find_cut, split_voice
+from macbot.tools.split import (
+    MAX_DIFF,
+    SPLIT_FORMAT,
+    SplitError,
+    find_cut,
+    split_format,
+    split_voice,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -198,3 +205,17 @@ def test_quantized_decoder_is_measured(voice_split, tmp_path):
         n.op_type == "DequantizeLinear" for n in onnx.load(str(copy / QDQ_DECODER_FILE)).graph.node
     )
     assert session.get_inputs()[0].shape[:2] == [1, 192]
+
+
+def test_the_split_records_its_format_and_the_durations_output(voice_split, tmp_path):
+    """Issue 14: format 2 adds the encoder's phoneme durations; a split without the record
+    (made before) reads as format 1, which the optimizer makes again."""
+    _, folder = voice_split
+    assert split_format(folder) == SPLIT_FORMAT == 2
+    assert Manifest.load(folder).parameters["durations_output"] == "/Ceil_output_0"
+    old = tmp_path / folder.name
+    shutil.copytree(folder, old)
+    manifest = Manifest.load(old)
+    del manifest.parameters["format"]
+    manifest.save(old)
+    assert split_format(old) == 1

@@ -4,7 +4,9 @@ The contract (:class:`Engine`): ``sentences(text)`` phonemizes; ``synthesize_sen
 sentence's whole audio; ``stream_sentence`` yields it as it becomes ready (by default in one
 piece; :attr:`Engine.streams_within_sentence` says whether an engine does better);
 ``synthesize(text)`` yields one chunk per sentence. WAV writing, playback and HTTP only consume
-chunks. Implementations:
+chunks. A chunk carries the input's words that start in it (``AudioChunk.words``) when the
+engine has the model's phoneme durations (:attr:`Engine.has_durations`) and the sentence its
+labels (``Sentence.words``, see :mod:`macbot.core.timings`). Implementations:
 
 - :mod:`.piper`: the voice's own ONNX model, one run per sentence (also quantized variants);
 - :mod:`.chunked`: the voice's encoder/decoder split, decoding a sentence in chunks;
@@ -40,6 +42,8 @@ class Engine(Protocol):
     voice: VoiceInfo
     model_path: Path
     streams_within_sentence: bool
+    has_durations: bool
+    """The model gives its phoneme durations, so chunks carry word timings (issue 14)."""
 
     @property
     def sample_rate(self) -> int: ...

@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +37,11 @@ import onnxruntime as ort
 from piper.config import PiperConfig as VoiceConfig
 
 from ...errors import SynthesisError
-from ..audio import AudioChunk
+from ..audio import AudioChunk, WordTiming
 from ..hashing import cached_sha256, hash_index
 from ..manifests import FOLDER_MANIFEST, Manifest, changed_files, manifest_path
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
+from ..timings import SPOKEN_WORDS, shifted, utterance_words
 from ..voices import VoiceInfo
 from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
 
@@ -309,6 +310,12 @@ class ChunkedEngine(PiperEngine):
         )
         engine.run_options = plan.run_options()
         engine.load_seconds = time.perf_counter() - started
+        if not engine.has_durations:
+            _LOGGER.warning(
+                "the split %s has no phoneme durations (made before format 2): it streams, but "
+                "gives no word timings; run `macbot split` again to get them",
+                split_dir,
+            )
         _LOGGER.info(
             "loaded %s split from %s (chunk %d, context %d, %s decoder) in %.2fs",
             voice.name,
@@ -342,11 +349,23 @@ class ChunkedEngine(PiperEngine):
 
     def latent(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """The encoder's output for one sentence: ``[1, channels, frames]``."""
+        return self.encode(phoneme_ids, options)[0]
+
+    def encode(
+        self, phoneme_ids: list[int], options: SynthesisOptions
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The encoder's latent for one sentence and, from a split of format 2 or later, its
+        frames per phoneme id (:attr:`has_durations`)."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            return self.encoder.run(None, feed, self.run_options)[0]
+            result = self.encoder.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
+        return result[0], (np.asarray(result[1]).reshape(-1) if len(result) > 1 else None)
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop_length / self.sample_rate
 
     def windows(self, frames: int, whole: bool = False) -> list[Window]:
         """The decoder calls for a latent of ``frames`` frames (see :meth:`decode`); a window
@@ -417,10 +436,14 @@ class ChunkedEngine(PiperEngine):
         the audio of the sentences before a later one is its buffer, so it is decoded in one
         piece (no context overhead). Every chunk has the sentence's ``index``; ``meta`` has
         ``part`` (from 0) and ``last_part``. The trailing silence rides on the last part.
+        Each word rides on the part where it starts, timed from that part's first sample.
         """
-        latent = self.latent(sentence.phoneme_ids, options)
+        latent, durations = self.encode(sentence.phoneme_ids, options)
         whole = sentence.index > 0
-        parts = len(self.windows(latent.shape[-1], whole))
+        windows = self.windows(latent.shape[-1], whole)
+        parts = len(windows)
+        words = self.word_timings(sentence, durations)
+        spoken = self.word_timings(sentence, durations, spoken=True) if words else []
         scale = self.gain * options.volume
         silence = options.sentence_silence > 0 and sentence.silence_after
         for part, raw in enumerate(self.decode(latent, whole=whole)):
@@ -429,9 +452,30 @@ class ChunkedEngine(PiperEngine):
             if last and silence:
                 gap = np.zeros(int(self.sample_rate * options.sentence_silence), np.float32)
                 samples = np.concatenate([samples, gap])
-            yield self.chunk(samples, sentence, {"part": part, "last_part": last})
+            window = windows[part]
+            meta: dict[str, object] = {"part": part, "last_part": last}
+            if words:
+                meta[SPOKEN_WORDS] = self.in_part(spoken, window, last)
+            chunk = self.chunk(samples, sentence, meta)
+            yield replace(chunk, words=self.in_part(words, window, last))
+
+    def in_part(
+        self, words: list[tuple[int, WordTiming]], window: Window, last: bool
+    ) -> tuple[WordTiming, ...]:
+        """The words that start in ``window``'s own frames (``last``: and any after them),
+        timed from its first sample."""
+        first, stop = window.keep_start, window.keep_stop
+        return shifted(
+            [w for start, w in words if first <= start < stop or (last and start >= stop)],
+            -first * self.frame_seconds,
+        )
 
     def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
         """The same audio as :meth:`stream_sentence`, in one piece."""
         parts = list(self.stream_sentence(sentence, options))
-        return self.chunk(np.concatenate([p.samples for p in parts]), sentence)
+        chunk = self.chunk(np.concatenate([p.samples for p in parts]), sentence)
+        if not any(p.words for p in parts):
+            return chunk
+        spoken = utterance_words(parts, SPOKEN_WORDS)
+        meta = {**chunk.meta, SPOKEN_WORDS: spoken}
+        return replace(chunk, words=utterance_words(parts), meta=meta)

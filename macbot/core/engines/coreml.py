@@ -63,10 +63,15 @@ class MLPackageSession:
     def get_inputs(self) -> list[Any]:
         return [type("Input", (), {"name": n})() for n in self._inputs]
 
+    def get_outputs(self) -> list[Any]:
+        """One output, the audio (:meth:`run` returns only it: no phoneme durations)."""
+        return [type("Output", (), {"name": "output"})()]
+
     def get_providers(self) -> list[str]:
         return ["coremltools"]
 
-    def run(self, _names: Any, feed: dict[str, Any]) -> list[np.ndarray]:
+    def run(self, _names: Any, feed: dict[str, Any], _options: Any = None) -> list[np.ndarray]:
+        """The model's output (``_options``: onnxruntime's run options, which CoreML has not)."""
         out = self._model.predict({k: v for k, v in feed.items() if k in self._inputs})
         return [np.asarray(next(iter(out.values())))]
 

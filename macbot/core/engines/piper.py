@@ -22,8 +22,10 @@ from piper.config import PiperConfig as VoiceConfig
 from piper.voice import PiperVoice
 
 from ...errors import InvalidType, SynthesisError, UsageError
-from ..audio import AudioChunk
+from ..audio import AudioChunk, WordTiming
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
+from ..text.segments import Segment, Span
+from ..timings import SPOKEN_WORDS, PieceLabels, label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
 
 _LOGGER = logging.getLogger(__name__)
@@ -140,6 +142,10 @@ class Sentence:
         inside a sentence cut into pieces)."""
         return not self.last and not self.joins_next
 
+    words: tuple[PieceLabels, ...] = ()
+    """The input word of each piece of :attr:`phonemes` between spaces (see
+    :func:`~macbot.core.timings.label_segment`); empty: no word timings wanted."""
+
 
 def model_feed(
     cfg: VoiceConfig, phoneme_ids: list[int], options: SynthesisOptions, takes_sid: bool = True
@@ -195,6 +201,9 @@ class PiperEngine:
         """The bound on one model run (see :data:`MAX_PHONEME_IDS`)."""
         self.run_options: ort.RunOptions | None = None
         """Options of every model run (the session plan's: arena shrinkage)."""
+        self.has_durations = len(session.get_outputs()) > 1
+        """The model also outputs its phoneme durations (piper's alignment output, made by
+        ``python -m piper.patch_voice_with_alignment``), so its chunks carry word timings."""
 
     # -- construction ------------------------------------------------------------------------
 
@@ -249,6 +258,7 @@ class PiperEngine:
             "sample_rate": self.sample_rate,
             "num_speakers": self.voice_config.num_speakers,
             "load_seconds": round(self.load_seconds, 3),
+            "word_timings": self.has_durations,
         }
 
     # -- text → sentences --------------------------------------------------------------------
@@ -292,12 +302,47 @@ class PiperEngine:
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw model output for one sentence (float32, not normalized)."""
+        return self.infer_timed(phoneme_ids, options)[0]
+
+    def infer_timed(
+        self, phoneme_ids: list[int], options: SynthesisOptions
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw model output for one sentence and, when the model has them
+        (:attr:`has_durations`), its frames per phoneme id."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
             result = self.session.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
-        return np.asarray(result[0], dtype=np.float32).reshape(-1)
+        durations = np.asarray(result[1]).reshape(-1) if len(result) > 1 else None
+        return np.asarray(result[0], dtype=np.float32).reshape(-1), durations
+
+    # -- word timings ------------------------------------------------------------------------
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds of audio per frame of the duration predictor (hop length / sample rate)."""
+        return self.voice_config.hop_length / self.sample_rate
+
+    def word_timings(
+        self, sentence: Sentence, durations: np.ndarray | None, spoken: bool = False
+    ) -> list[tuple[int, WordTiming]]:
+        """The input words of ``sentence`` (its :attr:`Sentence.words`) timed by the model's
+        ``durations``: ``(start frame, timing)``, times from the sentence's first sample.
+        Empty without durations or labels. ``spoken``: the spoken words instead (see
+        :func:`~macbot.core.timings.sentence_words`)."""
+        if durations is None or not sentence.words:
+            return []
+        frames = phoneme_word_frames(
+            sentence.phoneme_ids, durations, self.voice_config.phoneme_id_map
+        )
+        return sentence_words(sentence.words, frames, self.frame_seconds, spoken)
+
+    def label(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
+        """``sentences`` (this voice's sentences of ``segment``) with the input word of each
+        phoneme word (see :func:`~macbot.core.timings.label_segment`)."""
+        labels = label_segment(segment, [s.phonemes for s in sentences])
+        return [replace(s, words=w) for s, w in zip(sentences, labels, strict=True)]
 
     def release_arena(self) -> None:
         """One tiny run that hands the session's arena memory back when it ends (after a
@@ -340,8 +385,16 @@ class PiperEngine:
         )
 
     def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
-        """The whole audio of one sentence."""
-        return self.finish(self.infer(sentence.phoneme_ids, options), sentence, options)
+        """The whole audio of one sentence (with its word timings when the model has
+        durations and the sentence labels)."""
+        audio, durations = self.infer_timed(sentence.phoneme_ids, options)
+        chunk = self.finish(audio, sentence, options)
+        words = self.word_timings(sentence, durations)
+        if not words:
+            return chunk
+        spoken = tuple(w for _, w in self.word_timings(sentence, durations, spoken=True))
+        meta = {**chunk.meta, SPOKEN_WORDS: spoken}
+        return replace(chunk, words=tuple(w for _, w in words), meta=meta)
 
     def stream_sentence(
         self, sentence: Sentence, options: SynthesisOptions
@@ -357,9 +410,10 @@ class PiperEngine:
     def synthesize(
         self, text: str, options: SynthesisOptions | None = None
     ) -> Iterator[AudioChunk]:
-        """Yield one chunk per sentence of ``text``, in order."""
+        """Yield one chunk per sentence of ``text``, in order (words: the text's own, split
+        at spaces)."""
         options = options or SynthesisOptions()
-        for sentence in self.sentences(text):
+        for sentence in self.label(self.sentences(text), Segment((Span(text, text),))):
             yield self.synthesize_sentence(sentence, options)
 
     def warmup(self) -> float:

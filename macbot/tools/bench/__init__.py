@@ -8,7 +8,8 @@ model run's memory and time by length), ``memory`` (a served daemon's RSS over r
 clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), ``frontend``
 (the text front end: LLM replies heard through whisper against their spoken forms), ``optimize``
 (the daemon optimizing itself: the issue-12 targets) and ``pareto`` (quantization worth
-choosing: speed, WER and size of every candidate).
+choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
+(live speech: text streamed in, word timings vs whisper).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from . import (  # noqa: F401  (each registers its suites)
     daemon,
     frontend,
+    livespeech,
     memory,
     optimize,
     rtf,

@@ -91,14 +91,37 @@ class Transcriber:
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
         """The words heard in ``samples`` (float, any sample rate: resampled to 16 kHz)."""
+        segments, _ = self._model.transcribe(
+            self._audio(samples, sample_rate),
+            language="en",
+            beam_size=1,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    def words(self, samples: np.ndarray, sample_rate: int) -> list[tuple[str, float, float]]:
+        """The words heard, each with whisper's own start and end (seconds;
+        ``word_timestamps=True``: cross-attention alignment)."""
+        segments, _ = self._model.transcribe(
+            self._audio(samples, sample_rate),
+            language="en",
+            beam_size=1,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            word_timestamps=True,
+        )
+        return [
+            (w.word.strip(), float(w.start), float(w.end))
+            for segment in segments
+            for w in segment.words or ()
+        ]
+
+    def _audio(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         buffer = io.BytesIO()
         sf.write(buffer, np.asarray(samples, dtype=np.float32), sample_rate, format="WAV")
         buffer.seek(0)
-        audio = self._decode(buffer, sampling_rate=16000)
-        segments, _ = self._model.transcribe(
-            audio, language="en", beam_size=1, vad_filter=False, condition_on_previous_text=False
-        )
-        return " ".join(s.text.strip() for s in segments).strip()
+        return self._decode(buffer, sampling_rate=16000)
 
 
 def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:

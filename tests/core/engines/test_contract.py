@@ -9,6 +9,7 @@ import pytest
 
 from macbot.core.audio import AudioChunk
 from macbot.core.engines import ChunkedEngine, Engine, PiperEngine, SynthesisOptions
+from macbot.core.text.segments import Segment, Span
 
 LONG = (
     "Your next meeting starts in fifteen minutes in the small conference room on the third "
@@ -58,3 +59,28 @@ def test_the_stream_joins_to_the_whole_sentence(engine):
     assert all(p.index == first.index for p in pieces)
     # The capability flag says what the stream does: pieces within a sentence, or one.
     assert (len(pieces) > 1) is engine.streams_within_sentence
+
+
+def test_words_ride_on_the_chunk_where_they_start(engine):
+    """Issue 14: an engine with phoneme durations (the split's encoder) times the input's words;
+    one without (the voice's own model) gives none, and says so in describe()."""
+    assert engine.describe()["word_timings"] is engine.has_durations
+    chunks = list(engine.synthesize(LONG, OPTIONS))
+    if not engine.has_durations:
+        assert all(c.words == () for c in chunks)
+        return
+    words = []
+    for chunk in chunks:
+        for w in chunk.words:
+            assert 0 <= w.start < chunk.duration and w.end > w.start
+        words += [w.word for w in chunk.words]
+    assert words == [w.strip(",.") for w in LONG.split()]
+    first = engine.label(engine.sentences(LONG), _segment(LONG))[0]
+    pieces = list(engine.stream_sentence(first, OPTIONS))
+    for piece in pieces:
+        assert all(0 <= w.start < piece.duration for w in piece.words)
+    assert [w.word for p in pieces for w in p.words] == words[: len(LONG.split(". ")[0].split())]
+
+
+def _segment(text: str) -> Segment:
+    return Segment((Span(text, text),))

@@ -1,0 +1,248 @@
+"""The WebSocket: text streamed in as an assistant writes it, speech streamed out.
+
+**Why its own port, with the ``websockets`` package.** waitress is a pure WSGI server: it
+never hands the socket to the app, so it cannot upgrade a connection (flask-sock and
+simple-websocket need werkzeug's dev server, gunicorn, eventlet or gevent to reach the raw
+socket; under waitress their handshake fails). The ``websockets`` package's threaded (sync)
+server runs beside waitress in one thread of the daemon, on ``server.websocket.port``, and
+reads the same state as the HTTP routes (the synthesizer, the config in force after a reload).
+The same rules guard it: the ``Host`` and ``Origin`` checks of :mod:`.security` (a page of
+the daemon's own HTTP origin may connect) and the bearer token, in ``Authorization`` or, for
+browsers, which cannot set headers on a WebSocket, as ``?token=``.
+
+**Protocol** (docs/API.md#websocket). Client → daemon, JSON text messages:
+
+- ``{"type": "start", "voice"?, "speed"?, "normalize"?}`` (optional, first): how to speak;
+- ``{"type": "text", "text": "…"}``: the next piece of text, any size (a token, a word);
+- ``{"type": "flush"}``: speak what is pending now, even mid-clause;
+- ``{"type": "close"}``: no more text; the daemon finishes speaking, sends ``done`` and closes.
+
+Daemon → client: ``{"type": "ready", "sample_rate", "format": "s16le", "channels": 1, "voice",
+"engine"}`` once the voice is known; then, in order, ``{"type": "word", "word", "start",
+"end"}`` events (seconds from the start of the stream's audio) and binary messages of raw
+16-bit little-endian mono PCM; a word's event comes before the audio it starts in. Speech
+starts as soon as the first clause is complete (:class:`~macbot.core.clauses.ClauseSplitter`).
+Finally ``{"type": "done", "duration", "clauses"}``. A bad message or a failed synthesis sends
+``{"type": "error", "error", "code", "param"?}`` and closes the connection (code 1008 for a
+bad message, 1011 for a failed synthesis).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection, serve
+
+from ..core.audio import to_pcm16
+from ..core.live import LiveSpeech
+from ..errors import InvalidType, MacbotError, TextTooLong, UsageError
+from . import parsing
+from .security import check_headers
+from .state import DaemonState
+
+_LOGGER = logging.getLogger(__name__)
+
+PATH = "/"
+"""Requests to any path are served (``ws://127.0.0.1:8124/``)."""
+MESSAGE_TYPES = ("start", "text", "flush", "close")
+
+
+class SpeechSocket:
+    """The WebSocket server, in a thread of its own; ``state`` gives the daemon's state in
+    force (it changes on a config reload)."""
+
+    def __init__(
+        self,
+        state: Callable[[], DaemonState],
+        host: str,
+        port: int,
+        http_port: int | None = None,
+    ) -> None:
+        self._state = state
+        self.http_port = http_port
+        """The daemon's HTTP port: pages from that origin may connect."""
+        self._server: Server = serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._check,
+            compression=None,  # PCM does not compress; deflate would only cost CPU
+            max_size=1 << 20,
+            logger=_LOGGER,
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host = self._server.socket.getsockname()[0]
+        return f"ws://{host}:{self.port}{PATH}"
+
+    def start(self) -> SpeechSocket:
+        """Serve in a daemon thread."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="macbot-websocket", daemon=True
+        )
+        self._thread.start()
+        _LOGGER.info("WebSocket listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, close the open connections and wait for the thread."""
+        self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- handshake ---------------------------------------------------------------------------
+
+    def _check(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse the handshake as the HTTP routes would refuse a request."""
+        config = self._state().config
+        query = parse_qs(urlsplit(request.path).query)
+        token = (query.get("token") or [None])[0]
+        ports = (self.http_port,) if self.http_port else ()
+        refusal = check_headers(config, request.headers, PATH, ports, token)
+        if refusal is None:
+            return None
+        _LOGGER.warning("refused WebSocket from %s: %s", connection.remote_address, refusal)
+        response = connection.respond(refusal.http_status, json.dumps(refusal.to_dict()) + "\n")
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    # -- one connection ----------------------------------------------------------------------
+
+    def _handle(self, connection: ServerConnection) -> None:
+        st = self._state()
+        live: LiveSpeech | None = None
+        speaker: threading.Thread | None = None
+        failure: list[MacbotError] = []
+        try:
+            while True:
+                message = _message(connection.recv(), st.config.server.max_text_chars)
+                kind = message["type"]
+                if live is None:
+                    live = self._open(connection, st, message if kind == "start" else {})
+                    speaker = threading.Thread(
+                        target=_speak,
+                        args=(connection, live, failure),
+                        name="macbot-websocket-speak",
+                        daemon=True,
+                    )
+                    speaker.start()
+                    if kind == "start":
+                        continue
+                if kind == "start":
+                    raise UsageError("'start' must be the first message", param="type")
+                if kind == "text":
+                    live.feed(message["text"])
+                elif kind == "flush":
+                    live.flush()
+                else:  # close
+                    live.end()
+                    if speaker is not None:
+                        speaker.join()
+                    if not failure:
+                        connection.send(
+                            json.dumps(
+                                {
+                                    "type": "done",
+                                    "duration": round(live.seconds, 6),
+                                    "clauses": live.clauses,
+                                }
+                            )
+                        )
+                        connection.close()
+                    return
+        except ConnectionClosed:
+            pass  # the client went away: stop speaking (below)
+        except MacbotError as exc:
+            _send_error(connection, exc, 1008)
+        finally:
+            if live is not None:
+                live.cancel()
+
+    def _open(
+        self, connection: ServerConnection, st: DaemonState, start: dict[str, Any]
+    ) -> LiveSpeech:
+        synth = st.synthesizer
+        voice = parsing.optional_str(start, "voice")
+        speed = parsing.speed(start)
+        text_options = parsing.text_options(start, "normalize", synth.text_options())
+        options = synth.default_options().with_overrides(speed=speed)
+        engine = synth.engine(voice)  # an unknown voice fails here, before any text
+        live = LiveSpeech(synth, voice, options, text_options)
+        connection.send(
+            json.dumps(
+                {
+                    "type": "ready",
+                    "sample_rate": engine.sample_rate,
+                    "format": "s16le",
+                    "channels": 1,
+                    "voice": engine.voice.name,
+                    "engine": engine.engine_type,
+                }
+            )
+        )
+        return live
+
+
+def _speak(connection: ServerConnection, live: LiveSpeech, failure: list[MacbotError]) -> None:
+    """The writing side: each piece's word events, then its audio."""
+    try:
+        for piece in live.pieces():
+            for word in piece.words:
+                event = {"type": "word", "word": word.word, "start": word.start, "end": word.end}
+                connection.send(json.dumps(event))
+            connection.send(to_pcm16(piece.chunk.samples))
+    except ConnectionClosed:
+        live.cancel()  # nobody listens any more
+    except MacbotError as exc:
+        failure.append(exc)
+        _send_error(connection, exc, 1011)
+        live.cancel()
+    except Exception as exc:  # a bug must end this connection, not the daemon's thread
+        _LOGGER.exception("WebSocket synthesis failed")
+        failure.append(MacbotError(f"internal error: {type(exc).__name__}: {exc}"))
+        _send_error(connection, failure[-1], 1011)
+        live.cancel()
+
+
+def _message(data: str | bytes, limit: int) -> dict[str, Any]:
+    """A client message, checked (see the module)."""
+    if isinstance(data, bytes):
+        raise UsageError("send text (JSON) messages, not binary ones", param="type")
+    try:
+        message = json.loads(data)
+    except ValueError as exc:
+        raise UsageError(f"a message must be JSON ({exc})") from None
+    if not isinstance(message, dict) or message.get("type") not in MESSAGE_TYPES:
+        raise UsageError(
+            f"a message must be a JSON object with 'type' one of {', '.join(MESSAGE_TYPES)}",
+            param="type",
+        )
+    if message["type"] == "text":
+        text = message.get("text")
+        if not isinstance(text, str):
+            raise InvalidType("'text' must be a string", param="text")
+        if len(text) > limit:
+            raise TextTooLong(f"'text' is too long ({len(text)} characters, limit {limit})")
+    return message
+
+
+def _send_error(connection: ServerConnection, exc: MacbotError, close_code: int) -> None:
+    """The one rendering of an error on the WebSocket: an ``error`` message, then close."""
+    try:
+        connection.send(json.dumps({"type": "error", **exc.to_dict()}))
+        connection.close(close_code, exc.code[:100])
+    except ConnectionClosed:
+        pass  # already gone: nothing to tell
