@@ -91,31 +91,31 @@ class Transcriber:
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
         """The words heard in ``samples`` (float, any sample rate: resampled to 16 kHz)."""
-        segments, _ = self._model.transcribe(
-            self._audio(samples, sample_rate),
-            language="en",
-            beam_size=1,
-            vad_filter=False,
-            condition_on_previous_text=False,
-        )
+        segments = self._segments(samples, sample_rate)
         return " ".join(s.text.strip() for s in segments).strip()
 
     def words(self, samples: np.ndarray, sample_rate: int) -> list[tuple[str, float, float]]:
         """The words heard, each with whisper's own start and end (seconds;
         ``word_timestamps=True``: cross-attention alignment)."""
+        segments = self._segments(samples, sample_rate, word_timestamps=True)
+        return [
+            (w.word.strip(), float(w.start), float(w.end))
+            for segment in segments
+            for w in segment.words or ()
+        ]
+
+    def _segments(self, samples: np.ndarray, sample_rate: int, word_timestamps: bool = False):
+        """Whisper's segments of ``samples``: English, greedy, no VAD, each window on its own
+        (the settings every measurement here uses)."""
         segments, _ = self._model.transcribe(
             self._audio(samples, sample_rate),
             language="en",
             beam_size=1,
             vad_filter=False,
             condition_on_previous_text=False,
-            word_timestamps=True,
+            word_timestamps=word_timestamps,
         )
-        return [
-            (w.word.strip(), float(w.start), float(w.end))
-            for segment in segments
-            for w in segment.words or ()
-        ]
+        return segments
 
     def _audio(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         buffer = io.BytesIO()
