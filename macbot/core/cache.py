@@ -62,6 +62,10 @@ def default_cache_dir() -> Path:
     return Path(base) / "macbot"
 
 
+class StaleEntry(ValueError):
+    """A cache file written in an older format."""
+
+
 @dataclass(frozen=True)
 class CachedAudio:
     samples: np.ndarray
@@ -235,9 +239,16 @@ class PhraseCache:
             except OSError:
                 continue
         evicted: list[str] = []
+        stale = 0
         for _mtime, path in sorted(files):
             try:
                 item = _read(path)
+            except StaleEntry:
+                # written by an earlier version: never readable again, so it goes (one log
+                # line for all of them, not one warning per phrase at every start)
+                path.unlink(missing_ok=True)
+                stale += 1
+                continue
             except Exception as exc:  # any corrupt file (bad zip, wrong shape) is skipped
                 _LOGGER.warning("phrase cache: skipping unreadable %s: %s", path, exc)
                 self.skipped += 1
@@ -249,6 +260,8 @@ class PhraseCache:
         self.evictions = 0  # trimming to the budget at start is not an eviction by use
         for key in evicted:
             self._unlink(key)
+        if stale:
+            _LOGGER.info("phrase cache: removed %d phrases of an older cache format", stale)
         if self.loaded:
             _LOGGER.info("phrase cache: %d phrases loaded from %s", len(self), self.directory)
 
@@ -259,8 +272,10 @@ def _read(path: Path) -> CachedAudio:
     with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         samples = np.asarray(data["samples"])
-    if meta.get("key") != path.stem or meta.get("version") != FORMAT_VERSION:
-        raise ValueError("key or format version does not match")
+    if meta.get("key") != path.stem:
+        raise ValueError("key does not match the file name")
+    if meta.get("version") != FORMAT_VERSION:
+        raise StaleEntry(f"cache format {meta.get('version')}, not {FORMAT_VERSION}")
     if samples.dtype != np.float32 or samples.ndim != 1:
         raise ValueError(f"samples are {samples.dtype} with shape {samples.shape}")
     rate = int(meta["sample_rate"])

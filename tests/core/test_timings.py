@@ -83,12 +83,16 @@ def test_words_espeak_joins_or_splits_are_paired_by_length():
     segment = Segment((Span("lights in the kitchen", "lights in the kitchen"),))
     labels = label_segment(segment, ["lˈaɪts ɪnðə kˈɪtʃən"])
     assert [[lab.word for lab in said] for said in labels[0]] == [
-        ["lights"], ["in", "the"], ["kitchen"]
+        ["lights"],
+        ["in", "the"],
+        ["kitchen"],
     ]
     segment = Segment((Span("well-known fact", "well-known fact"),))
     labels = label_segment(segment, ["wˈɛl nˈoʊn fˈækt"])
     assert [[lab.word for lab in said] for said in labels[0]] == [
-        ["well-known"], ["well-known"], ["fact"]
+        ["well-known"],
+        ["well-known"],
+        ["fact"],
     ]
 
 

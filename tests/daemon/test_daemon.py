@@ -345,6 +345,30 @@ def test_unreadable_cache_files_are_skipped_with_a_warning(tmp_path, caplog):
     assert np.array_equal(reloaded.get("a" * 64).samples, _audio(0.5).samples)
 
 
+def test_entries_of_an_older_cache_format_are_removed_quietly(tmp_path, caplog):
+    """After an upgrade that changes the cache format, the old files are removed with one
+    info line (they logged a warning each, at every start, and stayed on disk)."""
+    import json
+
+    from macbot.core.cache import FORMAT_VERSION
+
+    cache = PhraseCache(directory=tmp_path)
+    for key in ("a" * 64, "b" * 64):
+        cache.put(key, _audio(0.5))
+    old = tmp_path / ("b" * 64 + ".npz")
+    with np.load(old, allow_pickle=False) as data:
+        samples, meta = np.asarray(data["samples"]), json.loads(str(data["meta"]))
+    meta["version"] = FORMAT_VERSION - 1
+    with open(old, "wb") as fh:
+        np.savez(fh, samples=samples, meta=np.array(json.dumps(meta)))
+    with caplog.at_level(logging.INFO, logger="macbot.core.cache"):
+        reloaded = PhraseCache(directory=tmp_path)
+    assert len(reloaded) == 1 and reloaded.get("a" * 64) is not None
+    assert not old.exists()
+    assert "removed 1 phrases of an older cache format" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 # -- playback queue ------------------------------------------------------------------------------
 
 

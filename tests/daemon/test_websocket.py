@@ -189,4 +189,3 @@ def test_clause_splitter_waits_for_the_character_after_a_mark():
     assert splitter.feed(" one\nline two") == ["Next one"]
     assert splitter.flush() == "line two" and splitter.flush() == ""
     assert ClauseSplitter(max_words=4).feed("a b c d e f g h i") == ["a b c d", "e f g h"]
-
