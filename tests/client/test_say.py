@@ -11,7 +11,7 @@ import time
 import numpy as np
 import soundfile as sf
 import yaml
-from conftest import RecordingOutput, start_server
+from conftest import OPTIMIZED_DIR, RecordingOutput, start_server
 
 from macbot.daemon.state import state_of
 from macbot.errors import ExitCode
@@ -34,13 +34,21 @@ def say(*args: str, env: dict[str, str] | None = None, config=None):
 
 
 def config_for(tmp_path, url: str):
-    """A config file naming the daemon's port, deterministic like the daemon's."""
+    """A config file naming the daemon's port, deterministic like the daemon's, and with the
+    daemon's optimized_dir: the checkout's optimized_models/ (filled by `make run`'s background
+    optimization) would give `say --local` another engine than the test daemon."""
     port = int(url.rsplit(":", 1)[1])
     path = tmp_path / "macbot.yaml"
     path.write_text(
         yaml.safe_dump(
             {
-                "models": {"tts": {"piper": {"noise_scale": 0.0, "noise_w_scale": 0.0}}},
+                "models": {
+                    "tts": {
+                        "piper": {"noise_scale": 0.0, "noise_w_scale": 0.0},
+                        "optimized_dir": OPTIMIZED_DIR,
+                        "streaming": {"enabled": False},
+                    }
+                },
                 "server": {"host": "127.0.0.1", "port": port},
             }
         )
