@@ -120,10 +120,9 @@ class StreamingConfig:
 
 
 @dataclass(frozen=True)
-class TextConfig:
-    """``models.tts.text``: the text front end (docs/TEXT.md), which turns a reply into the
-    words a person would say before it is spoken. Requests override the switches
-    (``normalize`` on ``/speak``, ``normalization_options`` on the OpenAI route)."""
+class TextSwitches:
+    """The text front end's switches: ``models.tts.text`` sets their defaults
+    (:class:`TextConfig`), a request overrides them (``macbot.core.text.TextOptions``)."""
 
     enabled: bool = True
     """Master switch; ``false`` speaks the text as written (SSML and ``[[…]]`` commands are
@@ -190,6 +189,13 @@ class TextConfig:
     date_order: str = "auto"
     """Numeric dates: ``auto`` (the voice's locale: en-US month first, other English day
     first), ``mdy``, ``dmy`` or ``ymd``."""
+
+
+@dataclass(frozen=True)
+class TextConfig(TextSwitches):
+    """``models.tts.text``: the text front end (docs/TEXT.md), which turns a reply into the
+    words a person would say before it is spoken. Requests override the switches
+    (``normalize`` on ``/speak``, ``normalization_options`` on the OpenAI route)."""
 
     lexicon: Path | None = None
     """A YAML file of ``word: replacement`` (or ``word: {phonemes: "…"}``) for names the voice

@@ -12,51 +12,23 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ...config import TEXT_CHOICES, TextConfig
+from ...config import TEXT_CHOICES, TextConfig, TextSwitches
 from ...errors import InvalidType, UsageError
 
 
 @dataclass(frozen=True)
-class TextOptions:
-    """Switches of the text front end (each documented in docs/TEXT.md)."""
+class TextOptions(TextSwitches):
+    """Switches of the text front end for one request (each documented in docs/TEXT.md and
+    on :class:`~macbot.config.TextSwitches`)."""
 
-    enabled: bool = True
-    """Master switch: ``false`` sends the text as written (SSML and ``[[…]]`` commands are
-    still honoured when their own switches are on)."""
-    markdown: bool = True
-    html: bool = True
-    emoji: str = "drop"
-    """``drop``, ``name`` (say the emoji's name) or ``keep`` (leave it to the voice)."""
-    emoticons: bool = True
-    code_blocks: str = "note"
-    """``note`` (a short spoken note instead), ``read`` or ``drop``."""
-    numbers: bool = True
-    currency: bool = True
-    times: bool = True
-    dates: bool = True
-    units: bool = True
-    phone_numbers: bool = True
-    urls: bool = True
-    emails: bool = True
-    paths: bool = True
-    abbreviations: bool = True
-    symbols: bool = True
-    plurals: bool = True
     lexicon: bool = True
-    ssml: bool = True
-    say_commands: bool = True
-    date_order: str = "auto"
-    """``auto`` (from the voice's locale: en-US month first, others day first), ``mdy``,
-    ``dmy`` or ``ymd``."""
+    """Apply the user lexicon (when the config names one)."""
 
     @classmethod
     def from_config(cls, text: TextConfig) -> TextOptions:
         """The defaults in force: ``models.tts.text``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {f.name: getattr(text, f.name) for f in dataclasses.fields(text)}
-        values = {k: v for k, v in values.items() if k in names}
-        values["lexicon"] = text.lexicon is not None
-        return cls(**values)
+        switches = {f.name: getattr(text, f.name) for f in dataclasses.fields(TextSwitches)}
+        return cls(**switches, lexicon=text.lexicon is not None)
 
     def with_request(self, value: object, param: str = "normalize") -> TextOptions:
         """These options with a request's field applied: ``None`` (absent) keeps them,
