@@ -8,11 +8,10 @@ listeners are called on the thread that starts or ends a synthesis, at once: kee
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
-_LOGGER = logging.getLogger(__name__)
+from .events import Listeners
 
 Listener = Callable[[bool], None]
 """Called with ``True`` when the first synthesis starts, ``False`` when the last one ends."""
@@ -24,7 +23,7 @@ class Activity:
     def __init__(self) -> None:
         self._count = 0
         self._lock = threading.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[bool] = Listeners("activity")
 
     @property
     def busy(self) -> bool:
@@ -32,15 +31,7 @@ class Activity:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Add ``listener``; returns the function that removes it."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def enter(self) -> None:
         """A synthesis starts."""
@@ -59,9 +50,4 @@ class Activity:
             edge = (before == 0) != (self._count == 0)
             if not edge:
                 return
-            busy = self._count > 0
-            for listener in list(self._listeners):
-                try:
-                    listener(busy)
-                except Exception:  # an observer must never fail the synthesis it observes
-                    _LOGGER.exception("activity listener %r failed", listener)
+            self._listeners.notify(self._count > 0)

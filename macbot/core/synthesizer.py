@@ -24,6 +24,7 @@ from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
 from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
+from .events import Listeners
 from .hashing import cached_sha256, hash_index
 from .memory import release_memory
 from .probes import host_facts
@@ -123,8 +124,8 @@ class Synthesizer:
         self.workers = self.plan.workers
         self.intra_op_threads = self.plan.intra_op_threads
         self.pool = WorkerPool(self.workers)
-        self._listeners: list[Listener] = []
-        self._load_listeners: list[LoadListener] = []
+        self._listeners: Listeners[SynthesisEvent] = Listeners("synthesis")
+        self._load_listeners: Listeners[VoiceInfo] = Listeners("voice-load")
         self._engines: OrderedDict[str, PiperEngine] = OrderedDict()
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
@@ -165,11 +166,7 @@ class Synthesizer:
             while len(self._engines) > MAX_LOADED_VOICES + 1:
                 name = next(n for n in self._engines if n != self.default_voice.name)
                 del self._engines[name]
-        for listener in list(self._load_listeners):
-            try:
-                listener(info)
-            except Exception:  # an observer must not fail the request that loaded the voice
-                _LOGGER.exception("voice-load listener %r failed", listener)
+        self._load_listeners.notify(info)
         return engine
 
     def load_engine(self, voice: VoiceInfo) -> PiperEngine:
@@ -212,27 +209,11 @@ class Synthesizer:
     def subscribe_loads(self, listener: LoadListener) -> Callable[[], None]:
         """Call ``listener(voice)`` after a voice is loaded for the first time (or again after
         being dropped); returns the unsubscribe function."""
-        with self._lock:
-            self._load_listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._load_listeners:
-                    self._load_listeners.remove(listener)
-
-        return unsubscribe
+        return self._load_listeners.add(listener)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` after every finished synthesis; returns the unsubscribe function."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def model_digest(self, path: Path) -> str:
         """sha256 of a model file (remembered per path, size and mtime, across restarts).
@@ -416,11 +397,7 @@ class Synthesizer:
         event = SynthesisEvent(
             seconds, len(samples) / rate, first_audio, engine.engine_type, engine.voice.name
         )
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not fail the request it observes
-                _LOGGER.exception("synthesis listener %r failed", listener)
+        self._listeners.notify(event)
 
     def _note_activity(self) -> None:
         """A synthesis finished: release memory once the daemon has been idle a while."""
