@@ -202,6 +202,24 @@ def start_server(config: AppConfig, output: RecordingOutput, synth: Synthesizer 
     return live, server, thread
 
 
+@pytest.fixture(scope="module")
+def split_server(voice_split) -> Iterator[LiveServer]:
+    """The real app on the bundled voice's split (its encoder gives the phoneme durations, so
+    answers carry word timings), with a recording sound card; one per test module."""
+    _, folder = voice_split
+    config = make_config(
+        models__tts__streaming={"enabled": True},
+        models__tts__optimized_dir=str(folder.parent),
+    )
+    live, server, thread = start_server(config, RecordingOutput())
+    yield live
+    live.session.close()
+    server.request_stop()
+    thread.join(timeout=5)
+    state_of(live.app).player.close()
+    live.synth.close()
+
+
 @pytest.fixture
 def live_server(shared_synth: Synthesizer) -> Iterator[LiveServer]:
     """The real app on a free port, sharing the loaded voice, with a recording sound card."""

@@ -43,23 +43,6 @@ def test_the_page_is_one_file_with_no_external_assets(live_server):
 
 
 @pytest.fixture(scope="module")
-def split_server(voice_split):
-    """The daemon on the bundled voice's split, whose encoder gives the phoneme durations."""
-    _, folder = voice_split
-    config = make_config(
-        models__tts__streaming={"enabled": True},
-        models__tts__optimized_dir=str(folder.parent),
-    )
-    live, server, thread = start_server(config, RecordingOutput())
-    yield live
-    live.session.close()
-    server.request_stop()
-    thread.join(timeout=5)
-    state_of(live.app).player.close()
-    live.synth.close()
-
-
-@pytest.fixture(scope="module")
 def browser():
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:

@@ -9,29 +9,11 @@ import json
 
 import pytest
 import soundfile as sf
-from conftest import RecordingOutput, make_config, start_server
 
 from macbot.core.timings import NO_DURATIONS
-from macbot.daemon.state import state_of
 
 TEXT = "Hello, Dave. The total is $1,234 today."
 WORDS = ["Hello", "Dave", "The", "total", "is", "$1,234", "today"]
-
-
-@pytest.fixture(scope="module")
-def split_server(voice_split):
-    _, folder = voice_split
-    config = make_config(
-        models__tts__streaming={"enabled": True},
-        models__tts__optimized_dir=str(folder.parent),
-    )
-    live, server, thread = start_server(config, RecordingOutput())
-    yield live
-    live.session.close()
-    server.request_stop()
-    thread.join(timeout=5)
-    state_of(live.app).player.close()
-    live.synth.close()
 
 
 def test_speak_with_timestamps_answers_audio_and_words(split_server):
