@@ -456,6 +456,16 @@ def user_config_dir() -> Path:
     return Path(base) / "macbot"
 
 
+def user_data_dir() -> Path:
+    """The user's data folder, for what the daemon makes and keeps (assembled models, generated
+    variants): ``~/Library/Application Support/MacBot`` on macOS, ``$XDG_DATA_HOME/macbot``
+    (``~/.local/share/macbot``) elsewhere. Nothing is ever written inside the install tree."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "MacBot"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "macbot"
+
+
 CHECKOUT_CONFIG = PROJECT_ROOT / "config" / CONFIG_NAME
 """The commented config of a source checkout (what ``make run`` uses)."""
 
