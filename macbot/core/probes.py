@@ -2,22 +2,24 @@
 
 Cheap and safe at startup: a few short ``sysctl`` / ``lscpu`` / ``nvidia-smi -L`` calls (2 s
 timeout each), ``/proc/cpuinfo``, ``platform``, onnxruntime's provider list, and torch only when
-it is installed. Every subprocess call goes through a :data:`Runner` so tests feed recorded
-outputs of real machines (``tests/fixtures/``).
+it is installed, asked in a child process so that the daemon never loads it (hundreds of MB).
+Every subprocess call goes through a :data:`Runner` so tests feed recorded outputs of real
+machines (``tests/fixtures/``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import importlib.util
+import json
 import logging
 import platform
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import onnxruntime as ort
@@ -65,7 +67,8 @@ class HostInputs:
         default=lambda p: Path(p).read_text(encoding="utf-8", errors="replace")
     )
     which: Callable[[str], str | None] = shutil.which
-    import_module: Callable[[str], ModuleType] = importlib.import_module
+    ask_torch: Callable[[], dict[str, Any]] = field(default=lambda: ask_torch())
+    """torch's answers (see :func:`ask_torch`); raises :class:`CommandFailed` with the reason."""
     providers: Sequence[str] | None = None
     """onnxruntime's available providers (``None``: ask onnxruntime)."""
 
@@ -334,14 +337,37 @@ def _probe_onnxruntime(inputs: HostInputs, facts: dict[str, Any], why: dict[str,
     )
 
 
-def _import_torch(inputs: HostInputs) -> tuple[ModuleType | None, str]:
+TORCH_QUESTION = (
+    "import json, torch; mps = getattr(torch.backends, 'mps', None); "
+    "cuda = torch.cuda.is_available(); "
+    "print(json.dumps({'mps': bool(mps and mps.is_available()), 'cuda': cuda, "
+    "'device': torch.cuda.get_device_name(0) if cuda else None}))"
+)
+"""What the probes ask torch, in a child process."""
+
+TORCH_MISSING = "torch is not installed (pip install 'macbot-tts[macos]')"
+
+
+def ask_torch(timeout: float = 30.0) -> dict[str, Any]:
+    """torch's view of MPS and CUDA (``{"mps", "cuda", "device"}``), asked in a child process
+    so that the daemon never imports torch; :class:`CommandFailed` when it is not installed
+    or fails."""
+    if importlib.util.find_spec("torch") is None:
+        raise CommandFailed(TORCH_MISSING)
+    out = subprocess_runner([sys.executable, "-c", TORCH_QUESTION], timeout=timeout)
     try:
-        return inputs.import_module("torch"), "torch"
-    except ImportError:
-        return None, "torch is not installed (pip install 'macbot-tts[macos]')"
-    except Exception as exc:  # a broken torch install must not stop the probes
-        _LOGGER.warning("importing torch failed: %s", exc)
-        return None, f"torch failed to import: {exc}"
+        answer = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise CommandFailed(f"torch gave no answer: {out.strip()[:200]!r}") from exc
+    return dict(answer)
+
+
+def _torch_answer(inputs: HostInputs) -> tuple[dict[str, Any] | None, str]:
+    try:
+        return inputs.ask_torch(), "torch"
+    except CommandFailed as exc:  # not installed, or broken: the probes go on without it
+        _LOGGER.info("torch: %s", exc)
+        return None, str(exc)
 
 
 def _probe_mps(inputs: HostInputs, facts: dict[str, Any], why: dict[str, str]) -> None:
@@ -349,13 +375,9 @@ def _probe_mps(inputs: HostInputs, facts: dict[str, Any], why: dict[str, str]) -
     if inputs.system != "Darwin":
         why["mps"] = f"MPS is Apple's Metal backend; this host runs {inputs.system}"
         return
-    torch, note = _import_torch(inputs)
+    torch, note = _torch_answer(inputs)
     if torch is not None:
-        try:
-            facts["mps"] = bool(torch.backends.mps.is_available())
-        except Exception as exc:  # old torch without the mps backend
-            _LOGGER.warning("torch.backends.mps failed: %s", exc)
-            facts["mps"] = False
+        facts["mps"] = bool(torch.get("mps"))
         facts["mps_source"] = "torch"
         why["mps"] = (
             "torch.backends.mps.is_available()"
@@ -394,13 +416,13 @@ def _probe_cuda(inputs: HostInputs, facts: dict[str, Any], why: dict[str, str]) 
     else:
         reasons.append("nvidia-smi is not on PATH (no NVIDIA driver)")
     if inputs.system != "Darwin":  # torch on a Mac has no CUDA; skip the import there
-        torch, note = _import_torch(inputs)
+        torch, note = _torch_answer(inputs)
         if torch is None:
             reasons.append(note)
-        elif not torch.cuda.is_available():
+        elif not torch.get("cuda"):
             reasons.append("torch.cuda.is_available() is False")
         elif not devices:
-            devices = [f"torch: {torch.cuda.get_device_name(0)}"]
+            devices = [f"torch: {torch.get('device')}"]
     facts["cuda"] = ort_cuda
     facts["cuda_devices"] = tuple(devices)
     why["cuda"] = "onnxruntime CUDAExecutionProvider" if facts["cuda"] else "; ".join(reasons)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -27,10 +28,8 @@ def _runner(outputs: dict[str, str]):
     return run
 
 
-def _no_torch(name: str):
-    if name == "torch":
-        raise ImportError("No module named 'torch'")
-    raise AssertionError(name)
+def _no_torch() -> dict:
+    raise CommandFailed("torch is not installed (pip install 'macbot-tts[macos]')")
 
 
 def _fixture(name: str) -> str:
@@ -45,7 +44,7 @@ def test_linux_recorded_cpuinfo_and_lscpu():
         run=_runner({"lscpu": _fixture("linux_xeon_lscpu.txt")}),
         read_text=lambda path: _fixture("linux_xeon_proc_cpuinfo.txt"),
         which=lambda _name: None,
-        import_module=_no_torch,
+        ask_torch=_no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -67,7 +66,7 @@ def test_apple_silicon_m1_recorded_sysctl():
         os_version="12.5",
         run=_runner({"sysctl hw": _fixture("macos_m1_sysctl_hw.txt")}),
         which=lambda _name: None,
-        import_module=_no_torch,
+        ask_torch=_no_torch,
         providers=["CoreMLExecutionProvider", "AzureExecutionProvider", "CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -95,7 +94,7 @@ def test_apple_silicon_brand_and_old_macos():
             }
         ),
         which=lambda _name: None,
-        import_module=_no_torch,
+        ask_torch=_no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -110,7 +109,7 @@ def test_intel_mac_recorded_sysctl():
         os_version="10.15.7",
         run=_runner({"sysctl hw": _fixture("macos_intel_i7_sysctl_hw.txt")}),
         which=lambda _name: None,
-        import_module=_no_torch,
+        ask_torch=_no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -130,7 +129,7 @@ def test_sysctl_missing_gives_reasons_not_errors():
         os_version="14.0",
         run=_runner({}),
         which=lambda _name: None,
-        import_module=_no_torch,
+        ask_torch=_no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -147,7 +146,7 @@ def test_nvidia_smi_failure_is_a_reason():
         run=_runner({"lscpu": _fixture("linux_xeon_lscpu.txt")}),
         read_text=lambda path: _fixture("linux_xeon_proc_cpuinfo.txt"),
         which=lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None,
-        import_module=_no_torch,
+        ask_torch=_no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -170,3 +169,54 @@ def test_doctor_cli(as_json):
     else:
         assert "absent" in done.stdout and "CoreMLExecutionProvider" in done.stdout
         assert "optimization of en_US-joe-medium: background off" in done.stdout
+
+
+def test_mps_answered_by_torch_in_a_child():
+    """torch's own answer wins over the inference from the macOS version."""
+    inputs = HostInputs(
+        system="Darwin",
+        machine="arm64",
+        os_version="14.0",
+        run=_runner({"sysctl hw": _fixture("macos_m1_sysctl_hw.txt")}),
+        which=lambda _name: None,
+        ask_torch=lambda: {"mps": False, "cuda": False, "device": None},
+        providers=["CPUExecutionProvider"],
+    )
+    facts = probe_host(inputs)
+    assert not facts.mps and facts.mps_source == "torch"
+    assert "is False" in facts.why["mps"]
+
+
+def test_probes_never_import_torch_in_the_daemon(tmp_path):
+    """Issue 18: probes.py imported torch through importlib (past the core-is-plain contract),
+    so the daemon loaded torch wherever the macos extra was installed. torch is now asked in a
+    child process: here a stand-in torch package on the child's path answers, and the probing
+    process itself never imports it."""
+    fake = tmp_path / "torch"
+    (fake / "backends").mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "from . import backends, cuda\n", encoding="utf-8"
+    )
+    (fake / "backends" / "__init__.py").write_text("from . import mps\n", encoding="utf-8")
+    (fake / "backends" / "mps.py").write_text(
+        "def is_available():\n    return True\n", encoding="utf-8"
+    )
+    (fake / "cuda.py").write_text(
+        "def is_available():\n    return True\n\n"
+        "def get_device_name(index):\n    return 'Stand-in GPU'\n",
+        encoding="utf-8",
+    )
+    script = (
+        "import json, sys\n"
+        "from macbot.core.probes import ask_torch\n"
+        "answer = ask_torch()\n"
+        "print(json.dumps({'answer': answer, 'imported': 'torch' in sys.modules}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    assert data["answer"] == {"mps": True, "cuda": True, "device": "Stand-in GPU"}
+    assert data["imported"] is False
