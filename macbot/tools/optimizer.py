@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -863,19 +862,3 @@ def optimize(
 ) -> OptimizationState:
     """Run the whole pipeline for ``voice`` (see :class:`Optimizer`)."""
     return Optimizer(config, voice, options, report, paused).run()
-
-
-def remove_artifacts(config: AppConfig, voice: VoiceInfo) -> list[Path]:
-    """Delete what the pipeline made for ``voice`` (its split folder and whole-model static
-    variant); returns what was removed."""
-    removed = []
-    folder = split_dir_for(voice, Path(config.tts.optimized_dir))
-    if folder.is_dir():
-        shutil.rmtree(folder)
-        removed.append(folder)
-    whole = variant_path(Path(config.tts.optimized_dir), voice.model_path, "static")
-    for path in (whole, manifest_path(whole)):
-        if path.is_file():
-            path.unlink()
-            removed.append(path)
-    return removed
