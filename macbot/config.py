@@ -409,8 +409,12 @@ class AppConfig:
 # --------------------------------------------------------------------------------------------
 # Value checks beyond the type. Keyed by dotted path.
 
+SPEED_RANGE: tuple[float, float] = (0.25, 4.0)
+"""Speaking rates a request, the config, SSML's ``<prosody rate>`` and ``[[rate]]`` may ask
+for (1.0: the voice's own pace). The one copy: every check and message reads it."""
+
 _RANGES: dict[str, tuple[float, float]] = {
-    "models.tts.speed": (0.25, 4.0),
+    "models.tts.speed": SPEED_RANGE,
     "models.tts.piper.length_scale": (0.1, 10.0),
     "models.tts.piper.noise_scale": (0.0, 2.0),
     "models.tts.piper.noise_w_scale": (0.0, 2.0),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..client.http import DaemonClient
 from ..client.say import POLICIES, WordPrinter, say_via_daemon, speed_for_rate
-from ..config import AppConfig
+from ..config import SPEED_RANGE, AppConfig
 from ..core.voices import resolve_voice
 from ..errors import (
     EmptyTextError,
@@ -152,8 +152,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         return _list_devices(config)
     text = gather_text(args)
     speed = args.speed
-    if speed is not None and not 0.25 <= speed <= 4:
-        raise UsageError(f"--speed must be between 0.25 and 4 (got {speed})")
+    if speed is not None and not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
+        low, high = SPEED_RANGE
+        raise UsageError(f"--speed must be between {low:g} and {high:g} (got {speed})")
     if args.rate is not None:
         if speed is not None:
             raise UsageError("give -r (words per minute) or --speed, not both")

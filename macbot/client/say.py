@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ..config import SPEED_RANGE
 from ..errors import DaemonError, DaemonUnavailable, NoAudioDeviceError, UsageError
 from .http import DaemonClient, SpeakResult
 
@@ -25,8 +26,6 @@ NATURAL_WPM = 220.0
 verification sentences in 92.0 s of audio, sentence pauses included (219 wpm; measured once
 with the default noise scales, see docs/CLI.md). ``say -r`` maps words per minute to speed
 against it; other Piper voices of the same quality speak at a similar pace."""
-
-SPEED_RANGE = (0.25, 4.0)
 
 PROGRESS_POLL = 0.05
 """Seconds between two looks at a job's progress (``--progress``): words last 0.2–0.5 s."""

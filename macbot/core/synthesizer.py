@@ -18,12 +18,12 @@ import numpy as np
 import onnxruntime
 
 from .. import __version__
-from ..config import AppConfig
+from ..config import SPEED_RANGE, AppConfig
 from ..errors import EmptyTextError
 from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
-from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
+from .engines.piper import PiperEngine, SynthesisOptions
 from .events import Listeners
 from .hashing import cached_sha256, hash_index
 from .memory import release_memory

@@ -21,6 +21,7 @@ import onnxruntime as ort
 from piper.config import PiperConfig as VoiceConfig
 from piper.voice import PiperVoice
 
+from ...config import SPEED_RANGE
 from ...errors import InvalidType, SynthesisError, UsageError
 from ..audio import AudioChunk, WordTiming
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
@@ -29,10 +30,6 @@ from ..timings import SPOKEN_WORDS, PieceLabels, label_segment, phoneme_word_fra
 from ..voices import VoiceInfo
 
 _LOGGER = logging.getLogger(__name__)
-
-
-SPEED_RANGE = (0.25, 4.0)
-"""Speaking rates a request may ask for."""
 
 
 def check_speed(value: object) -> float | None:
@@ -47,7 +44,10 @@ def check_speed(value: object) -> float | None:
         raise InvalidType("'speed' must be a finite number", param="speed")
     if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
         shown = repr(value) if len(repr(value)) <= 24 else f"{repr(value)[:20]}…"
-        raise UsageError(f"'speed' must be between 0.25 and 4 (got {shown})", param="speed")
+        low, high = SPEED_RANGE
+        raise UsageError(
+            f"'speed' must be between {low:g} and {high:g} (got {shown})", param="speed"
+        )
     return float(value)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from ...config import SPEED_RANGE
 from ...errors import MarkupError
 from .segments import Run
 
@@ -45,7 +46,7 @@ def parse(text: str) -> list[Run]:
         elif name == "rate":
             value = _number(text, match, arg, signed=True)
             wpm = rate * BASE_WPM + value if arg.strip()[:1] in "+-" else value
-            rate = min(max(wpm / BASE_WPM, 0.25), 4.0)
+            rate = min(max(wpm / BASE_WPM, SPEED_RANGE[0]), SPEED_RANGE[1])
         elif name == "volm":
             value = _number(text, match, arg, signed=True)
             level = volume + value if arg.strip()[:1] in "+-" else value

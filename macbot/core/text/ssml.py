@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from xml.parsers import expat
 
+from ...config import SPEED_RANGE
 from ...errors import MarkupError
 from .segments import Run
 
 MAX_BREAK = 10.0
 """Longest ``<break>`` in seconds."""
 
-RATE_RANGE = (0.25, 4.0)
+RATE_RANGE = SPEED_RANGE
 VOLUME_RANGE = (0.0, 4.0)
 
 RATES = {"x-slow": 0.5, "slow": 0.75, "medium": 1.0, "default": 1.0, "fast": 1.3, "x-fast": 1.6}
