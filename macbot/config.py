@@ -409,6 +409,11 @@ class AppConfig:
 # --------------------------------------------------------------------------------------------
 # Value checks beyond the type. Keyed by dotted path.
 
+PLAYBACK_POLICIES = ("queue", "replace", "interrupt")
+"""What a new playback job does to the others: ``queue`` waits its turn; ``replace`` drops
+what is queued and playing, then plays; ``interrupt`` stops the job playing now, plays at
+once, and the queue goes on after it (``/speak``'s ``policy``, ``macbot say --policy``)."""
+
 SPEED_RANGE: tuple[float, float] = (0.25, 4.0)
 """Speaking rates a request, the config, SSML's ``<prosody rate>`` and ``[[rate]]`` may ask
 for (1.0: the voice's own pace). The one copy: every check and message reads it."""

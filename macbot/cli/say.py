@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 from ..client.http import DaemonClient
-from ..client.say import POLICIES, WordPrinter, say_via_daemon, speed_for_rate
-from ..config import SPEED_RANGE, AppConfig
+from ..client.say import WordPrinter, say_via_daemon, speed_for_rate
+from ..config import PLAYBACK_POLICIES, SPEED_RANGE, AppConfig
 from ..core.voices import resolve_voice
 from ..errors import (
     EmptyTextError,
@@ -104,7 +104,7 @@ def register(sub) -> None:
     )
     say.add_argument(
         "--policy",
-        choices=POLICIES,
+        choices=PLAYBACK_POLICIES,
         help="through the daemon: queue waits its turn, replace drops what is queued and "
         "playing, interrupt plays at once and the queue goes on after it (default: queue)",
     )

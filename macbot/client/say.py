@@ -17,10 +17,6 @@ _LOGGER = logging.getLogger(__name__)
 STARTING_WAIT = 15.0
 """Seconds to wait for a daemon that answers but is still loading its voice."""
 
-POLICIES = ("queue", "replace", "interrupt")
-"""``/speak``'s ``policy`` names (:data:`macbot.core.playback.POLICIES`; a test keeps them
-equal, and this module stays free of numpy so that ``macbot say`` starts fast)."""
-
 NATURAL_WPM = 220.0
 """Words per minute of the bundled voice (joe, medium) at speed 1.0: 336 words of the 32
 verification sentences in 92.0 s of audio, sentence pauses included (219 wpm; measured once

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..config import PLAYBACK_POLICIES
 from ..errors import NoAudioDeviceError, UsageError
 from .audio import AudioChunk, WordTiming
 
@@ -146,17 +147,15 @@ class SoundDeviceOutput:
 RECENT_JOBS = 256
 """Jobs remembered for ``GET /jobs/<id>`` (oldest forgotten first)."""
 
-POLICIES = ("queue", "replace", "interrupt")
-"""What a new job does to the others: ``queue`` waits its turn; ``replace`` drops what is
-queued and playing, then plays; ``interrupt`` stops the job playing now, plays at once, and
-the queue goes on after it."""
 
 
 def check_policy(policy: str) -> str:
-    """``policy`` if it is one of :data:`POLICIES`, else a :class:`UsageError` naming them."""
-    if policy not in POLICIES:
+    """``policy`` if it is one of :data:`~macbot.config.PLAYBACK_POLICIES`, else a
+    :class:`UsageError` naming them."""
+    if policy not in PLAYBACK_POLICIES:
         raise UsageError(
-            f"'policy' must be one of {', '.join(POLICIES)} (got {policy!r})", param="policy"
+            f"'policy' must be one of {', '.join(PLAYBACK_POLICIES)} (got {policy!r})",
+            param="policy",
         )
     return policy
 
@@ -268,7 +267,7 @@ class Player:
         return self.submit(chunks).done
 
     def submit(self, chunks: Iterable[AudioChunk], policy: str = "queue") -> PlaybackJob:
-        """Queue ``chunks`` under ``policy`` (:data:`POLICIES`) and return the job at once.
+        """Queue ``chunks`` under ``policy`` (:data:`PLAYBACK_POLICIES`) and return the job at once.
         An iterator is consumed as it plays, so playback starts with its first chunk;
         ``close()`` is called on it if dropped."""
         check_policy(policy)

@@ -16,7 +16,7 @@ from conftest import ClockOutput, make_config
 
 from macbot import cli
 from macbot.cli.say import voice_name
-from macbot.client.say import NATURAL_WPM, POLICIES, WordPrinter, speed_for_rate
+from macbot.client.say import NATURAL_WPM, WordPrinter, speed_for_rate
 from macbot.core import playback
 from macbot.errors import ExitCode, UsageError
 
@@ -160,10 +160,6 @@ def test_the_word_printer_prints_each_word_once_in_order():
     # A poll that comes late sees several new words at once.
     printer.update({"words": [word(w) for w in ("Hello", "there", "my", "friend")]})
     assert printed == ["Hello", "there", "my", "friend"]
-
-
-def test_policy_names_match_the_players():
-    assert POLICIES == playback.POLICIES
 
 
 def test_progress_in_process_prints_each_word_as_it_plays(
