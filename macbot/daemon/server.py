@@ -286,7 +286,9 @@ def start_listeners(
     wy = config.server.wyoming
     if wy.enabled:
         try:
-            started.append(WyomingServer(current, wy.host, wy.port, wy.zeroconf).start())
+            started.append(
+                WyomingServer(current, wy.host, wy.port, wy.zeroconf, wy.max_connections).start()
+            )
         except OSError as exc:
             _LOGGER.error("Wyoming server not started on %s:%d: %s", wy.host, wy.port, exc)
     return started
