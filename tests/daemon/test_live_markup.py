@@ -38,7 +38,7 @@ MARKDOWN = (
 SSML = (
     '<speak>Good evening. <break time="300ms"/> The door is '
     '<emphasis level="strong">locked</emphasis>, and <say-as interpret-as="characters">'
-    "ETA</say-as> is <prosody rate=\"slow\">nine o'clock</prosody>.</speak>"
+    'ETA</say-as> is <prosody rate="slow">nine o\'clock</prosody>.</speak>'
 )
 
 

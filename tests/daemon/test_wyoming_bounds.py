@@ -65,8 +65,14 @@ async def _raw(port: int, data: bytes, then_describe: bool = True) -> list:
 
 
 def _codes(events) -> list:
-    return [Error.from_event(e).code if e is not None and Error.is_type(e.type) else e and e.type
-            for e in events]  # fmt: skip
+    return [_code(e) for e in events]
+
+
+def _code(event):
+    """An error's code, another event's type; ``None``: the server closed."""
+    if event is None:
+        return None
+    return Error.from_event(event).code if Error.is_type(event.type) else event.type
 
 
 @pytest.mark.parametrize(
@@ -82,8 +88,7 @@ def _codes(events) -> list:
         (b'{"type": "synthesize", "data": {"text": "a\\u0000b"}}\n', "invalid_request"),
         (b'{"type": "synthesize", "data": {"text": "\\ud800"}}\n', "invalid_request"),
     ],
-    ids=["empty", "list", "data-string", "text-number", "not-json", "not-utf8", "nested",
-         "nul", "lone-surrogate"],  # fmt: skip
+    ids=lambda v: None,
 )
 def test_malformed_event_gets_an_error_event_and_the_connection_goes_on(wyoming, data, code):
     events = _run(_raw(wyoming.port, data))
