@@ -50,6 +50,25 @@ from .state import DaemonState
 
 _LOGGER = logging.getLogger(__name__)
 
+
+class _KeepaliveFilter(logging.Filter):
+    """The ``websockets`` package logs an ERROR with a traceback when its keepalive finds a
+    client gone (issue 21, item 12): the session logs one info line about it instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.levelno >= logging.ERROR and isinstance(error, ConnectionClosed):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args = "%s: %s", (record.getMessage(), error)
+            record.exc_info = record.exc_text = None
+            return _PROTOCOL_LOGGER.isEnabledFor(logging.DEBUG)
+        return True
+
+
+_PROTOCOL_LOGGER = logging.getLogger(__name__ + ".protocol")
+"""What the ``websockets`` package logs about connections."""
+_PROTOCOL_LOGGER.addFilter(_KeepaliveFilter())
+
 PATH = "/"
 """Requests to any path are served (``ws://127.0.0.1:8124/``)."""
 MESSAGE_TYPES = ("start", "text", "flush", "close")
@@ -66,6 +85,7 @@ class SpeechSocket:
         port: int,
         http_port: int | None = None,
         max_sessions: int = 32,
+        keepalive: float = 20.0,
     ) -> None:
         self._state = state
         self.max_sessions = max_sessions
@@ -81,7 +101,9 @@ class SpeechSocket:
             process_request=self._check,
             compression=None,  # PCM does not compress; deflate would only cost CPU
             max_size=1 << 20,
-            logger=_LOGGER,
+            ping_interval=keepalive,  # a ping every `keepalive` s, a pong due within as long
+            ping_timeout=keepalive,
+            logger=_PROTOCOL_LOGGER,
         )
         self._thread: threading.Thread | None = None
 
@@ -148,6 +170,7 @@ class SpeechSocket:
                 self._sessions -= 1
 
     def _session(self, connection: ServerConnection, st: DaemonState) -> None:
+        peer = connection.remote_address  # (not readable once the socket is closed)
         live: LiveSpeech | None = None
         speaker: threading.Thread | None = None
         failure: list[MacbotError] = []
@@ -196,7 +219,7 @@ class SpeechSocket:
                     return
         except ConnectionClosed as exc:
             # the client went away (or keepalive found it gone): stop speaking (below)
-            _LOGGER.info("WebSocket client %s gone: %s", connection.remote_address, exc)
+            _LOGGER.info("WebSocket client %s gone: %s", peer, exc)
         except MacbotError as exc:
             _send_error(connection, exc, 1008)
         finally:
