@@ -237,10 +237,10 @@ class ClauseSplitter:
                     return i + 1, False
                 i += 1
                 continue
-            self._in_word = True
-            self._track(ch, text, i)
             if i + 1 >= len(text):
                 break  # a mark counts only when a space follows it (and has arrived)
+            self._in_word = True
+            self._track(ch, text, i)
             if table or not text[i + 1].isspace() or not self._may_cut():
                 i += 1
                 continue
