@@ -77,6 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=1000,
         help="soak: mixed requests to send (default: 1000)",
     )
+    parser.add_argument(
+        "--bad-messages",
+        type=int,
+        default=1000,
+        help="bad-messages: generated messages per protocol (default: 1000)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here (default: none)")
     parser.add_argument(
         "--chunk-frames", type=int, default=32, help="split: first chunk, frames (default: 32)"

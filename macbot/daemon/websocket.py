@@ -23,8 +23,9 @@ Daemon → client: ``{"type": "ready", "sample_rate", "format": "s16le", "channe
 16-bit little-endian mono PCM; a word's event comes before the audio it starts in. Speech
 starts as soon as the first clause is complete (:class:`~macbot.core.clauses.ClauseSplitter`).
 Finally ``{"type": "done", "duration", "clauses"}``. A bad message or a failed synthesis sends
-``{"type": "error", "error", "code", "param"?}`` and closes the connection (code 1008 for a
-bad message, 1011 for a failed synthesis).
+``{"type": "error", "error", "code", "param"?}`` and closes the connection with the error's
+message as the reason (code 1008 for a bad message or text, 1013 when every session is taken,
+1011 for the daemon's own failure).
 """
 
 from __future__ import annotations
@@ -265,7 +266,9 @@ def _speak(connection: ServerConnection, live: LiveSpeech, failure: list[MacbotE
         live.cancel()  # nobody listens any more
     except MacbotError as exc:
         failure.append(exc)
-        _send_error(connection, exc, 1011)
+        # bad text (malformed SSML found when a held document is spoken) is the client's:
+        # 1008 as for a bad message; 1011 only for the daemon's own failures
+        _send_error(connection, exc, 1008 if exc.http_status < 500 else 1011)
         live.cancel()
     except Exception as exc:  # a bug must end this connection, not the daemon's thread
         _LOGGER.exception("WebSocket synthesis failed")
