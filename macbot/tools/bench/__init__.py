@@ -10,7 +10,8 @@ clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), `
 (the daemon optimizing itself: the issue-12 targets) and ``pareto`` (quantization worth
 choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
 (live speech: text streamed in, word timings vs whisper), ``bad-messages`` (generated and
-hand-made bad messages on the WebSocket and Wyoming).
+hand-made bad messages on the WebSocket and Wyoming), ``live-bounds`` (Wyoming's loop under
+the longest synthesis, stop after a drop, the clause splitter's cost).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from . import (  # noqa: F401  (each registers its suites)
     badmessages,
     daemon,
     frontend,
+    livebounds,
     livespeech,
     memory,
     optimize,
