@@ -399,9 +399,9 @@ class TtsHandler(AsyncEventHandler):
                 opened.append(st.synthesizer.stream(text, name))
                 return _as_pieces(opened[0])
 
-            def stop() -> None:
-                if opened:
-                    opened[0].close()
+            def stop() -> None:  # from any thread: cancel what has not started
+                if opened and opened[0].job is not None:
+                    opened[0].job.cancel()
 
             await self._send(start, stop)
         else:
@@ -419,7 +419,7 @@ class TtsHandler(AsyncEventHandler):
     ) -> None:
         """Send audio-start / audio-chunk s / audio-stop per clause. ``start`` (the front end,
         the voice, synthesis) runs in the executor, which writes through this loop; ``stop``
-        ends the synthesis when the client goes or a write times out."""
+        (safe from any thread) ends the synthesis when the client goes or a write times out."""
         loop = asyncio.get_running_loop()
 
         def write(event: Event) -> None:
@@ -427,9 +427,11 @@ class TtsHandler(AsyncEventHandler):
             future.result(timeout=self.timeout + 10)
 
         def run() -> None:
+            pieces: Iterator[tuple[int, AudioChunk]] = iter(())
             try:
                 current = None
-                for clause, chunk in start():
+                pieces = start()
+                for clause, chunk in pieces:
                     rate = chunk.sample_rate
                     if clause != current:
                         if current is not None:
@@ -444,6 +446,9 @@ class TtsHandler(AsyncEventHandler):
                     write(AudioStop().event())
             finally:
                 stop()
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()  # here, in the thread that iterates them
 
         work = loop.run_in_executor(self._executor, run)
         watch = asyncio.ensure_future(self._watch(work, stop))
@@ -538,7 +543,10 @@ def _voice_field(data: dict[str, Any]) -> str | None:
     return name
 
 
-def _as_pieces(chunks: Iterator[AudioChunk]) -> Iterator[tuple[int, AudioChunk]]:
-    """A whole synthesis as one clause."""
-    for chunk in chunks:
-        yield 0, chunk
+def _as_pieces(stream: SynthesisStream) -> Iterator[tuple[int, AudioChunk]]:
+    """A whole synthesis as one clause (closing this closes the stream)."""
+    try:
+        for chunk in stream:
+            yield 0, chunk
+    finally:
+        stream.close()
