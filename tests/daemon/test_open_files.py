@@ -5,6 +5,7 @@ RLIMIT_NOFILE; the idle sockets are this process's (its own limit is higher)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import resource
@@ -31,15 +32,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _lower_open_files() -> None:  # in the child, before exec
-    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
-
-
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
+@contextlib.contextmanager
+def _daemon(folder: Path, open_files: int):
+    """`macbot serve` with every listener on, under ``open_files``: (process, ports, log)."""
     if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < IDLE * 2:
         pytest.skip("this process may not open enough sockets for the idle clients")
-    folder = tmp_path_factory.mktemp("open-files")
     ports = {"http": _free_port(), "websocket": _free_port(), "wyoming": _free_port()}
     config = folder / "macbot.yaml"
     config.write_text(
@@ -61,7 +58,7 @@ def daemon(tmp_path_factory):
             [sys.executable, "-m", "macbot", "--config", str(config), "serve"],
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=_lower_open_files,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files)),
         )
     try:
         deadline = time.monotonic() + 90
@@ -72,6 +69,12 @@ def daemon(tmp_path_factory):
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    with _daemon(tmp_path_factory.mktemp("open-files"), OPEN_FILES) as started:
+        yield started
 
 
 def _serves(protocol: str, ports: dict[str, int]) -> bool:
@@ -134,8 +137,33 @@ def test_idle_connections_on_one_protocol_never_stop_the_others(daemon, flooded)
     while not _serves(flooded, ports):
         assert time.monotonic() < deadline, f"{flooded} never served again:\n{log.read_text()}"
         time.sleep(0.5)
-    print(f"{flooded}: {IDLE} idle connections, daemon threads {threads}")
+    failed = log.read_text().count("accept() failed")
+    print(f"{flooded}: {IDLE} idle, daemon threads {threads}, accept() lines so far {failed}")
     if flooded == "websocket":
         assert threads < 200  # 200 sessions ran on 698 threads before (sessions are capped)
     # resource errors are logged, not once per failed accept() (1.87 million lines before)
     assert log.read_text().count("accept() failed") < 50
+
+
+def test_listeners_accept_again_after_the_open_files_ran_out(tmp_path):
+    """issue 21 item 7: after EMFILE the WebSocket's accept loop had ended for good, and
+    waitress logged accept()'s error 1.87 million times. Here every file runs out (200)."""
+    with _daemon(tmp_path, 200) as (proc, ports, log):
+        held = _idle_sockets(ports["http"], IDLE)
+        try:
+            time.sleep(2)
+            for protocol in ("websocket", "wyoming"):  # their accept() fails too now
+                _serves(protocol, ports)
+            time.sleep(1)
+        finally:
+            for s in held:
+                s.close()
+        for protocol in ports:
+            deadline = time.monotonic() + 60
+            while not _serves(protocol, ports):
+                assert time.monotonic() < deadline, f"{protocol} never served again"
+                time.sleep(0.5)
+        assert proc.poll() is None
+        failed = log.read_text().count("accept() failed")
+    print(f"accept() failed lines: {failed}")
+    assert 1 <= failed < 50
