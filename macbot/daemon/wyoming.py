@@ -71,6 +71,8 @@ PIPER = Attribution(name="rhasspy", url="https://github.com/OHF-Voice/piper1-gpl
 """Who made the voices' model architecture (Piper)."""
 SAMPLE_WIDTH = 2
 """Bytes per sample: 16-bit PCM."""
+LOGGED_ERRORS = 10
+"""Errors of one connection logged as warnings; later ones at debug level."""
 PAYLOAD_LIMIT = 1 << 20
 """Largest ``payload_length`` accepted (skipped unread: text-to-speech takes no audio in)."""
 
@@ -256,6 +258,7 @@ class TtsHandler(AsyncEventHandler):
         """Seconds a client may stay idle, or leave a write unread (``channel_timeout``)."""
         self._live: LiveSpeech | None = None
         self._speaking: asyncio.Future[None] | None = None
+        self._errors = 0
 
     @property
     def data_limit(self) -> int:
@@ -293,16 +296,18 @@ class TtsHandler(AsyncEventHandler):
         """The next event (``None``: the client closed). Raises :class:`_Framing` when the
         stream cannot be read on (a header too long, an unusable length, a timeout) and a
         :class:`~macbot.errors.UsageError` for a bad event that can be skipped."""
-        try:
-            line = await asyncio.wait_for(self.reader.readline(), self.timeout)
-        except TimeoutError:
-            raise _Framing(
-                IdleTimeout(f"nothing received for {self.timeout:g} s: closing")
-            ) from None
-        except ValueError:  # longer than the reader's limit
-            raise _Framing(PayloadTooLarge("an event's header line is too long")) from None
-        if not line:
-            return None
+        line = b""
+        while not line.strip():  # blank lines between events say nothing
+            try:
+                line = await asyncio.wait_for(self.reader.readline(), self.timeout)
+            except TimeoutError:
+                raise _Framing(
+                    IdleTimeout(f"nothing received for {self.timeout:g} s: closing")
+                ) from None
+            except ValueError:  # longer than the reader's limit
+                raise _Framing(PayloadTooLarge("an event's header line is too long")) from None
+            if not line:
+                return None
         try:
             header = json.loads(line)
         except (ValueError, RecursionError) as exc:
@@ -478,8 +483,12 @@ class TtsHandler(AsyncEventHandler):
             raise _Gone(f"the client read nothing for {self.timeout:g} s") from None
 
     async def _error(self, exc: MacbotError) -> None:
-        """The one rendering of an error on Wyoming: an ``error`` event with its code."""
-        _LOGGER.warning("Wyoming request failed: %s", exc)
+        """The one rendering of an error on Wyoming: an ``error`` event with its code (logged
+        as a warning the first :data:`LOGGED_ERRORS` times per connection, so that a client
+        sending garbage cannot fill the log)."""
+        self._errors += 1
+        level = logging.WARNING if self._errors <= LOGGED_ERRORS else logging.DEBUG
+        _LOGGER.log(level, "Wyoming request failed: %s", exc)
         await self.write_event(Error(text=exc.message, code=exc.code).event())
 
     async def disconnect(self) -> None:

@@ -73,6 +73,7 @@ HAND_MADE_WYOMING: tuple[bytes, ...] = (
     b"{}\n",
     b"[]\n",
     b"\n",
+    b"\n" * 100_000,
     b"null\n",
     b'{"type": "synthesize", "data": "x"}\n',
     b'{"type": "synthesize", "data_length": 1.5}\n',
@@ -147,7 +148,9 @@ def probe_wyoming(port: int, data: bytes, timeout: float = 30.0) -> str:
     errors: list[str] = []
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         with contextlib.suppress(OSError):  # the server closed while we sent: see its answer
-            sock.sendall(data + b'\n{"type": "describe"}\n')
+            sock.sendall(
+                data + (b"" if data.endswith(b"\n") else b"\n") + b'{"type": "describe"}\n'
+            )
         reader = sock.makefile("rb")
         while True:
             try:
