@@ -153,7 +153,7 @@ class WyomingServer:
     async def _close(self) -> None:
         self._server.close()
         for handler in list(self._handlers):
-            await handler.stop()
+            await handler.shutdown()
         if self._announcer is not None:
             await self._announcer.async_close()
 
@@ -259,6 +259,8 @@ class TtsHandler(AsyncEventHandler):
         self._live: LiveSpeech | None = None
         self._speaking: asyncio.Future[None] | None = None
         self._errors = 0
+        self._work: asyncio.Future[None] | None = None
+        self._stop_work: Callable[[], None] | None = None
 
     @property
     def data_limit(self) -> int:
@@ -456,6 +458,7 @@ class TtsHandler(AsyncEventHandler):
                     close()  # here, in the thread that iterates them
 
         work = loop.run_in_executor(self._executor, run)
+        self._work, self._stop_work = work, stop
         watch = asyncio.ensure_future(self._watch(work, stop))
         try:
             await work
@@ -490,6 +493,17 @@ class TtsHandler(AsyncEventHandler):
         level = logging.WARNING if self._errors <= LOGGED_ERRORS else logging.DEBUG
         _LOGGER.log(level, "Wyoming request failed: %s", exc)
         await self.write_event(Error(text=exc.message, code=exc.code).event())
+
+    async def shutdown(self) -> None:
+        """The server stops: end this connection's work (its thread must not write to a
+        loop that is gone), then the connection."""
+        if self._live is not None:
+            self._live.cancel()
+        if self._stop_work is not None:
+            self._stop_work()
+        await self.stop()
+        if self._work is not None and not self._work.done():
+            await asyncio.wait([self._work], timeout=5)
 
     async def disconnect(self) -> None:
         if self._live is not None:
