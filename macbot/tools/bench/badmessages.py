@@ -27,6 +27,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 from wyoming.event import read_event
 
+from ...config import config_from_dict
+from ...core.synthesizer import Synthesizer
+from ...daemon.app import create_app
+from ...daemon.state import state_of
+from ...daemon.websocket import SpeechSocket
+from ...daemon.wyoming import WyomingServer
+from ...errors import MissingExtraError
 from .registry import reporter, suite
 
 OUTCOMES = ("error", "answered", "internal", "dropped", "hung")
@@ -176,6 +183,7 @@ def probe_wyoming(port: int, data: bytes, timeout: float = 30.0) -> str:
 
 def strategies():
     """(WebSocket messages, Wyoming byte strings) as hypothesis strategies."""
+    _hypothesis()
     from hypothesis import strategies as st
 
     scalars = (
@@ -238,6 +246,15 @@ def strategies():
     return websocket, wyoming
 
 
+def _hypothesis() -> None:
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError(
+            "the bad-messages suite needs hypothesis (pip install 'macbot-tts[dev]')"
+        ) from exc
+
+
 def _dumps(value: object) -> str:
     return json.dumps(value, allow_nan=True)
 
@@ -259,6 +276,7 @@ def _wyoming_event(parts: tuple[dict, str]) -> bytes:
 
 def run_generated(strategy, probe: Callable[[object], str], count: int, seed: int = 0) -> Counter:
     """``count`` messages drawn from ``strategy``, each through ``probe``; outcome counts."""
+    _hypothesis()
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as with_seed
 
@@ -286,13 +304,6 @@ def run_generated(strategy, probe: Callable[[object], str], count: int, seed: in
 @suite("bad-messages")
 def bad_messages_suite(args: argparse.Namespace) -> dict:
     """Generated and hand-made bad messages on the WebSocket and on Wyoming (see the module)."""
-    from ...config import config_from_dict
-    from ...core.synthesizer import Synthesizer
-    from ...daemon.app import create_app
-    from ...daemon.state import state_of
-    from ...daemon.websocket import SpeechSocket
-    from ...daemon.wyoming import WyomingServer
-
     count = int(getattr(args, "bad_messages", None) or 1000)
     config = config_from_dict(
         {

@@ -18,6 +18,16 @@ import asyncio
 import statistics
 import time
 
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe
+from wyoming.tts import Synthesize
+
+from ...config import config_from_dict
+from ...core.clauses import ClauseSplitter
+from ...core.synthesizer import Synthesizer
+from ...daemon.app import create_app
+from ...daemon.state import state_of
+from ...daemon.wyoming import WyomingServer
 from .registry import reporter, suite
 
 ROUNDS = 3
@@ -28,10 +38,6 @@ TEXT = (
 
 
 async def _describe_while_synthesizing(port: int, text: str, synth) -> tuple[list[float], float]:
-    from wyoming.client import AsyncTcpClient
-    from wyoming.info import Describe
-    from wyoming.tts import Synthesize
-
     talker = AsyncTcpClient("127.0.0.1", port)
     await talker.connect()
     await talker.write_event(Synthesize(text=text).event())
@@ -55,13 +61,6 @@ async def _describe_while_synthesizing(port: int, text: str, synth) -> tuple[lis
 @suite("live-bounds")
 def live_bounds_suite(args: argparse.Namespace) -> dict:
     """Wyoming's loop under the longest synthesis, stop after a drop, the splitter's cost."""
-    from ...config import config_from_dict
-    from ...core.clauses import ClauseSplitter
-    from ...core.synthesizer import Synthesizer
-    from ...daemon.app import create_app
-    from ...daemon.state import state_of
-    from ...daemon.wyoming import WyomingServer
-
     config = config_from_dict(
         {
             "models": {"tts": {"piper": {"noise_scale": 0.0, "noise_w_scale": 0.0}}},
