@@ -298,18 +298,19 @@ class TtsHandler(AsyncEventHandler):
         """The next event (``None``: the client closed). Raises :class:`_Framing` when the
         stream cannot be read on (a header too long, an unusable length, a timeout) and a
         :class:`~macbot.errors.UsageError` for a bad event that can be skipped."""
-        line = b""
-        while not line.strip():  # blank lines between events say nothing
-            try:
-                line = await asyncio.wait_for(self.reader.readline(), self.timeout)
-            except TimeoutError:
-                raise _Framing(
-                    IdleTimeout(f"nothing received for {self.timeout:g} s: closing")
-                ) from None
-            except ValueError:  # longer than the reader's limit
-                raise _Framing(PayloadTooLarge("an event's header line is too long")) from None
-            if not line:
-                return None
+        try:
+            async with asyncio.timeout(self.timeout):  # (one timer: wait_for costs a task)
+                line = await self.reader.readline()
+                while line and not line.strip():  # blank lines between events say nothing
+                    line = await self.reader.readline()
+        except TimeoutError:
+            raise _Framing(
+                IdleTimeout(f"nothing received for {self.timeout:g} s: closing")
+            ) from None
+        except ValueError:  # longer than the reader's limit
+            raise _Framing(PayloadTooLarge("an event's header line is too long")) from None
+        if not line:
+            return None
         try:
             header = json.loads(line)
         except (ValueError, RecursionError) as exc:
@@ -342,7 +343,8 @@ class TtsHandler(AsyncEventHandler):
 
     async def _exactly(self, size: int) -> bytes:
         try:
-            return await asyncio.wait_for(self.reader.readexactly(size), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await self.reader.readexactly(size)
         except TimeoutError:
             raise _Framing(
                 IdleTimeout(f"an event's data did not arrive in {self.timeout:g} s")
