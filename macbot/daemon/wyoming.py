@@ -14,7 +14,18 @@ the phrase cache and the engines are shared). Events (docs/WYOMING.md):
   ``synthesize-stopped``. The ``synthesize`` event Home Assistant also sends during a stream
   (for servers that do not stream) is ignored, as wyoming-piper does.
 
-An error (an unknown voice, nothing to say) is an ``error`` event with the error's ``code``.
+An error (an unknown voice, nothing to say, a malformed event) is an ``error`` event with the
+error's ``code``; the connection goes on unless where the next event starts is unknown (an
+unusable ``data_length``, a header line too long, a timeout). A voice is a name from the
+voice list (:func:`~macbot.daemon.parsing.voice_name`, as over HTTP): never a path.
+
+Bounds (issue 21), as over HTTP: ``server.max_text_chars`` per text and held back in a
+stream, ``server.channel_timeout`` to read an event and to write one, a ``data_length`` or
+``payload_length`` over its bound refused before any byte is read, and
+``server.wyoming.max_connections`` at once. Listing and loading voices, the text front end,
+hashing and synthesis run on a thread pool, never on the loop; a client's synthesis stops
+when it goes.
+
 Wyoming has no authentication: keep it on loopback unless the network is trusted.
 """
 
