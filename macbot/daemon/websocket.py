@@ -109,6 +109,11 @@ class SpeechSocket:
         self._thread: threading.Thread | None = None
 
     @property
+    def sessions(self) -> int:
+        """Sessions being served now."""
+        return self._sessions
+
+    @property
     def port(self) -> int:
         return int(self._server.socket.getsockname()[1])
 

@@ -123,7 +123,9 @@ def test_sessions_are_capped_and_idle_ones_closed(shared_synth):
     server = _socket(shared_synth, channel_timeout=1.0)
     try:
         with connect(server.url) as first, connect(server.url) as second:
-            time.sleep(0.2)  # both sessions have started
+            deadline = time.monotonic() + 30
+            while server.sessions < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)  # both sessions have started
             with pytest.raises(InvalidStatus) as refused:
                 connect(server.url)
             assert refused.value.response.status_code == 503
