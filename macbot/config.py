@@ -318,6 +318,11 @@ class WebSocketConfig:
     port: int = 8124
     """TCP port of the WebSocket (1 to 65535; not ``server.port``)."""
 
+    max_sessions: int = 32
+    """Sessions served at once; one more is refused (HTTP 503 in the handshake). Connections
+    still in their handshake count too (twice this many at most): more wait in the listen
+    queue, so idle sockets cannot take every open file of the daemon."""
+
 
 @dataclass(frozen=True)
 class WyomingConfig:
@@ -336,6 +341,11 @@ class WyomingConfig:
     zeroconf: bool = False
     """Announce the service over mDNS/zeroconf so Home Assistant discovers it (needs the
     ``zeroconf`` extra: ``pip install 'macbot-tts[zeroconf]'``)."""
+
+    max_connections: int = 32
+    """Connections served at once; one more gets an ``error`` event (``busy``) and is closed.
+    Idle and write timeouts are ``server.channel_timeout``, the text limit
+    ``server.max_text_chars``, as over HTTP."""
 
 
 @dataclass(frozen=True)
@@ -440,7 +450,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "server.max_text_chars": (1, 10_000_000),
     "server.max_body_bytes": (64, 1 << 30),
     "server.websocket.port": (1, 65535),
+    "server.websocket.max_sessions": (1, 10_000),
     "server.wyoming.port": (1, 65535),
+    "server.wyoming.max_connections": (1, 10_000),
 }
 
 # Paths that must exist when given. Optimized models are checked by the engine chain instead:

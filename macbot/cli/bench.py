@@ -25,6 +25,8 @@ SUITE_NAMES = (
     "pareto",
     "websocket",
     "word-timings",
+    "bad-messages",
+    "live-bounds",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
@@ -76,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=int,
         default=1000,
         help="soak: mixed requests to send (default: 1000)",
+    )
+    parser.add_argument(
+        "--bad-messages",
+        type=int,
+        default=1000,
+        help="bad-messages: generated messages per protocol (default: 1000)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here (default: none)")
     parser.add_argument(

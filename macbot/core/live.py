@@ -4,7 +4,13 @@ The WebSocket and the Wyoming server both feed a :class:`LiveSpeech` from their 
 (:meth:`LiveSpeech.feed`, :meth:`LiveSpeech.flush`, :meth:`LiveSpeech.end`) and send what
 :meth:`LiveSpeech.pieces` yields from their writing side: each clause goes through the
 synthesizer (text front end, cache, engines: a split voice streams inside the clause) as soon as
-:class:`~macbot.core.clauses.ClauseSplitter` says it is complete.
+:class:`~macbot.core.clauses.ClauseSplitter` says it is complete. The splitter follows the
+request's text options (markdown, SSML) and the voice's language (its abbreviations), so that
+the front end reads each piece as ``/speak`` reads the whole reply.
+
+Bounds: the splitter holds at most ``max_pending`` characters back, and :meth:`LiveSpeech.feed`
+waits (the reading side stops reading: the client is slowed down, memory is not spent) while
+more than ``max_pending`` characters of clauses wait for the synthesizer.
 """
 
 from __future__ import annotations
@@ -52,12 +58,26 @@ class LiveSpeech:
         options: SynthesisOptions | None = None,
         text_options: TextOptions | None = None,
         splitter: ClauseSplitter | None = None,
+        max_pending: int | None = None,
     ) -> None:
         self.synthesizer = synthesizer
         self.voice = voice
         self.options = options or synthesizer.default_options()
         self.text_options = text_options
-        self.splitter = splitter or ClauseSplitter()
+        if splitter is None:
+            read = text_options or synthesizer.text_options()
+            rules = synthesizer.frontend(voice).rules
+            splitter = ClauseSplitter(
+                markdown=read.enabled and read.markdown,
+                ssml=read.enabled and read.ssml,
+                abbreviations=rules.abbreviations if rules is not None else frozenset(),
+                max_pending=max_pending,
+            )
+        self.splitter = splitter
+        self.max_pending = max_pending
+        """Most characters of clauses waiting for the synthesizer before :meth:`feed` waits."""
+        self._queued = 0
+        self._room = threading.Condition()
         self._clauses: queue.Queue[str | None] = queue.Queue()
         self._cancelled = threading.Event()
         self._current: SynthesisStream | None = None
@@ -72,28 +92,50 @@ class LiveSpeech:
         """The voice's sample rate (loads the voice)."""
         return self.synthesizer.engine(self.voice).sample_rate
 
-    def feed(self, text: str) -> int:
-        """Add streamed-in text; returns how many clauses it completed."""
+    def feed(self, text: str, wait: bool = True) -> int:
+        """Add streamed-in text; returns how many clauses it completed. With ``wait``, waits
+        while more than ``max_pending`` characters wait to be spoken (see :attr:`has_room`).
+        Raises :class:`~macbot.errors.TextTooLong` when the splitter would hold too much."""
         clauses = self.splitter.feed(text)
         for clause in clauses:
-            self._clauses.put(clause)
+            self._put(clause)
+        if wait:
+            with self._room:
+                while not self.has_room and not self._cancelled.is_set():
+                    self._room.wait(0.5)
         return len(clauses)
+
+    @property
+    def has_room(self) -> bool:
+        """Whether fewer than ``max_pending`` characters wait for the synthesizer."""
+        return self.max_pending is None or self._queued <= self.max_pending
+
+    def _put(self, clause: str) -> None:
+        with self._room:
+            self._queued += len(clause)
+        self._clauses.put(clause)
 
     def flush(self) -> None:
         """Speak what is pending now, complete or not."""
         rest = self.splitter.flush()
         if rest:
-            self._clauses.put(rest)
+            self._put(rest)
 
     def end(self) -> None:
         """No more text: speak the rest, then :meth:`pieces` ends."""
         self.flush()
         self._clauses.put(None)
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
     def cancel(self) -> None:
         """Stop: drop the clauses not yet spoken and cancel the one in synthesis."""
         self._cancelled.set()
         self._clauses.put(None)
+        with self._room:
+            self._room.notify_all()
         with self._lock:
             if self._current is not None and self._current.job is not None:
                 self._current.job.cancel()
@@ -107,6 +149,9 @@ class LiveSpeech:
             clause = self._clauses.get()
             if clause is None or self._cancelled.is_set():
                 return
+            with self._room:
+                self._queued -= len(clause)
+                self._room.notify_all()
             try:
                 stream = self.synthesizer.stream(
                     clause, self.voice, self.options, self.text_options

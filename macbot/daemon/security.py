@@ -37,6 +37,7 @@ from ..errors import (
     MacbotError,
     MissingToken,
     Unauthorized,
+    UsageError,
 )
 from .state import state
 
@@ -142,10 +143,27 @@ def check_headers(
     ``other_origin_ports`` (a page of the daemon may connect) and a ``token`` given in its
     URL (browsers cannot set headers on a WebSocket)."""
     return (
-        _check_host(config, headers)
+        _check_duplicates(headers)
+        or _check_host(config, headers)
         or _check_origin(headers, other_origin_ports)
         or _check_token(config, headers, path, token)
     )
+
+
+_SINGLE_HEADERS = ("Host", "Origin", "Authorization")
+
+
+def _check_duplicates(headers: Mapping[str, str]) -> MacbotError | None:
+    """A header that decides a refusal, given twice, is refused (a 400). The WebSocket's
+    headers raise on ``get`` of a repeated name (a 500 with a traceback before issue 21);
+    waitress joins repeats with commas, which the checks below refuse."""
+    get_all = getattr(headers, "get_all", None)
+    if get_all is None:
+        return None
+    for name in _SINGLE_HEADERS:
+        if len(get_all(name)) > 1:
+            return UsageError(f"the {name} header is given more than once", param=name)
+    return None
 
 
 def _check_host(config: AppConfig, headers: Mapping[str, str]) -> MacbotError | None:

@@ -31,6 +31,7 @@ from ..config import AppConfig, load_config, replace
 from ..core.memory import raise_open_files_limit, release_memory, tune_allocator
 from ..core.synthesizer import Synthesizer
 from ..errors import ConfigError
+from .accepting import guard_waitress
 from .app import create_app
 from .security import warn_if_exposed
 from .state import DaemonState, state_of
@@ -72,6 +73,7 @@ class Server:
             channel_timeout=channel_timeout,
             cleanup_interval=max(1.0, min(30.0, channel_timeout / 2)),
         )
+        guard_waitress(self._waitress)  # EMFILE: back off, one log line (issue 21 item 7)
         self._stop = threading.Event()
         self.stopped = threading.Event()
 
@@ -274,13 +276,19 @@ def start_listeners(
     ws = config.server.websocket
     if ws.enabled:
         try:
-            started.append(SpeechSocket(current, config.server.host, ws.port, http_port).start())
+            started.append(
+                SpeechSocket(
+                    current, config.server.host, ws.port, http_port, ws.max_sessions
+                ).start()
+            )
         except OSError as exc:
             _LOGGER.error("WebSocket not started on port %d: %s", ws.port, exc)
     wy = config.server.wyoming
     if wy.enabled:
         try:
-            started.append(WyomingServer(current, wy.host, wy.port, wy.zeroconf).start())
+            started.append(
+                WyomingServer(current, wy.host, wy.port, wy.zeroconf, wy.max_connections).start()
+            )
         except OSError as exc:
             _LOGGER.error("Wyoming server not started on %s:%d: %s", wy.host, wy.port, exc)
     return started

@@ -23,8 +23,9 @@ Daemon → client: ``{"type": "ready", "sample_rate", "format": "s16le", "channe
 16-bit little-endian mono PCM; a word's event comes before the audio it starts in. Speech
 starts as soon as the first clause is complete (:class:`~macbot.core.clauses.ClauseSplitter`).
 Finally ``{"type": "done", "duration", "clauses"}``. A bad message or a failed synthesis sends
-``{"type": "error", "error", "code", "param"?}`` and closes the connection (code 1008 for a
-bad message, 1011 for a failed synthesis).
+``{"type": "error", "error", "code", "param"?}`` and closes the connection with the error's
+message as the reason (code 1008 for a bad message or text, 1013 when every session is taken,
+1011 for the daemon's own failure).
 """
 
 from __future__ import annotations
@@ -42,12 +43,32 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from ..core.audio import to_pcm16
 from ..core.live import LiveSpeech
-from ..errors import InvalidType, MacbotError, TextTooLong, UsageError
+from ..errors import Busy, IdleTimeout, InvalidType, MacbotError, TextTooLong, UsageError
 from . import parsing
+from .accepting import serve_websockets
 from .security import check_headers
 from .state import DaemonState
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class _KeepaliveFilter(logging.Filter):
+    """The ``websockets`` package logs an ERROR with a traceback when its keepalive finds a
+    client gone (issue 21, item 12): the session logs one info line about it instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.levelno >= logging.ERROR and isinstance(error, ConnectionClosed):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args = "%s: %s", (record.getMessage(), error)
+            record.exc_info = record.exc_text = None
+            return _PROTOCOL_LOGGER.isEnabledFor(logging.DEBUG)
+        return True
+
+
+_PROTOCOL_LOGGER = logging.getLogger(__name__ + ".protocol")
+"""What the ``websockets`` package logs about connections."""
+_PROTOCOL_LOGGER.addFilter(_KeepaliveFilter())
 
 PATH = "/"
 """Requests to any path are served (``ws://127.0.0.1:8124/``)."""
@@ -64,8 +85,14 @@ class SpeechSocket:
         host: str,
         port: int,
         http_port: int | None = None,
+        max_sessions: int = 32,
+        keepalive: float = 20.0,
     ) -> None:
         self._state = state
+        self.max_sessions = max_sessions
+        """Sessions served at once (``server.websocket.max_sessions``)."""
+        self._sessions = 0
+        self._lock = threading.Lock()
         self.http_port = http_port
         """The daemon's HTTP port: pages from that origin may connect."""
         self._server: Server = serve(
@@ -75,9 +102,16 @@ class SpeechSocket:
             process_request=self._check,
             compression=None,  # PCM does not compress; deflate would only cost CPU
             max_size=1 << 20,
-            logger=_LOGGER,
+            ping_interval=keepalive,  # a ping every `keepalive` s, a pong due within as long
+            ping_timeout=keepalive,
+            logger=_PROTOCOL_LOGGER,
         )
         self._thread: threading.Thread | None = None
+
+    @property
+    def sessions(self) -> int:
+        """Sessions being served now."""
+        return self._sessions
 
     @property
     def port(self) -> int:
@@ -91,7 +125,10 @@ class SpeechSocket:
     def start(self) -> SpeechSocket:
         """Serve in a daemon thread."""
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="macbot-websocket", daemon=True
+            target=serve_websockets,
+            args=(self._server, 2 * self.max_sessions),
+            name="macbot-websocket",
+            daemon=True,
         )
         self._thread.start()
         _LOGGER.info("WebSocket listening on %s", self.url)
@@ -112,6 +149,8 @@ class SpeechSocket:
         token = (query.get("token") or [None])[0]
         ports = (self.http_port,) if self.http_port else ()
         refusal = check_headers(config, request.headers, PATH, ports, token)
+        if refusal is None and self._sessions >= self.max_sessions:
+            refusal = Busy(_busy_text(self.max_sessions))
         if refusal is None:
             return None
         _LOGGER.warning("refused WebSocket from %s: %s", connection.remote_address, refusal)
@@ -123,12 +162,33 @@ class SpeechSocket:
 
     def _handle(self, connection: ServerConnection) -> None:
         st = self._state()
+        with self._lock:
+            full = self._sessions >= self.max_sessions
+            if not full:
+                self._sessions += 1
+        if full:
+            _send_error(connection, Busy(_busy_text(self.max_sessions)), 1013)
+            return
+        try:
+            self._session(connection, st)
+        finally:
+            with self._lock:
+                self._sessions -= 1
+
+    def _session(self, connection: ServerConnection, st: DaemonState) -> None:
+        peer = connection.remote_address  # (not readable once the socket is closed)
         live: LiveSpeech | None = None
         speaker: threading.Thread | None = None
         failure: list[MacbotError] = []
+        limit = st.config.server.max_text_chars
+        idle = st.config.server.channel_timeout
         try:
             while True:
-                message = _message(connection.recv(), st.config.server.max_text_chars)
+                try:
+                    data = connection.recv(timeout=idle)
+                except TimeoutError:
+                    raise IdleTimeout(f"no message for {idle:g} s: closing") from None
+                message = _message(data, limit)
                 kind = message["type"]
                 if live is None:
                     live = self._open(connection, st, message if kind == "start" else {})
@@ -163,8 +223,9 @@ class SpeechSocket:
                         )
                         connection.close()
                     return
-        except ConnectionClosed:
-            pass  # the client went away: stop speaking (below)
+        except ConnectionClosed as exc:
+            # the client went away (or keepalive found it gone): stop speaking (below)
+            _LOGGER.info("WebSocket client %s gone: %s", peer, exc)
         except MacbotError as exc:
             _send_error(connection, exc, 1008)
         finally:
@@ -175,12 +236,14 @@ class SpeechSocket:
         self, connection: ServerConnection, st: DaemonState, start: dict[str, Any]
     ) -> LiveSpeech:
         synth = st.synthesizer
-        voice = parsing.optional_str(start, "voice")
+        voice = parsing.voice_name(start.get("voice"), st.voice_names())  # a name, never a path
         speed = parsing.speed(start)
         text_options = parsing.text_options(start, "normalize", synth.text_options())
         options = synth.default_options().with_overrides(speed=speed)
-        engine = synth.engine(voice)  # an unknown voice fails here, before any text
-        live = LiveSpeech(synth, voice, options, text_options)
+        engine = synth.engine(voice)
+        live = LiveSpeech(
+            synth, voice, options, text_options, max_pending=st.config.server.max_text_chars
+        )
         connection.send(
             json.dumps(
                 {
@@ -208,7 +271,9 @@ def _speak(connection: ServerConnection, live: LiveSpeech, failure: list[MacbotE
         live.cancel()  # nobody listens any more
     except MacbotError as exc:
         failure.append(exc)
-        _send_error(connection, exc, 1011)
+        # bad text (malformed SSML found when a held document is spoken) is the client's:
+        # 1008 as for a bad message; 1011 only for the daemon's own failures
+        _send_error(connection, exc, 1008 if exc.http_status < 500 else 1011)
         live.cancel()
     except Exception as exc:  # a bug must end this connection, not the daemon's thread
         _LOGGER.exception("WebSocket synthesis failed")
@@ -225,6 +290,8 @@ def _message(data: str | bytes, limit: int) -> dict[str, Any]:
         message = json.loads(data)
     except ValueError as exc:
         raise UsageError(f"a message must be JSON ({exc})") from None
+    except RecursionError:  # 200,000 nested "[": a 1011 before issue 21
+        raise UsageError("a message is nested too deeply") from None
     if not isinstance(message, dict) or message.get("type") not in MESSAGE_TYPES:
         raise UsageError(
             f"a message must be a JSON object with 'type' one of {', '.join(MESSAGE_TYPES)}",
@@ -236,6 +303,7 @@ def _message(data: str | bytes, limit: int) -> dict[str, Any]:
             raise InvalidType("'text' must be a string", param="text")
         if len(text) > limit:
             raise TextTooLong(f"'text' is too long ({len(text)} characters, limit {limit})")
+        parsing.check_string(text, "text")  # a lone surrogate or NUL: a 1011 before issue 21
     return message
 
 
@@ -243,6 +311,18 @@ def _send_error(connection: ServerConnection, exc: MacbotError, close_code: int)
     """The one rendering of an error on the WebSocket: an ``error`` message, then close."""
     try:
         connection.send(json.dumps({"type": "error", **exc.to_dict()}))
-        connection.close(close_code, exc.code[:100])
+        connection.close(close_code, _reason(exc.message))
     except ConnectionClosed:
         pass  # already gone: nothing to tell
+
+
+def _reason(message: str) -> str:
+    """A close frame's reason: at most 123 bytes of UTF-8."""
+    data = message.encode("utf-8", "replace")
+    if len(data) <= 123:
+        return message
+    return data[:120].decode("utf-8", "ignore") + "…"
+
+
+def _busy_text(limit: int) -> str:
+    return f"all {limit} sessions are taken (server.websocket.max_sessions); try again later"

@@ -9,7 +9,9 @@ clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), `
 (the text front end: LLM replies heard through whisper against their spoken forms), ``optimize``
 (the daemon optimizing itself: the issue-12 targets) and ``pareto`` (quantization worth
 choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
-(live speech: text streamed in, word timings vs whisper).
+(live speech: text streamed in, word timings vs whisper), ``bad-messages`` (generated and
+hand-made bad messages on the WebSocket and Wyoming), ``live-bounds`` (Wyoming's loop under
+the longest synthesis, stop after a drop, the clause splitter's cost).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import json
 import sys
 
 from . import (  # noqa: F401  (each registers its suites)
+    badmessages,
     daemon,
     frontend,
+    livebounds,
     livespeech,
     memory,
     optimize,

@@ -131,6 +131,8 @@ ABBREVIATIONS: dict[str, str] = {
     "est.": "estimated",
     "avg.": "average",
     "Fig.": "Figure",
+    "Vol.": "Volume",
+    "Co.": "Company",
     "min.": "minutes",
     "max.": "maximum",
     "e.g.": "for example",
@@ -162,6 +164,11 @@ ABBREVIATIONS: dict[str, str] = {
 }
 """Abbreviations with their dot. ``St.`` and ``No.`` depend on what follows (see
 :func:`_abbreviation`)."""
+
+DOTTED_WORDS = frozenset({a[:-1] for a in ABBREVIATIONS} | {"St", "No"})
+"""The same abbreviations for the live clause splitter (:mod:`macbot.core.clauses`), without
+their last dot and as case-sensitive as the rules: their dot never ends a clause there (one
+table, issue 21 item 2)."""
 
 SENTENCE_FINAL = frozenset(
     {"etc.", "Inc.", "Ltd.", "Corp.", "Jr.", "Sr.", "U.S.", "U.K.", "Ave.", "Blvd.", "Rd."}
@@ -339,6 +346,8 @@ class EnglishRules:
 
     language = "en"
     code_block_note = "There is a code block here."
+    abbreviations = DOTTED_WORDS
+    """Words whose dot does not end a sentence (:class:`~macbot.core.clauses.ClauseSplitter`)."""
 
     def __init__(self, region: str = "us") -> None:
         self.region = region
