@@ -34,7 +34,7 @@ from .common import GLOBAL_LONG, command, spinner
 
 _LOGGER = logging.getLogger(__name__)
 
-FILE_EXTENSIONS = (".aif", ".aiff", ".flac", ".mp3", ".ogg", ".opus", ".wav")
+FILE_EXTENSIONS = (".aac", ".aif", ".aiff", ".flac", ".m4a", ".mp3", ".ogg", ".opus", ".wav")
 """What ``-o`` writes (:data:`macbot.core.formats.FILE_FORMATS`; a test keeps them equal)."""
 
 LIST = "?"

@@ -3,8 +3,8 @@
 Routes live in one blueprint per group (:mod:`.speak`, :mod:`.ops`, :mod:`.openai`); shared
 state is one :class:`~macbot.daemon.state.DaemonState`. Errors are rendered here, once:
 every :class:`~macbot.errors.MacbotError` becomes its own status with ``{"error", "code"}``
-(OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/`` and ``/audio/``), so routes only
-raise.
+(OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/`` and
+``/audio/``), so routes only raise.
 """
 
 from __future__ import annotations
