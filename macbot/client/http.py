@@ -242,6 +242,25 @@ class DaemonClient:
             raise DaemonError(reply.status, f"expected audio, got {reply.content_type!r}")
         return SpeakResult(wav=reply.body, headers=reply.headers)
 
+    def speak_timed(
+        self,
+        text: str,
+        voice: str | None = None,
+        speed: float | None = None,
+        captions: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /speak`` with ``timestamps`` (and ``captions``: ``vtt`` or ``srt``): the
+        JSON answer, ``{"audio": base64 WAV, "sample_rate", "duration", "words",
+        "captions", …}``."""
+        body: dict[str, Any] = {"text": text, "play": False, "timestamps": True}
+        if captions is not None:
+            body["captions"] = captions
+        if voice is not None:
+            body["voice"] = voice
+        if speed is not None:
+            body["speed"] = speed
+        return self._checked(self.request("POST", "/speak", body)).json()
+
     def job(self, job_id: str) -> dict[str, Any] | None:
         """A job's state where the daemon has a job endpoint (``/jobs/<id>``), else ``None``."""
         for path in (f"/jobs/{job_id}", f"/speak/{job_id}"):

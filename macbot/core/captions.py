@@ -18,9 +18,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from .audio import WordTiming
+
+if TYPE_CHECKING:  # the command line imports this module: keep it free of numpy
+    from .audio import WordTiming
 
 CAPTION_FORMATS = ("vtt", "srt")
 """The caption formats: WebVTT (browsers' ``<track>``, most players) and SubRip."""
@@ -33,8 +36,8 @@ CAPTION_EXTENSIONS = {".vtt": "vtt", ".srt": "srt"}
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _CLAUSE_END = re.compile(r"[,;:–—][\"'”’)\]]*$")
-_OPENING = "\"'“‘([¿¡«"
-_CLOSING = ".,!?;:…\"'”’)]»"
+_OPENING = "\"'“‘(¿¡«"
+_CLOSING = ".,!?;:…\"'”’)»"
 
 
 @dataclass(frozen=True)
