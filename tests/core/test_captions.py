@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
 
 import pytest
 import srt
@@ -72,7 +73,7 @@ def test_a_pause_ends_a_cue_and_short_cues_stay_up_a_while():
 def test_cues_never_overlap():
     words = timed("one two three four five six seven eight nine ten " * 6, step=0.35)
     made = cues(words, style=CaptionStyle(max_seconds=2.0))
-    assert all(a.end <= b.start for a, b in zip(made, made[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(made))
     assert all(c.end - c.start <= 2.0 for c in made)
 
 
