@@ -17,6 +17,7 @@ from .. import __version__
 from ..config import load_config
 from ..errors import ExitCode, MacbotError
 from . import (
+    agents,
     bench,
     doctor,
     menubar,
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     say,
     normalize,
     serve,
+    agents,
     page,
     voices,
     doctor,

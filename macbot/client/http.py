@@ -110,8 +110,10 @@ class DaemonClient:
     def from_config(cls, config: AppConfig, timeout: float = 120.0) -> DaemonClient:
         return cls(daemon_url(config), auth_token(config), timeout)
 
-    def _build(self, method: str, path: str, body: dict[str, Any] | None) -> urllib.request.Request:
-        data = json.dumps(body).encode("utf-8") if body is not None else None
+    def _build(
+        self, method: str, path: str, body: dict[str, Any] | None, raw: bytes | None = None
+    ) -> urllib.request.Request:
+        data = json.dumps(body).encode("utf-8") if body is not None else raw
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
@@ -125,8 +127,10 @@ class DaemonClient:
         path: str,
         body: dict[str, Any] | None = None,
         timeout: float | None = None,
+        raw_body: bytes | None = None,
     ) -> Reply:
-        """One request; any HTTP answer (also 4xx/5xx) is returned, not raised.
+        """One request; any HTTP answer (also 4xx/5xx) is returned, not raised. ``body`` is
+        sent as JSON; ``raw_body``: JSON already encoded, sent as it is.
 
         Nothing reached the daemon (refused, or the request could not be sent):
         :class:`DaemonUnavailable`. The request was sent but no whole answer came (a timeout,
@@ -134,7 +138,7 @@ class DaemonClient:
         it; a caller must not then do the same work again (``say`` spoke twice before
         issue 11).
         """
-        req = self._build(method, path, body)
+        req = self._build(method, path, body, raw_body)
         limit = timeout or self.timeout
         try:
             with urllib.request.urlopen(req, timeout=limit) as resp:
@@ -326,6 +330,10 @@ class DaemonClient:
     def resume(self) -> dict[str, Any]:
         """``POST /resume``: go on from where :meth:`pause` held."""
         return self._checked(self.request("POST", "/resume", {})).json()
+
+    def voices(self) -> dict[str, Any]:
+        """``/voices``: ``{"default": name, "voices": [{name, language, …}]}``."""
+        return self._checked(self.request("GET", "/voices", timeout=10)).json()
 
     def performance(self) -> dict[str, Any]:
         """``/tts-performance``: engine, voice, timings."""

@@ -26,7 +26,7 @@ from ..errors import (
     Unauthorized,
     UsageError,
 )
-from . import openai, ops, page, security, speak
+from . import hooks, openai, ops, page, security, speak
 from .metrics import Metrics
 from .optimizer import OptimizationSupervisor
 from .state import EXTENSION, DaemonState
@@ -76,6 +76,7 @@ def create_app(
     app.register_blueprint(openai.bp)
     app.register_blueprint(openai.root)
     app.register_blueprint(page.bp)
+    app.register_blueprint(hooks.bp)
     return app
 
 
