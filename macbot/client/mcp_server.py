@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import AppConfig
-from ..errors import DaemonUnavailable, MissingExtraError, NoAudioDeviceError
+from ..errors import DaemonUnavailable, MacbotError, MissingExtraError, NoAudioDeviceError
 from .http import DaemonClient
 
 _LOGGER = logging.getLogger(__name__)
@@ -150,14 +150,29 @@ def server_class() -> Callable[..., Any]:
     return FastMCP
 
 
+def tool_error_class() -> type[Exception]:
+    """The SDK's error whose message reaches the client (others are masked as crashes)."""
+    try:
+        from mcp.server.mcpserver.exceptions import ToolError
+    except ImportError:
+        from mcp.server.fastmcp.exceptions import ToolError
+    return ToolError
+
+
 def build_server(speaker: Speaker) -> Any:
-    """The MCP server with the five tools, each run on a worker thread (speaking may wait)."""
+    """The MCP server with the five tools, each run on a worker thread (speaking may wait);
+    a :class:`~macbot.errors.MacbotError` reaches the client as a tool error with its line."""
     import anyio
 
     server = server_class()("macbot-tts", instructions=INSTRUCTIONS)
+    tool_error = tool_error_class()
 
     async def run(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+        except MacbotError as exc:
+            hint = f" (hint: {exc.hint})" if exc.hint else ""
+            raise tool_error(f"{exc}{hint}") from exc
 
     @server.tool()
     async def speak(
