@@ -13,9 +13,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from ..config import load_config
 from ..errors import ExitCode, MacbotError
+from ..version import __version__
 from . import (
     agents,
     bench,

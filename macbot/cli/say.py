@@ -12,6 +12,7 @@ the in-process path imports the engine when it needs it.
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import logging
 import sys
@@ -246,8 +247,6 @@ def _timed_via_daemon(
     args: argparse.Namespace, config: AppConfig, text: str, speed: float | None, fmt: str
 ) -> tuple[bytes, float, str | None, str] | None:
     """The daemon's WAV, duration, captions and why none (``None``: no daemon answers)."""
-    import base64
-
     client = DaemonClient.from_config(config)
     voice, speed = asked_for(args, config, speed)
     try:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import AppConfig, auth_token
+from ..config import AppConfig, auth_token, load_config
 from ..errors import DaemonError, DaemonNoAnswer, DaemonUnavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,9 +99,18 @@ def daemon_url(config: AppConfig) -> str:
 
 class DaemonClient:
     """Calls the daemon's HTTP API. Connection failures raise :class:`DaemonUnavailable`;
-    error answers raise :class:`DaemonError`."""
+    error answers raise :class:`DaemonError`. (``macbot.Client`` is this class.)"""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, timeout: float = 120.0
+    ) -> None:
+        """``url``: the daemon's address (``None``: ``$MACBOT_URL``, else the config file's
+        ``server.host``/``port``); ``token``: its bearer token (``None`` with no ``url``: the
+        config's ``server.auth_token``, else ``$MACBOT_TOKEN``)."""
+        if url is None:
+            config = load_config()
+            url = daemon_url(config)
+            token = token or auth_token(config)
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout

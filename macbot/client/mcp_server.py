@@ -17,6 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import AppConfig
+from ..core.playback import Player, SoundDeviceOutput
+from ..core.synthesizer import Synthesizer
+from ..core.voices import list_voices
 from ..errors import DaemonUnavailable, MacbotError, MissingExtraError, NoAudioDeviceError
 from .http import DaemonClient
 
@@ -37,8 +40,8 @@ class Speaker:
         self.config = config
         self.client = DaemonClient.from_config(config, timeout=30.0)
         self._lock = threading.Lock()
-        self._synth = None
-        self._player = None
+        self._synth: Synthesizer | None = None
+        self._player: Player | None = None
 
     # -- the tools -----------------------------------------------------------------------------
 
@@ -93,8 +96,6 @@ class Speaker:
     def voices(self) -> dict[str, Any]:
         if self._daemon():
             return self.client.voices()
-        from ..core.voices import list_voices
-
         synth = self._local()[0]
         return {
             "default": synth.default_voice.name,
@@ -109,13 +110,10 @@ class Speaker:
         except DaemonUnavailable:
             return False
 
-    def _local(self):
+    def _local(self) -> tuple[Synthesizer, Player]:
         """The in-process synthesizer and player, made on first use."""
         with self._lock:
             if self._synth is None:
-                from ..core.playback import Player, SoundDeviceOutput
-                from ..core.synthesizer import Synthesizer
-
                 _LOGGER.info("no daemon at %s: speaking in this process", self.client.url)
                 self._synth = Synthesizer(self.config)
                 device = self.config.voice_assistant.audio.output_device

@@ -42,11 +42,11 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from .. import __version__
 from ..core.audio import AudioChunk, to_pcm16
 from ..core.live import LiveSpeech
 from ..core.voices import list_voices
 from ..errors import EmptyTextError, MacbotError, MissingExtraError, UsageError
+from ..version import __version__
 from .state import DaemonState
 
 _LOGGER = logging.getLogger(__name__)

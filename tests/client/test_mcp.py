@@ -59,7 +59,8 @@ def test_tools_speak_through_the_running_daemon(live_server):
     said = payload(spoken)
     assert said["spoken_by"] == "daemon" and said["state"] == "done"
     played = sum(len(s) for s, _ in live_server.output.played)
-    assert played == len(live_server.synth.synthesize("Build **finished**: 3 tests passed.").samples)
+    expected = live_server.synth.synthesize("Build **finished**: 3 tests passed.")
+    assert played == len(expected.samples)
     assert payload(paused)["paused"] is True and payload(resumed)["paused"] is False
     assert payload(stopped)["stopped"] == 0
 
