@@ -30,10 +30,12 @@ OPTIONAL = {
     "mcp",
     "anyio",
     "av",
+    "webvtt",
 }
 """Packages that may be imported where they are used: optional extras (onnxruntime's
 quantization and transformers tools import onnx; mcp and its anyio for `macbot mcp`; av, FFmpeg,
-only when AAC is asked for), sounddevice (its import fails on a machine
+only when AAC is asked for; webvtt, a dev package the captions benchmark reads with when there),
+sounddevice (its import fails on a machine
 without PortAudio, which the daemon survives) and the default voice's package (a broken install
 then gets an error that says what to install)."""
 
