@@ -56,4 +56,4 @@ def _answer(what: str, headers: dict[str, str], reason: str = "") -> Response:
     headers["X-Macbot-Hook"] = what
     if reason:
         headers["X-Macbot-Reason"] = reason.encode("ascii", "replace").decode("ascii")
-    return Response(b"", 202, headers)
+    return Response(b"", 202, headers, mimetype="text/plain")
