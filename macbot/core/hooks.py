@@ -13,6 +13,7 @@ a short note, markdown is not spelled out).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ def claude_speech(event: dict[str, Any], config: ClaudeHooksConfig) -> HookSpeec
     name = str(event["hook_event_name"])
     if not config.enabled:
         return HookSpeech(name, None, reason="hooks.claude.enabled is false")
-    setting = getattr(config.events, name, None) if name.isidentifier() else None
+    known = {f.name for f in dataclasses.fields(config.events)}
+    setting = getattr(config.events, name) if name in known else None
     if setting is None or not setting.speak:
         return HookSpeech(name, None, reason=f"hooks.claude.events.{name} is silent")
     if setting.text is not None:

@@ -102,8 +102,9 @@ def test_events_not_configured_stay_silent(live_server):
     resp = post_hook(live_server, PRE_TOOL)
     assert resp.status_code == 202 and resp.headers["X-Macbot-Hook"] == "silent"
     assert "PreToolUse" in resp.headers["X-Macbot-Reason"]
-    resp = post_hook(live_server, {**COMMON, "hook_event_name": "SomeFutureEvent"})
-    assert resp.status_code == 202 and resp.headers["X-Macbot-Hook"] == "silent"
+    for name in ("SomeFutureEvent", "__class__", "events"):
+        resp = post_hook(live_server, {**COMMON, "hook_event_name": name})
+        assert resp.status_code == 202 and resp.headers["X-Macbot-Hook"] == "silent"
     assert live_server.output.played == []
 
 
