@@ -14,6 +14,10 @@ _LOGGER = logging.getLogger(__name__)
 
 bp = Blueprint("hooks", __name__)
 
+MAX_HOOK_BODY = 1 << 20
+"""Bytes a hook's JSON may have (1 MiB, over ``server.max_body_bytes``): Claude Code sends the
+agent's whole last reply, which may be long; it is cut to ``hooks.claude.max_chars`` here."""
+
 
 @bp.post("/hooks/claude")
 def claude() -> Response:
@@ -30,9 +34,12 @@ def claude() -> Response:
     of it: ``queued`` (``X-Macbot-Job``: the playback job, as ``/jobs/{id}``), ``silent``
     (the event does not speak; ``X-Macbot-Reason`` says why) or ``unavailable`` (no sound
     device here). Input that is not a JSON object with ``hook_event_name``: ``400``
-    (``invalid_hook_input``), which Claude Code shows and ignores.
+    (``invalid_hook_input``), which Claude Code shows and ignores. The body may have up to
+    1 MiB (:data:`MAX_HOOK_BODY`), more than other routes: a long reply is cut to
+    ``hooks.claude.max_chars`` at a paragraph or sentence end.
     """
     st = state()
+    request.max_content_length = max(MAX_HOOK_BODY, st.config.server.max_body_bytes)
     event = parse_input(request.get_data(cache=False))
     hooks = st.config.hooks.claude
     speech = claude_speech(event, hooks)

@@ -90,6 +90,17 @@ def test_stop_speaks_the_reply_at_once_through_the_text_front_end(live_server):
     assert "safe_load" not in spoken and "```" not in spoken  # the code block is a note
 
 
+def test_a_long_reply_is_taken_and_cut(live_server):
+    """A reply far over server.max_body_bytes (64 KB) still speaks: its first part."""
+    paragraph = "The migration ran on every table and the indexes were rebuilt. " * 20
+    reply = "\n\n".join([paragraph.strip()] * 60)  # ~76 KB
+    resp = post_hook(live_server, {**STOP, "last_assistant_message": reply})
+    assert resp.status_code == 202 and resp.headers["X-Macbot-Hook"] == "queued"
+    wait_job(live_server, resp.headers["X-Macbot-Job"])
+    played = sum(len(s) for s, _ in live_server.output.played)
+    assert played == len(live_server.synth.synthesize(paragraph.strip()).samples)
+
+
 def test_notification_speaks_its_message_queued(live_server):
     resp = post_hook(live_server, NOTIFICATION)
     assert resp.status_code == 202 and resp.headers["X-Macbot-Hook"] == "queued"
