@@ -390,12 +390,79 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class HookEvent:
+    """How one Claude Code hook event speaks."""
+
+    speak: bool = True
+    """Speak this event (``false``, or ``null`` for the whole entry: stay silent)."""
+
+    policy: str = "queue"
+    """Playback: ``queue`` waits its turn, ``replace`` drops what is queued and playing,
+    ``interrupt`` plays at once and the queue goes on after it."""
+
+    text: str | None = None
+    """Fixed words to say instead of the event's own text; ``{field}`` is replaced by that
+    field of the hook's JSON (``"Claude wants to use {tool_name}"``). ``null``: the event's
+    own text (``Stop``: ``last_assistant_message``; ``Notification``: ``message``;
+    ``UserPromptSubmit``: ``prompt``)."""
+
+
+@dataclass(frozen=True)
+class ClaudeHookEvents:
+    """``hooks.claude.events``: which of Claude Code's hook events speak, each with its own
+    playback policy. An event set to ``null`` (the default for all but ``Stop`` and
+    ``Notification``) is silent; naming one (``SessionEnd: {text: "Session over"}``) makes it
+    speak."""
+
+    Stop: HookEvent | None = field(default_factory=lambda: HookEvent(policy="replace"))
+    """The agent finished its reply: the reply (a newer one replaces one still playing)."""
+    SubagentStop: HookEvent | None = None
+    Notification: HookEvent | None = field(default_factory=HookEvent)
+    """The agent needs you (a permission prompt, waiting for input): its message."""
+    UserPromptSubmit: HookEvent | None = None
+    PreToolUse: HookEvent | None = None
+    PostToolUse: HookEvent | None = None
+    PermissionRequest: HookEvent | None = None
+    PreCompact: HookEvent | None = None
+    SessionStart: HookEvent | None = None
+    SessionEnd: HookEvent | None = None
+
+
+@dataclass(frozen=True)
+class ClaudeHooksConfig:
+    """``hooks.claude``: Claude Code's hooks (``POST /hooks/claude``, ``macbot hook``)."""
+
+    enabled: bool = True
+    """Speak hook events at all (``false``: the route answers and says nothing)."""
+
+    voice: str | None = None
+    """Voice for the agent. ``null``: ``models.tts.voice``."""
+
+    speed: float | None = None
+    """Speaking rate for the agent (0.25 to 4). ``null``: ``models.tts.speed``."""
+
+    max_chars: int = 1500
+    """Longest text spoken of one event; a longer reply is cut at the last paragraph or
+    sentence end before it (about a minute and a half of speech)."""
+
+    events: ClaudeHookEvents = field(default_factory=ClaudeHookEvents)
+
+
+@dataclass(frozen=True)
+class HooksConfig:
+    """``hooks``: coding agents' hooks."""
+
+    claude: ClaudeHooksConfig = field(default_factory=ClaudeHooksConfig)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """The whole configuration."""
 
     models: ModelsConfig = field(default_factory=ModelsConfig)
     voice_assistant: VoiceAssistantConfig = field(default_factory=VoiceAssistantConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
     source: Path | None = field(default=None, compare=False)
     """The file this was read from (``None``: built-in defaults)."""
@@ -453,6 +520,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "server.websocket.max_sessions": (1, 10_000),
     "server.wyoming.port": (1, 65535),
     "server.wyoming.max_connections": (1, 10_000),
+    "hooks.claude.speed": SPEED_RANGE,
+    "hooks.claude.max_chars": (1, 10_000_000),
 }
 
 # Paths that must exist when given. Optimized models are checked by the engine chain instead:
@@ -460,7 +529,11 @@ _RANGES: dict[str, tuple[float, float]] = {
 _MUST_EXIST = {"models.tts.piper.voice_path", "models.tts.text.lexicon"}
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    f"models.tts.text.{key}": values for key, values in TEXT_CHOICES.items()
+    **{f"models.tts.text.{key}": values for key, values in TEXT_CHOICES.items()},
+    **{
+        f"hooks.claude.events.{event.name}.policy": PLAYBACK_POLICIES
+        for event in dataclasses.fields(ClaudeHookEvents)
+    },
 }
 """String keys that take one of a few values."""
 _SHOULD_EXIST = {"models.tts.piper.quantized_path", "models.tts.piper.coreml_path"}

@@ -15,6 +15,7 @@ that came back over HTTP.
     ├── UsageError                bad arguments or request fields (400 / exit 2)
     │   ├── InvalidType, UnknownModel
     │   ├── UnsupportedFormatError  no such audio format or extension (400 / exit 12)
+    │   ├── HookInputError        a hook's input is not its JSON (400 / exit 13)
     │   ├── MarkupError           malformed SSML or ``[[…]]`` command (gives the position)
     │   ├── PayloadTooLarge       body over the limit (413)
     │   │   └── TextTooLong       text over the limit
@@ -76,6 +77,9 @@ class ExitCode(enum.IntEnum):
     """An optional package is not installed (the message names the extra to install)."""
     UNSUPPORTED_FORMAT = 12
     """``say -o``: the file's extension names no audio format MacBot writes."""
+    HOOK_INPUT = 13
+    """``hook``: standard input is not a hook's JSON object with ``hook_event_name``. (Never
+    2: Claude Code reads exit 2 from a hook as "block", and would keep the agent going.)"""
     SERVICE_FAILED = 20
     """``service``: launchctl/systemctl refused or is missing (the message says why)."""
     SERVICE_NOT_RUNNING = 21
@@ -180,6 +184,13 @@ class MarkupError(UsageError):
         body = super().to_dict()
         body["position"] = {"line": self.line, "column": self.column, "offset": self.offset}
         return body
+
+
+class HookInputError(UsageError):
+    """A coding agent's hook input that is not a JSON object with ``hook_event_name``."""
+
+    code = "invalid_hook_input"
+    exit_code = ExitCode.HOOK_INPUT
 
 
 class PayloadTooLarge(UsageError):

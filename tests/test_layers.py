@@ -28,9 +28,15 @@ OPTIONAL = {
     "sounddevice",
     "torch",
     "zeroconf",
+    "mcp",
+    "anyio",
+    "av",
+    "webvtt",
 }
 """Packages that may be imported where they are used: optional extras (onnxruntime's
-quantization and transformers tools import onnx), sounddevice (its import fails on a machine
+quantization and transformers tools import onnx; mcp and its anyio for `macbot mcp`; av, FFmpeg,
+only when AAC is asked for; webvtt, a dev package the captions benchmark reads with when there),
+sounddevice (its import fails on a machine
 without PortAudio, which the daemon survives) and the default voice's package (a broken install
 then gets an error that says what to install)."""
 
@@ -161,6 +167,8 @@ def test_imports_inside_functions_are_only_optional_extras_or_cli_handlers():
                     if (name.startswith("macbot.cli.") and top == "macbot") or (
                         name.startswith("macbot.cli.") and top == "soundfile"
                     ):
+                        continue
+                    if name == "macbot" and func.name == "__getattr__":
                         continue
                     found.append(f"{name}.{func.name}: {target}")
     assert found == []

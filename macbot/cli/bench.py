@@ -27,6 +27,7 @@ SUITE_NAMES = (
     "word-timings",
     "bad-messages",
     "live-bounds",
+    "captions",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""

@@ -13,10 +13,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from ..config import load_config
 from ..errors import ExitCode, MacbotError
+from ..version import __version__
 from . import (
+    agents,
     bench,
     doctor,
     menubar,
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     say,
     normalize,
     serve,
+    agents,
     page,
     voices,
     doctor,

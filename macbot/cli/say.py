@@ -12,6 +12,7 @@ the in-process path imports the engine when it needs it.
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import logging
 import sys
@@ -20,8 +21,10 @@ from pathlib import Path
 from ..client.http import DaemonClient
 from ..client.say import WordPrinter, say_via_daemon, speed_for_rate
 from ..config import PLAYBACK_POLICIES, SPEED_RANGE, AppConfig
+from ..core.captions import CAPTION_EXTENSIONS, caption_format
 from ..core.voices import resolve_voice
 from ..errors import (
+    DaemonUnavailable,
     EmptyTextError,
     ExitCode,
     NoAudioDeviceError,
@@ -34,7 +37,7 @@ from .common import GLOBAL_LONG, command, spinner
 
 _LOGGER = logging.getLogger(__name__)
 
-FILE_EXTENSIONS = (".aif", ".aiff", ".flac", ".mp3", ".ogg", ".opus", ".wav")
+FILE_EXTENSIONS = (".aac", ".aif", ".aiff", ".flac", ".m4a", ".mp3", ".ogg", ".opus", ".wav")
 """What ``-o`` writes (:data:`macbot.core.formats.FILE_FORMATS`; a test keeps them equal)."""
 
 LIST = "?"
@@ -55,6 +58,8 @@ def register(sub) -> None:
         "  macbot say -v joe -r 200 -o hello.wav Hello there\n"
         "  echo 'From a pipe' | macbot say -f -\n"
         "  macbot say --progress --policy interrupt 'Timer done.'\n"
+        "  macbot say -o reply.wav --captions reply.vtt 'Hello there. How are you?'\n"
+        "  macbot say -o reply.srt -f reply.md\n"
         "  macbot say -v '?'",
         options=GLOBAL_LONG,
     )
@@ -83,7 +88,15 @@ def register(sub) -> None:
         "--output-file",
         type=Path,
         help="write the audio to this file instead of playing it; the extension picks the "
-        f"format: {', '.join(FILE_EXTENSIONS)} (default: play)",
+        f"format: {', '.join(FILE_EXTENSIONS)}; {', '.join(CAPTION_EXTENSIONS)} write only the "
+        "captions (default: play)",
+    )
+    say.add_argument(
+        "--captions",
+        type=Path,
+        metavar="FILE",
+        help="with -o: also write captions of the words to FILE (.vtt WebVTT or .srt SubRip; "
+        "needs word timings: a split voice) (default: none)",
     )
     say.add_argument(
         "-f",
@@ -160,6 +173,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             raise UsageError("give -r (words per minute) or --speed, not both")
         speed = speed_for_rate(args.rate)
     output: Path | None = args.output
+    if args.captions is not None or (output is not None and caption_format(output)):
+        return _say_with_captions(args, config, text, speed)
     if output is not None and output.suffix.lower() not in FILE_EXTENSIONS:
         raise UnsupportedFormatError(
             f"cannot write {output.name}: unknown audio extension {output.suffix or '(none)'!r} "
@@ -184,6 +199,94 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
                 _made(output, result.duration)
             return ExitCode.OK
     return _say_here(args, config, text, speed, output, printer)
+
+
+def _say_with_captions(
+    args: argparse.Namespace, config: AppConfig, text: str, speed: float | None
+) -> int:
+    """``-o FILE --captions FILE.vtt`` or ``-o FILE.srt``: the audio (unless ``-o`` names a
+    caption file) and the captions of its words, through the daemon when one answers."""
+
+    audio: Path | None = args.output
+    caption: Path | None = args.captions
+    if audio is None:
+        raise UsageError("--captions needs -o FILE (the audio the captions are for)")
+    if caption_format(audio):
+        if caption is not None:
+            raise UsageError("-o names a caption file already; leave out --captions")
+        audio, caption = None, args.output
+    assert caption is not None
+    fmt = caption_format(caption)
+    if fmt is None:
+        raise UnsupportedFormatError(
+            f"cannot write captions to {caption.name}: unknown extension "
+            f"{caption.suffix or '(none)'!r} (use one of {', '.join(CAPTION_EXTENSIONS)})"
+        )
+    if audio is not None and audio.suffix.lower() not in FILE_EXTENSIONS:
+        raise UnsupportedFormatError(
+            f"cannot write {audio.name}: unknown audio extension {audio.suffix or '(none)'!r} "
+            f"(use one of {', '.join(FILE_EXTENSIONS)})"
+        )
+    timed = _timed_via_daemon(args, config, text, speed, fmt) if use_daemon(args, config) else None
+    if timed is None:
+        timed = _timed_here(args, config, text, speed, fmt)
+    wav, duration, file_text, reason = timed
+    if file_text is None:
+        raise UsageError(f"no captions: {reason}", param="captions")
+    if audio is not None:
+        _write_wav(audio, wav)
+        _made(audio, duration)
+    try:
+        caption.write_text(file_text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {caption}: {exc.strerror or exc}") from exc
+    print(f"macbot: wrote {fmt} captions to {caption}", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _timed_via_daemon(
+    args: argparse.Namespace, config: AppConfig, text: str, speed: float | None, fmt: str
+) -> tuple[bytes, float, str | None, str] | None:
+    """The daemon's WAV, duration, captions and why none (``None``: no daemon answers)."""
+    client = DaemonClient.from_config(config)
+    voice, speed = asked_for(args, config, speed)
+    try:
+        if not client.ready(wait=1.0):
+            return None
+        body = client.speak_timed(text, voice_name(voice, config), speed, captions=fmt)
+    except DaemonUnavailable as exc:
+        _LOGGER.warning("%s; synthesizing in-process", exc)
+        return None
+    reason = str(body.get("words_unavailable", ""))
+    wav = base64.b64decode(body["audio"])
+    return wav, float(body["duration"]), body.get("captions"), reason
+
+
+def _timed_here(
+    args: argparse.Namespace, config: AppConfig, text: str, speed: float | None, fmt: str
+) -> tuple[bytes, float, str | None, str]:
+    """As :func:`_timed_via_daemon`, synthesized in this process."""
+    from ..core.audio import wav_bytes
+    from ..core.captions import captions
+    from ..core.synthesizer import Synthesizer
+    from ..core.timings import NO_DURATIONS
+
+    synth = Synthesizer(config)
+    try:
+        options = synth.default_options().with_overrides(
+            speed=speed,
+            noise_scale=args.noise_scale,
+            noise_w_scale=args.noise_w_scale,
+            speaker=args.speaker,
+        )
+        with spinner("synthesizing…"):
+            result = synth.synthesize(text, args.voice, options)
+        has_durations = synth.engine(result.voice).has_durations
+    finally:
+        synth.close()
+    file_text = captions(result.words, fmt, text) if result.words else None
+    reason = "no words were spoken" if has_durations else NO_DURATIONS
+    return wav_bytes(result.samples, result.sample_rate), result.duration, file_text, reason
 
 
 def voice_name(spec: str | None, config: AppConfig) -> str | None:

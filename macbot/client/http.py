@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import AppConfig, auth_token
+from ..config import AppConfig, auth_token, load_config
 from ..errors import DaemonError, DaemonNoAnswer, DaemonUnavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,9 +99,18 @@ def daemon_url(config: AppConfig) -> str:
 
 class DaemonClient:
     """Calls the daemon's HTTP API. Connection failures raise :class:`DaemonUnavailable`;
-    error answers raise :class:`DaemonError`."""
+    error answers raise :class:`DaemonError`. (``macbot.Client`` is this class.)"""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, timeout: float = 120.0
+    ) -> None:
+        """``url``: the daemon's address (``None``: ``$MACBOT_URL``, else the config file's
+        ``server.host``/``port``); ``token``: its bearer token (``None`` with no ``url``: the
+        config's ``server.auth_token``, else ``$MACBOT_TOKEN``)."""
+        if url is None:
+            config = load_config()
+            url = daemon_url(config)
+            token = token or auth_token(config)
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -110,8 +119,10 @@ class DaemonClient:
     def from_config(cls, config: AppConfig, timeout: float = 120.0) -> DaemonClient:
         return cls(daemon_url(config), auth_token(config), timeout)
 
-    def _build(self, method: str, path: str, body: dict[str, Any] | None) -> urllib.request.Request:
-        data = json.dumps(body).encode("utf-8") if body is not None else None
+    def _build(
+        self, method: str, path: str, body: dict[str, Any] | None, raw: bytes | None = None
+    ) -> urllib.request.Request:
+        data = json.dumps(body).encode("utf-8") if body is not None else raw
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
@@ -125,8 +136,10 @@ class DaemonClient:
         path: str,
         body: dict[str, Any] | None = None,
         timeout: float | None = None,
+        raw_body: bytes | None = None,
     ) -> Reply:
-        """One request; any HTTP answer (also 4xx/5xx) is returned, not raised.
+        """One request; any HTTP answer (also 4xx/5xx) is returned, not raised. ``body`` is
+        sent as JSON; ``raw_body``: JSON already encoded, sent as it is.
 
         Nothing reached the daemon (refused, or the request could not be sent):
         :class:`DaemonUnavailable`. The request was sent but no whole answer came (a timeout,
@@ -134,7 +147,7 @@ class DaemonClient:
         it; a caller must not then do the same work again (``say`` spoke twice before
         issue 11).
         """
-        req = self._build(method, path, body)
+        req = self._build(method, path, body, raw_body)
         limit = timeout or self.timeout
         try:
             with urllib.request.urlopen(req, timeout=limit) as resp:
@@ -242,6 +255,25 @@ class DaemonClient:
             raise DaemonError(reply.status, f"expected audio, got {reply.content_type!r}")
         return SpeakResult(wav=reply.body, headers=reply.headers)
 
+    def speak_timed(
+        self,
+        text: str,
+        voice: str | None = None,
+        speed: float | None = None,
+        captions: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /speak`` with ``timestamps`` (and ``captions``: ``vtt`` or ``srt``): the
+        JSON answer, ``{"audio": base64 WAV, "sample_rate", "duration", "words",
+        "captions", …}``."""
+        body: dict[str, Any] = {"text": text, "play": False, "timestamps": True}
+        if captions is not None:
+            body["captions"] = captions
+        if voice is not None:
+            body["voice"] = voice
+        if speed is not None:
+            body["speed"] = speed
+        return self._checked(self.request("POST", "/speak", body)).json()
+
     def job(self, job_id: str) -> dict[str, Any] | None:
         """A job's state where the daemon has a job endpoint (``/jobs/<id>``), else ``None``."""
         for path in (f"/jobs/{job_id}", f"/speak/{job_id}"):
@@ -307,6 +339,10 @@ class DaemonClient:
     def resume(self) -> dict[str, Any]:
         """``POST /resume``: go on from where :meth:`pause` held."""
         return self._checked(self.request("POST", "/resume", {})).json()
+
+    def voices(self) -> dict[str, Any]:
+        """``/voices``: ``{"default": name, "voices": [{name, language, …}]}``."""
+        return self._checked(self.request("GET", "/voices", timeout=10)).json()
 
     def performance(self) -> dict[str, Any]:
         """``/tts-performance``: engine, voice, timings."""

@@ -1,13 +1,16 @@
 """Audio response formats of the OpenAI route: whole files and chunk-by-chunk streams.
 
-All encoding goes through libsndfile (``soundfile``), whose 1.1+ builds write MP3 (LAME) and
-Ogg Opus besides WAV and FLAC, so no further package or binary is needed. Opus only takes
-8/12/16/24/48 kHz, and OpenAI's ``pcm`` is defined as 24 kHz, so those two are resampled
-(band-limited, FFT) from the voice's rate (22.05 kHz for most Piper voices).
+Encoding goes through libsndfile (``soundfile``), whose 1.1+ builds write MP3 (LAME) and
+Ogg Opus besides WAV and FLAC; AAC, which libsndfile lacks, through FFmpeg's own encoder in
+PyAV (``av``, a wheel with FFmpeg inside, also what faster-whisper decodes with), imported only
+when AAC is asked for. No binary is needed. Opus only takes 8/12/16/24/48 kHz, and OpenAI's
+``pcm`` is defined as 24 kHz, so those two are resampled (band-limited, FFT) from the voice's
+rate (22.05 kHz for most Piper voices).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,11 @@ class AudioFormat:
     """Fixed output sample rate (``None``: the voice's rate)."""
     options: tuple[tuple[str, object], ...] = ()
     """Extra ``soundfile.SoundFile`` arguments."""
+    container: str | None = None
+    """FFmpeg muxer of a format written through PyAV (``adts``: AAC frames, each with its
+    header, so a stream can start playing anywhere; ``ipod``: an .m4a file)."""
+    codec: str | None = None
+    """FFmpeg encoder of a PyAV format."""
 
 
 FORMATS: dict[str, AudioFormat] = {
@@ -46,6 +54,7 @@ FORMATS: dict[str, AudioFormat] = {
         (("bitrate_mode", "CONSTANT"), ("compression_level", 0.5)),
     ),
     "opus": AudioFormat("opus", "audio/ogg", "OGG", "OPUS", 24000),
+    "aac": AudioFormat("aac", "audio/aac", None, None, None, container="adts", codec="aac"),
     "flac": AudioFormat("flac", "audio/flac", "FLAC", "PCM_16", None),
     "wav": AudioFormat("wav", "audio/wav", None, None, None),
     "pcm": AudioFormat("pcm", "audio/pcm", None, None, 24000),
@@ -62,6 +71,8 @@ FILE_FORMATS: dict[str, AudioFormat] = {
     ".flac": FORMATS["flac"],
     ".opus": FORMATS["opus"],
     ".ogg": FORMATS["opus"],
+    ".aac": FORMATS["aac"],
+    ".m4a": AudioFormat("m4a", "audio/mp4", None, None, None, container="ipod", codec="aac"),
     ".aiff": AudioFormat("aiff", "audio/aiff", "AIFF", "PCM_16", None),
     ".aif": AudioFormat("aiff", "audio/aiff", "AIFF", "PCM_16", None),
 }
@@ -70,10 +81,14 @@ FILE_FORMATS: dict[str, AudioFormat] = {
 
 
 def supported_formats() -> list[str]:
-    """The formats this machine's libsndfile can write (``wav`` and ``pcm`` always)."""
+    """The formats this machine can write: ``wav`` and ``pcm`` always, what its libsndfile
+    writes, and ``aac`` where PyAV is installed."""
     names = []
     for fmt in FORMATS.values():
-        if fmt.sf_format is None or (
+        if fmt.container is not None:
+            if importlib.util.find_spec("av") is not None:
+                names.append(fmt.name)
+        elif fmt.sf_format is None or (
             fmt.sf_format in sf.available_formats()
             and fmt.subtype in sf.available_subtypes(fmt.sf_format)
         ):
@@ -105,6 +120,9 @@ def encode(samples: np.ndarray, voice_rate: int, name: str | AudioFormat) -> byt
         return wav_bytes(samples, rate)
     if fmt.name == "pcm":
         return to_pcm16(samples)
+    if fmt.container is not None:
+        writer = _AvWriter(fmt, rate)
+        return writer.feed(samples) + writer.close()
     buf = io.BytesIO()
     try:
         sf.write(buf, samples, rate, format=fmt.sf_format, subtype=fmt.subtype, **dict(fmt.options))
@@ -143,12 +161,13 @@ class StreamEncoder:
         self.fmt = FORMATS[name] if isinstance(name, str) else name
         self.voice_rate = voice_rate
         self.rate = output_rate(self.fmt, voice_rate)
-        self.incremental = self.fmt.name != "flac"
+        self.incremental = self.fmt.name != "flac" and self.fmt.container != "ipod"
         self._started = False
         self._held: list[np.ndarray] = []
         self._sink: _Sink | None = None
         self._file: sf.SoundFile | None = None
         self._xing_checked = False
+        self._av: _AvWriter | None = None
 
     def feed(self, samples: np.ndarray) -> bytes:
         samples = resample(samples, self.voice_rate, self.rate)
@@ -162,6 +181,10 @@ class StreamEncoder:
         if not self.incremental:
             self._held.append(samples)
             return b""
+        if self.fmt.container is not None:
+            if self._av is None:
+                self._av = _AvWriter(self.fmt, self.rate)
+            return self._av.feed(samples)
         if self._file is None:
             self._sink = _Sink()
             self._file = sf.SoundFile(
@@ -183,6 +206,8 @@ class StreamEncoder:
             return encode(held, self.rate, self.fmt.name)
         if self.fmt.name == "wav" and not self._started:
             return wav_header_open_ended(self.rate)
+        if self.fmt.container is not None:
+            return self._av.close() if self._av is not None else b""
         if self._file is None:
             return b""
         self._file.close()
@@ -195,6 +220,48 @@ class StreamEncoder:
             self._xing_checked = True
             data = strip_xing_frame(data)
         return data
+
+
+class _AvWriter:
+    """A PyAV (FFmpeg) encoder and muxer writing to memory, fed chunk by chunk: each
+    :meth:`feed` returns the bytes the muxer has written so far (whole AAC frames)."""
+
+    def __init__(self, fmt: AudioFormat, rate: int) -> None:
+        try:
+            import av
+        except ImportError as exc:  # av comes with faster-whisper, a default dependency
+            raise UnsupportedFormatError(
+                f"cannot encode {fmt.name} here: PyAV is not installed (pip install av)"
+            ) from exc
+        self._av = av
+        self._sink = _Sink()
+        self._rate = rate
+        self._pts = 0
+        self._whole = fmt.container == "ipod"
+        """An .m4a's header is written last, in front: its bytes come whole at the end."""
+        try:
+            self._container = av.open(self._sink, "w", format=fmt.container)
+            self._stream = self._container.add_stream(fmt.codec, rate=rate)
+            self._stream.layout = "mono"
+        except (av.FFmpegError, ValueError) as exc:
+            raise UnsupportedFormatError(f"cannot encode {fmt.name} here: {exc}") from exc
+
+    def feed(self, samples: np.ndarray) -> bytes:
+        if len(samples):
+            data = np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1)
+            frame = self._av.AudioFrame.from_ndarray(data, format="fltp", layout="mono")
+            frame.sample_rate = self._rate
+            frame.pts = self._pts
+            self._pts += len(samples)
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        return b"" if self._whole else self._sink.take()
+
+    def close(self) -> bytes:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._sink.getvalue() if self._whole else self._sink.take()
 
 
 _MP3_BITRATES = {

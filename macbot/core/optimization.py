@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from .records import find_record, save_record
 from .selection import EngineChain, tune_key
 from .voices import VoiceInfo

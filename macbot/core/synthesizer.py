@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from .. import __version__
 from ..config import SPEED_RANGE, AppConfig
 from ..errors import EmptyTextError
+from ..version import __version__
 from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir

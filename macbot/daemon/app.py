@@ -3,8 +3,8 @@
 Routes live in one blueprint per group (:mod:`.speak`, :mod:`.ops`, :mod:`.openai`); shared
 state is one :class:`~macbot.daemon.state.DaemonState`. Errors are rendered here, once:
 every :class:`~macbot.errors.MacbotError` becomes its own status with ``{"error", "code"}``
-(OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/``), so routes only
-raise.
+(OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/`` and
+``/audio/``), so routes only raise.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ from ..errors import (
     Unauthorized,
     UsageError,
 )
-from . import openai, ops, page, security, speak
+from . import hooks, openai, ops, page, security, speak
 from .metrics import Metrics
 from .optimizer import OptimizationSupervisor
 from .state import EXTENSION, DaemonState
 
 _LOGGER = logging.getLogger(__name__)
+
+OPENAI_PATHS = ("/v1/", "/audio/")
+"""Routes whose errors take OpenAI's shape."""
 
 _OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
 
@@ -71,7 +74,9 @@ def create_app(
     app.register_blueprint(speak.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openai.bp)
+    app.register_blueprint(openai.root)
     app.register_blueprint(page.bp)
+    app.register_blueprint(hooks.bp)
     return app
 
 
@@ -95,7 +100,7 @@ def _count_in_flight(app: Flask, state: DaemonState) -> None:
 def render_error(exc: MacbotError) -> Response:
     """The one rendering of an error over HTTP."""
     status = exc.http_status
-    if request.path.startswith("/v1/"):
+    if request.path.startswith(OPENAI_PATHS):
         kind = _OPENAI_TYPES.get(status) or (
             "server_error" if status >= 500 else "invalid_request_error"
         )

@@ -4,7 +4,11 @@
   ``stream_format`` (``audio``: the bytes are sent as each sentence is ready; ``sse``:
   OpenAI's ``speech.audio.delta``/``speech.audio.done`` events, and ``speech.word`` events
   with the word timings when the engine has them).
-* ``GET /v1/models``, ``GET /v1/models/{id}`` and ``GET /v1/audio/voices``.
+* ``GET /v1/models``, ``GET /v1/models/{id}``, ``GET /v1/audio/voices`` and
+  ``GET /v1/audio/models`` (the last two in the shapes Open WebUI reads, too:
+  ``{"voices": [{"id", "name"}]}`` and ``{"models": [{"id"}]}``).
+* The same ``/audio/…`` routes without ``/v1``, for clients whose base URL is the daemon's
+  address (Open WebUI calls ``{base}/audio/voices`` with whatever base it was given).
 
 OpenAI's voice names (``alloy``, ``echo`` …) speak with the default Piper voice unless a Piper
 voice of that name is installed; any Piper voice name works as ``voice`` or as ``model``.
@@ -64,6 +68,9 @@ DEFAULT_FORMAT = "mp3"
 
 bp = Blueprint("openai", __name__, url_prefix="/v1")
 
+root = Blueprint("openai_root", __name__)
+"""``/audio/speech``, ``/audio/voices`` and ``/audio/models`` without ``/v1``."""
+
 
 # -- routes ------------------------------------------------------------------------------------
 
@@ -75,7 +82,7 @@ def speech() -> Response:
     Request JSON: ``model`` (required: ``tts-1``, ``tts-1-hd``, ``gpt-4o-mini-tts``,
     ``piper`` or a Piper voice name), ``input`` (required, at most ``server.max_text_chars``,
     else 413), ``voice`` (OpenAI or Piper voice name; default: the configured voice),
-    ``response_format`` (``mp3`` default, ``opus``, ``flac``, ``wav``, ``pcm``; ``pcm`` is
+    ``response_format`` (``mp3`` default, ``opus``, ``aac``, ``flac``, ``wav``, ``pcm``; ``pcm`` is
     raw 16-bit little-endian mono at 24 kHz like OpenAI's), ``speed`` (0.25–4),
     ``instructions`` (accepted, ignored), ``stream_format`` (``audio``/``sse``) or
     ``stream: true`` to receive the audio as it is synthesized (chunked transfer; WAV then has
@@ -133,23 +140,54 @@ def model(model_id: str) -> Response:
 
 @bp.get("/audio/voices")
 def voices() -> Response:
-    """Voices for ``voice``: Piper voices, then OpenAI names with the voice they speak with."""
+    """Voices for ``voice``: every installed voice, then OpenAI's names with the voice they
+    speak with. ``data`` in OpenAI's list shape, ``voices`` (``[{"id", "name", …}]``) in the
+    shape Open WebUI reads, ``formats``: the ``response_format`` values this machine writes."""
+    data = _voice_entries()
+    listed = [
+        {k: entry[k] for k in ("id", "name", "family", "language", "default") if k in entry}
+        for entry in data
+    ]
+    return jsonify(object="list", data=data, voices=listed, formats=supported_formats())
+
+
+@bp.get("/audio/models")
+def audio_models() -> Response:
+    """The model ids ``model`` takes: ``{"models": [{"id"}]}`` as Open WebUI reads it, and the
+    same in OpenAI's list shape under ``data``."""
+    ids = _model_ids()
+    return jsonify(
+        object="list", models=[{"id": name} for name in ids], data=[_model(n) for n in ids]
+    )
+
+
+root.add_url_rule("/audio/speech", "speech", speech, methods=["POST"])
+root.add_url_rule("/audio/voices", "voices", voices, methods=["GET"])
+root.add_url_rule("/audio/models", "models", audio_models, methods=["GET"])
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _voice_entries() -> list[dict[str, Any]]:
+    """Every voice of the shared listing (``/voices``'s), then OpenAI's names."""
     st = state()
     default = st.synthesizer.default_voice.name
     piper = {v.name: v for v in list_voices(st.config.tts.voices_dir)}
     data: list[dict[str, Any]] = []
     for name, info in piper.items():
         desc = info.describe()
-        data.append(
-            {
-                "id": name,
-                "object": "voice",
-                "name": name,
-                "piper_voice": name,
-                "language": desc.get("language"),
-                "default": name == default,
-            }
-        )
+        entry = {
+            "id": name,
+            "object": "voice",
+            "name": name,
+            "piper_voice": name,
+            "language": desc.get("language"),
+            "default": name == default,
+        }
+        if "family" in desc:
+            entry["family"] = desc["family"]
+        data.append(entry)
     for name in OPENAI_VOICES:
         if name not in piper:
             data.append(
@@ -162,10 +200,7 @@ def voices() -> Response:
                     "default": False,
                 }
             )
-    return jsonify(object="list", data=data, formats=supported_formats())
-
-
-# -- helpers -----------------------------------------------------------------------------------
+    return data
 
 
 def _model_ids() -> list[str]:

@@ -13,9 +13,9 @@ import psutil
 import yaml
 from flask import Blueprint, Response, jsonify
 
-from .. import __version__
 from ..config import auth_token
 from ..core.voices import list_voices
+from ..version import __version__
 from .metrics import METRICS_MIME
 from .security import masked
 from .state import state

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, jsonify
 
 from ..core.audio import wav_bytes
+from ..core.captions import captions as caption_text
+from ..core.captions import check_format
 from ..core.formats import FORMATS, NATIVE_PCM, StreamEncoder
 from ..core.playback import check_policy
 from ..core.synthesizer import Result, SynthesisStream, Synthesizer
@@ -37,7 +39,8 @@ def speak() -> Response:
     ``stream`` (default false), ``format`` (``wav`` or ``pcm``; with ``stream``),
     ``normalize`` (the text front end: ``true``/``false`` or an object of options, e.g.
     ``{"emoji": "name", "urls": false}``; default ``models.tts.text``), ``timestamps``
-    (default false; needs ``play: false`` and no ``stream``), ``policy`` (with ``play``:
+    (default false; needs ``play: false`` and no ``stream``), ``captions`` (``vtt`` or
+    ``srt``: the answer of ``timestamps`` with the caption file too), ``policy`` (with ``play``:
     ``queue``, the default, waits its turn; ``replace`` drops what is queued and playing,
     then plays; ``interrupt`` stops what is playing, plays at once, and the queue goes on
     after it). Malformed SSML is a 400 whose body has ``position``.
@@ -52,6 +55,11 @@ def speak() -> Response:
       input's words (as written: ``"$1,234"`` is one word) with seconds from the start of
       the audio. When the engine has no phoneme durations, ``words`` is empty and
       ``words_unavailable`` says why.
+    - ``captions: "vtt" | "srt"``: as ``timestamps``, plus ``"captions"``: the WebVTT or
+      SubRip file of the words, cues grouped as subtitles are (at most two lines of 42
+      characters, 7 s, split at sentence ends, pauses and the widest gaps;
+      ``macbot.core.captions``), and ``"captions_format"``. ``captions`` is null, with
+      ``words_unavailable``, when the engine has no word timings.
     - ``stream: true``: the audio as each piece is ready, chunked: ``format: "wav"`` (an
       open-ended WAV header, then samples) or ``"pcm"`` (raw s16le mono; the rate is in
       ``X-Sample-Rate``).
@@ -67,6 +75,9 @@ def speak() -> Response:
     fmt = parsing.optional_str(body, "format") or "wav"
     policy = check_policy(parsing.optional_str(body, "policy") or "queue")
     timestamps = parsing.optional_bool(body, "timestamps", default=False)
+    captions = parsing.optional_str(body, "captions")
+    if captions is not None:
+        check_format(captions)
     text_options = parsing.text_options(body, "normalize", synth.text_options())
     if fmt not in STREAM_FORMATS:
         raise UsageError(f"'format' must be 'wav' or 'pcm' (got {fmt!r})", param="format")
@@ -74,14 +85,16 @@ def speak() -> Response:
         raise UsageError(
             "'stream' returns the audio; it cannot be combined with 'play'", param="stream"
         )
-    if timestamps and (play or stream):
-        raise UsageError(
-            "'timestamps' answers JSON with the audio: it needs 'play': false and no 'stream'",
-            param="timestamps",
-        )
+    for name, asked in (("timestamps", timestamps), ("captions", captions is not None)):
+        if asked and (play or stream):
+            raise UsageError(
+                f"'{name}' answers JSON with the audio: it needs 'play': false and no 'stream'",
+                param=name,
+            )
     options = synth.default_options().with_overrides(speed=speed)
-    if timestamps:
-        return _timed_response(synth, synth.synthesize(text, voice, options, text_options))
+    if timestamps or captions is not None:
+        result = synth.synthesize(text, voice, options, text_options)
+        return _timed_response(synth, result, text, captions)
     if stream:
         return _stream_response(synth.stream(text, voice, options, text_options), fmt)
     if play:
@@ -122,8 +135,11 @@ def speak() -> Response:
     )
 
 
-def _timed_response(synth: Synthesizer, result: Result) -> Response:
-    """``/speak``'s answer with ``timestamps``: the WAV in base64 and the words."""
+def _timed_response(
+    synth: Synthesizer, result: Result, text: str, captions: str | None = None
+) -> Response:
+    """``/speak``'s answer with ``timestamps``: the WAV in base64 and the words (and the
+    caption file in format ``captions``, when asked)."""
     out: dict[str, object] = {
         "audio": base64.b64encode(wav_bytes(result.samples, result.sample_rate)).decode("ascii"),
         "sample_rate": result.sample_rate,
@@ -133,6 +149,9 @@ def _timed_response(synth: Synthesizer, result: Result) -> Response:
         "voice": result.voice,
         "cached": result.cached,
     }
+    if captions is not None:
+        out["captions_format"] = captions
+        out["captions"] = caption_text(result.words, captions, text) if result.words else None
     if not result.words:
         engine = synth.engine(result.voice)
         out["words_unavailable"] = "no words were spoken" if engine.has_durations else NO_DURATIONS

@@ -56,7 +56,6 @@ from wyoming.tts import (
     SynthesizeStopped,
 )
 
-from .. import __version__
 from ..core.audio import AudioChunk, to_pcm16
 from ..core.live import LiveSpeech
 from ..core.synthesizer import SynthesisStream
@@ -72,6 +71,7 @@ from ..errors import (
     TextTooLong,
     UsageError,
 )
+from ..version import __version__
 from . import parsing
 from .state import DaemonState
 

@@ -149,6 +149,8 @@ def refusals_expected(route: str, body: dict, voices: set[str]) -> set[str]:
         expected.add("voice_not_found")
     if route == "/speak" and body.get("timestamps") is True and body.get("stream") is True:
         expected.add("invalid_request")  # timestamps answer JSON: not with a stream (issue 14)
+    if route == "/speak" and body.get("captions") is not None and body.get("stream") is True:
+        expected.add("invalid_request")  # so do captions (issue 19)
     return expected
 
 

@@ -193,7 +193,7 @@ OPENAI_BAD = [
     ({**SPEECH, "speed": 0.1}, 400, "speed", "between 0.25 and 4"),
     ({**SPEECH, "speed": "fast"}, 400, "speed", "must be a number"),
     ({**SPEECH, "speed": True}, 400, "speed", "must be a number"),
-    ({**SPEECH, "response_format": "aac"}, 400, "response_format", "unsupported"),
+    ({**SPEECH, "response_format": "wma"}, 400, "response_format", "unsupported"),
     ({**SPEECH, "response_format": 1}, 400, "response_format", "must be a string"),
     ({**SPEECH, "stream_format": "chunks"}, 400, "stream_format", "'audio' or 'sse'"),
     ({**SPEECH, "stream": "yes"}, 400, "stream", "true or false"),

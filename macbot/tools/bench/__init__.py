@@ -11,7 +11,8 @@ clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), `
 choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
 (live speech: text streamed in, word timings vs whisper), ``bad-messages`` (generated and
 hand-made bad messages on the WebSocket and Wyoming), ``live-bounds`` (Wyoming's loop under
-the longest synthesis, stop after a drop, the clause splitter's cost).
+the longest synthesis, stop after a drop, the clause splitter's cost) and ``captions``
+(caption cues vs whisper's word times).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 
 from . import (  # noqa: F401  (each registers its suites)
     badmessages,
+    captions,
     daemon,
     frontend,
     livebounds,

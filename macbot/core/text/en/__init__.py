@@ -1,0 +1,1 @@
+"""English rules of the text front end: the semiotic classes and numbers in words."""
