@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from ..config import AppConfig
-from ..core.voices import VoiceInfo, configured_voice, resolve_voice
+from ..core.voices import VoiceInfo, configured_voice, find_voice
 from ..errors import EmptyTextError, ModelNotFoundError, VoiceNotFoundError
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
@@ -141,7 +141,7 @@ def voice_or_model(spec: str | None, config: AppConfig) -> VoiceInfo:
     configured voice."""
     if spec is None:
         return configured_voice(config.tts)
-    return resolve_voice(spec, config.tts.voices_dir)
+    return find_voice(spec, config.tts)
 
 
 def model_file(spec: str | Path, config: AppConfig) -> Path:

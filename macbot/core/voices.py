@@ -252,10 +252,16 @@ def blend_name(parts: list[tuple[str, float]]) -> str:
     return "+".join(f"{n}({w:g})" for n, w in parts)
 
 
+def is_blend(spec: str) -> bool:
+    """Whether ``spec`` is written as a blend (``a(2)+b``, ``a(1)``): it is then parsed
+    strictly (:func:`parse_blend`), never taken for a path or a Piper name."""
+    return "+" in spec or "(" in spec
+
+
 def is_kokoro_spec(spec: str, settings: KokoroSettings) -> bool:
     """Whether ``spec`` names a Kokoro voice or a blend (a ``+`` or ``(`` in it, or a name of
     the voices file)."""
-    if "+" in spec or "(" in spec:
+    if is_blend(spec):
         return True
     return spec in kokoro_names(kokoro_files.voices_path(settings))
 
@@ -305,13 +311,9 @@ def all_voices(tts: TTSConfig, used: list[VoiceInfo] | None = None) -> list[Voic
 def find_voice(spec: str | Path | None, tts: TTSConfig) -> VoiceInfo:
     """A voice of any family by name, blend or path (see :func:`resolve_voice`)."""
     text = "" if spec is None else str(spec)
-    if text and not text.endswith(".onnx") and "/" not in text and not text.startswith("~"):
-        try:
-            kokoro = is_kokoro_spec(text, tts.kokoro)
-        except UsageError:
-            kokoro = False
-        if kokoro:
-            return kokoro_voice(text, tts.kokoro)
+    is_path = text.endswith(".onnx") or "/" in text or text.startswith("~")
+    if text and not is_path and is_kokoro_spec(text, tts.kokoro):
+        return kokoro_voice(text, tts.kokoro)
     try:
         return resolve_voice(spec, tts.voices_dir)
     except VoiceNotFoundError as exc:
