@@ -15,6 +15,7 @@ been played).
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,10 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import TTSConfig
+from ..errors import MacbotError
 from .engines import Engine, SynthesisOptions
-from .probes import HostFacts
+from .hashing import cached_sha256, hash_index
+from .probes import HostFacts, host_facts
 from .records import find_record, save_record
-from .voices import AUTO_FALLBACK
+from .voices import AUTO, AUTO_FALLBACK, VoiceInfo, configured_voice
+
+_LOGGER = logging.getLogger(__name__)
 
 TYPICAL_SENTENCE = "The meeting moved to three o'clock, so we still have time for lunch."
 """An assistant's sentence of typical length (68 characters, 13 words)."""
@@ -33,7 +39,7 @@ FAMILIES_FILE = "families.json"
 MAX_RTF = 0.8
 """A family must synthesize faster than this fraction of real time: with the 20% margin,
 the next sentence is ready before the current one has been played, even on a busy machine."""
-RUNS = 3
+RUNS = 2
 FAMILY_VOICES = AUTO_FALLBACK
 """The voice ``auto`` speaks for each family (Kokoro's ``jm_kumo`` had the lowest WER on the
 Harvard sentences: 0.073 against joe's 0.125, docs/ENGINES.md)."""
@@ -51,6 +57,9 @@ class Figures:
     runs: int
     measured_at: float
     measured_by: str = "first load"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     def meets(self, budget_ms: float) -> bool:
         return self.first_audio_ms <= budget_ms and self.rtf <= MAX_RTF
@@ -168,3 +177,39 @@ def choose(
         + "; ".join(f"{f.family}: {f.why(budget_ms)}" for f in measured),
         seen,
     )
+
+
+def recorded_figures(tts: TTSConfig, facts: HostFacts | None = None) -> dict[str, Figures | None]:
+    """Each family's recorded figures on this host (``None``: not measured yet, or the family
+    cannot load here); nothing is loaded or measured."""
+    facts = facts or host_facts()
+    out: dict[str, Figures | None] = {}
+    for family in FAMILY_VOICES:
+        try:
+            voice = configured_voice(tts, FAMILY_VOICES[family])
+        except MacbotError as exc:  # a family that cannot load here is not chosen
+            _LOGGER.info("voice auto: %s unavailable: %s", family, exc)
+            out[family] = None
+            continue
+        sha = cached_sha256(voice.model_path, hash_index(tts.optimized_dir))
+        out[family] = recorded(tts.optimized_dir, family_key(family, sha, facts))
+    return out
+
+
+def recorded_choice(tts: TTSConfig) -> AutoChoice | None:
+    """What ``auto`` chooses from the recorded figures alone (``None``: none recorded for the
+    preferred families yet; the daemon measures at its first start)."""
+    figures = recorded_figures(tts)
+    if not any(figures.get(f) for f in tts.prefer):
+        return None
+    return choose(tts.prefer, tts.latency_budget_ms, figures.get)
+
+
+def auto_voice(tts: TTSConfig) -> VoiceInfo:
+    """The configured voice, with ``auto`` resolved from the recorded figures (the first
+    preferred family's voice when nothing is recorded): for the command line, which does
+    not measure."""
+    if tts.voice != AUTO or tts.piper.voice_path is not None:
+        return configured_voice(tts)
+    choice = recorded_choice(tts)
+    return configured_voice(tts, choice.voice if choice else None)
