@@ -8,6 +8,7 @@ A Piper voice is a model ``NAME.onnx`` with its config ``NAME.onnx.json`` beside
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -215,11 +216,18 @@ def kokoro_names(voices_path: Path) -> list[str]:
     """The voice names in a Kokoro voices file (an ``.npz``: ``voices_ja.npz``,
     ``voices-v1.0.bin``), sorted; empty (logged) when it cannot be read."""
     try:
-        with np.load(voices_path) as data:
-            return sorted(data.files)
+        stat = Path(voices_path).stat()
+        return list(_npz_names(str(voices_path), stat.st_mtime_ns, stat.st_size))
     except (OSError, ValueError) as exc:
         _LOGGER.warning("cannot read the Kokoro voices %s: %s", voices_path, exc)
         return []
+
+
+@functools.lru_cache(maxsize=8)
+def _npz_names(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
+    """The names in an npz, read once per file version (every request resolves its voice)."""
+    with np.load(path) as data:
+        return tuple(sorted(data.files))
 
 
 def parse_blend(spec: str) -> list[tuple[str, float]]:
