@@ -75,23 +75,57 @@ class Figures:
         return ", ".join(parts)
 
 
-def measure(engine: Engine, text: str = TYPICAL_SENTENCE, runs: int = RUNS) -> Figures:
+PROBE_TEXT = "Ready."
+"""A one-word sentence: its first audio is a lower bound of a typical sentence's."""
+
+
+def _timed(engine: Engine, text: str, options: SynthesisOptions) -> tuple[float, float]:
+    """(seconds to the first chunk, real-time factor) of one synthesis of ``text``."""
+    started = time.perf_counter()
+    first = None
+    samples = 0
+    for chunk in engine.synthesize(text, options):
+        first = first if first is not None else time.perf_counter() - started
+        samples += len(chunk.samples)
+    total = time.perf_counter() - started
+    return first or total, total / max(samples / engine.sample_rate, 1e-6)
+
+
+def measure(
+    engine: Engine,
+    text: str = TYPICAL_SENTENCE,
+    runs: int = RUNS,
+    give_up_ms: float | None = None,
+) -> Figures:
     """Time ``engine`` on ``text`` (after one warm-up run): the median first audio and RTF of
-    ``runs`` runs."""
+    ``runs`` runs.
+
+    ``give_up_ms``: first time a one-word sentence (warm); when even its first audio is over
+    ``give_up_ms``, a typical sentence's is too, and the probe's figures (a lower bound, so
+    labelled) are returned at once: a slow machine does not spend a minute proving that
+    Kokoro is too slow for it.
+    """
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
-    for _ in engine.synthesize(text, options):
-        pass
+    if give_up_ms is not None:
+        _timed(engine, PROBE_TEXT, options)
+        first, rtf = _timed(engine, PROBE_TEXT, options)
+        if first * 1000 > give_up_ms:
+            return Figures(
+                family=engine.family,
+                voice=engine.voice.name,
+                engine=engine.label,
+                first_audio_ms=round(first * 1000, 1),
+                rtf=round(rtf, 4),
+                runs=1,
+                measured_at=round(time.time(), 3),
+                measured_by="one-word probe, already over the budget (a lower bound)",
+            )
+    _timed(engine, text, options)
     firsts, rtfs = [], []
     for _ in range(max(1, runs)):
-        started = time.perf_counter()
-        first = None
-        samples = 0
-        for chunk in engine.synthesize(text, options):
-            first = first if first is not None else time.perf_counter() - started
-            samples += len(chunk.samples)
-        total = time.perf_counter() - started
-        firsts.append(first or total)
-        rtfs.append(total / max(samples / engine.sample_rate, 1e-6))
+        first, rtf = _timed(engine, text, options)
+        firsts.append(first)
+        rtfs.append(rtf)
     return Figures(
         family=engine.family,
         voice=engine.voice.name,

@@ -179,7 +179,7 @@ class Synthesizer:
                 return found
             engine = self._engines.get(voice.name) or self.load_engine(voice)
             self._engines[voice.name] = engine
-            figures = budget.measure(engine)
+            figures = budget.measure(engine, give_up_ms=tts.latency_budget_ms)
             budget.record(tts.optimized_dir, key, figures)
             return figures
         except Exception as exc:  # a family that cannot load is not chosen; logged with why

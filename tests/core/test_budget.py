@@ -80,3 +80,11 @@ def test_measure_times_a_real_engine(shared_synth):
     figures = budget.measure(shared_synth.engine(), "Hello there.", runs=1)
     assert figures.family == "piper" and figures.voice == "en_US-joe-medium"
     assert figures.first_audio_ms > 0 and figures.rtf > 0 and figures.runs == 1
+
+
+def test_a_family_far_over_the_budget_is_measured_by_a_probe(shared_synth):
+    """A one-word sentence over the budget settles it (its first audio is a lower bound of a
+    typical sentence's): no typical-sentence runs on a machine that cannot afford them."""
+    figures = budget.measure(shared_synth.engine(), give_up_ms=0.001)
+    assert figures.runs == 1 and "probe" in figures.measured_by
+    assert figures.first_audio_ms > 0.001 and not figures.meets(0.001)
