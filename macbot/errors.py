@@ -27,7 +27,8 @@ that came back over HTTP.
     ├── EmptyTextError            nothing to speak (400 / exit 5)
     ├── NoAudioDeviceError        no sound output here (503 / exit 6)
     ├── SynthesisError            the model failed (500 / exit 7)
-    │   └── NoEngineError         no engine candidate loads for a voice (503)
+    │   ├── NoEngineError         no engine candidate loads for a voice (503)
+    │   └── ModelDamagedError     a packaged model's parts fail their SHA-256 (503 / exit 13)
     ├── OutputError               cannot write the output file (exit 8)
     ├── AddressInUseError         the port is taken (exit 9)
     ├── ModelUnsupportedError     the graph lacks what a tool needs (exit 10)
@@ -76,6 +77,8 @@ class ExitCode(enum.IntEnum):
     """An optional package is not installed (the message names the extra to install)."""
     UNSUPPORTED_FORMAT = 12
     """``say -o``: the file's extension names no audio format MacBot writes."""
+    MODEL_DAMAGED = 13
+    """A packaged model's parts are missing or fail their SHA-256 check (reinstall them)."""
     SERVICE_FAILED = 20
     """``service``: launchctl/systemctl refused or is missing (the message says why)."""
     SERVICE_NOT_RUNNING = 21
@@ -338,6 +341,14 @@ class ModelUnsupportedError(MacbotError):
     code = "model_unsupported"
     exit_code = ExitCode.MODEL_UNSUPPORTED
     http_status = 422
+
+
+class ModelDamagedError(SynthesisError):
+    """A packaged model's parts are missing or fail their SHA-256 check."""
+
+    code = "model_damaged"
+    exit_code = ExitCode.MODEL_DAMAGED
+    http_status = 503
 
 
 class MissingExtraError(MacbotError):

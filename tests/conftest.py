@@ -40,6 +40,9 @@ os.environ.pop("MACBOT_TOKEN", None)
 # optimizer: it would burn the shared cores and write into the checkout's optimized_models/.
 # Tests of the optimizer start it themselves.
 os.environ["MACBOT_AUTO_OPTIMIZE"] = "0"
+# The Kokoro model is assembled from its part packages into the data folder: the tests' own,
+# assembled once per session.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="macbot-test-data-")
 OPTIMIZED_DIR = tempfile.mkdtemp(prefix="macbot-test-optimized-")
 """Where make_config's configs keep generated models: not the checkout's optimized_models/,
 whose variants and tune records (from `make run`) would change which engine tests get."""
@@ -150,6 +153,8 @@ def make_config(tmp_path: Path | None = None, **sections: dict) -> AppConfig:
     data: dict = {
         "models": {
             "tts": {
+                # pinned: the shipped config says `auto`, which measures this host's families
+                "voice": "en_US-joe-medium",
                 "piper": dict(DETERMINISTIC),
                 "streaming": {"enabled": False},
                 "optimized_dir": OPTIMIZED_DIR,
@@ -257,6 +262,28 @@ def full_engine():
     from macbot.core.voices import bundled_voice
 
     return PiperEngine.load(bundled_voice())
+
+
+@pytest.fixture(scope="session")
+def kokoro_durations_model(tmp_path_factory) -> Path:
+    """The packaged Kokoro model (assembled from its parts) with its ``duration`` output
+    exposed by the real graph edit, so the engine gives word timings."""
+    from macbot.core.kokoro_files import packaged_model
+    from macbot.tools.kokoro_graph import with_durations
+
+    return with_durations(packaged_model(), tmp_path_factory.mktemp("kokoro") / "timed.onnx")
+
+
+@pytest.fixture(scope="session")
+def kokoro_engine(kokoro_durations_model):
+    """One loaded Kokoro engine (jm_kumo, with durations) for every test that reads from it:
+    Kokoro runs ~7.5× slower than Piper, so tests share it and keep their texts short."""
+    from macbot.config import KokoroSettings
+    from macbot.core.engines import registry
+    from macbot.core.voices import kokoro_voice
+
+    voice = kokoro_voice("jm_kumo", KokoroSettings())
+    return registry.load(voice, kokoro_durations_model, "kokoro")
 
 
 @pytest.fixture(scope="session")

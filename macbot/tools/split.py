@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.engines import SynthesisOptions, registry
 from ..core.engines.chunked import (
     DECODER_FILE,
     ENCODER_FILE,
     split_dir_for,
     static_decoder_file,
 )
-from ..core.engines.piper import PiperEngine, SynthesisOptions
 from ..core.hashing import file_sha256
 from ..core.manifests import Manifest, Verdict
 from ..core.sessions import SessionPlan, open_session
@@ -274,7 +274,7 @@ def export_static_decoder(split_dir: Path, frames: int) -> Path:
 def load_sessions(voice: VoiceInfo, split_dir: Path) -> tuple[Any, Any, Any]:
     """(unsplit engine, encoder session, decoder session), all on the CPU."""
     plan = SessionPlan()
-    engine = PiperEngine.load(voice, plan=plan)
+    engine = registry.load(voice, plan=plan)
     return (
         engine,
         open_session(split_dir / ENCODER_FILE, plan),

@@ -6,14 +6,17 @@ patched with piper's own alignment output, the real text front end and synthesiz
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import make_config
 
 from macbot.core.audio import WordTiming
-from macbot.core.engines import ChunkedEngine, PiperEngine, SynthesisOptions
-from macbot.core.engines.coreml import MLPackageSession
+from macbot.core.engines import Engine, SynthesisOptions
+from macbot.core.engines.chunked import ChunkedEngine
+from macbot.core.engines.coreml import MLPackageEngine
+from macbot.core.engines.piper import PiperEngine
 from macbot.core.synthesizer import Synthesizer
 from macbot.core.text.segments import Segment, Span
 from macbot.core.timings import (
@@ -140,7 +143,7 @@ def test_the_split_encoder_gives_durations_that_cover_the_audio(chunked):
 
 def test_chunked_words_are_the_input_words_in_time(chunked):
     text = "Turning off the lights in the kitchen now, and locking the front door."
-    (sentence,) = chunked.label(chunked.sentences(text), _plain(text))
+    (sentence,) = chunked.label_sentences(chunked.sentences(text), _plain(text))
     chunks = list(chunked.stream_sentence(sentence, OPTIONS))
     assert len(chunks) > 1  # words ride on the part where they start
     words = []
@@ -258,12 +261,17 @@ class _CoreMLModel:
     def predict(self, feed):
         return {"output": self.engine.session.run(None, feed)[0]}
 
+    def get_spec(self):
+        """coremltools' spec: the model's input names (``spec.description.input[i].name``)."""
+        names = [SimpleNamespace(name=n) for n in ("input", "input_lengths", "scales")]
+        return SimpleNamespace(description=SimpleNamespace(input=names))
+
 
 def test_an_mlpackage_engine_has_no_durations(full_engine):
-    session = MLPackageSession(_CoreMLModel(full_engine), ["input", "input_lengths", "scales"])
-    engine = PiperEngine(
-        full_engine.voice, session, full_engine.voice_config, "coreml", full_engine.model_path
-    )
+    """Issue 18: the .mlpackage engine is its own implementation of the contract (no fake
+    onnxruntime session under a PiperEngine)."""
+    engine = MLPackageEngine(full_engine.voice, _CoreMLModel(full_engine), full_engine.model_path)
+    assert isinstance(engine, Engine) and engine.implementation == "coreml"
     assert not engine.has_durations
     (chunk,) = engine.synthesize("Hello there.", OPTIONS)
     assert chunk.words == () and chunk.duration > 0.3

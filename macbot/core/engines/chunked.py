@@ -41,9 +41,11 @@ from ..audio import AudioChunk, WordTiming
 from ..hashing import cached_sha256, hash_index
 from ..manifests import FOLDER_MANIFEST, Manifest, changed_files, manifest_path
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
+from ..text.segments import Segment
 from ..timings import SPOKEN_WORDS, shifted, utterance_words
 from ..voices import VoiceInfo
-from .piper import PiperEngine, Sentence, SynthesisOptions, load_voice_config
+from .base import Sentence, SentenceStreamer, SynthesisOptions, streams_within_sentence
+from .piper import PiperText, load_voice_config, make_chunk
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -195,15 +197,18 @@ def plan_chunks(
     return windows
 
 
-class ChunkedEngine(PiperEngine):
+class ChunkedEngine(SentenceStreamer):
     """A split Piper voice: encoder once per sentence, decoder over chunks of latent frames.
+
+    It holds the voice's :class:`~.piper.PiperText` (phonemes, the encoder's feed, word
+    timings) as the whole-model engine does; it inherits none of that engine's model runs.
 
     Its two sessions take turns, so they are built without thread-pool spinning (with it, the
     idle pool's threads kept spinning after each run and stole the cores: a paragraph took
     1.23× the unsplit engine with spinning, 0.81× without).
     """
 
-    streams_within_sentence = True
+    family = "piper"
 
     def __init__(
         self,
@@ -217,11 +222,23 @@ class ChunkedEngine(PiperEngine):
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
         context_frames: int = DEFAULT_CONTEXT_FRAMES,
         growth: float = DEFAULT_GROWTH,
-        engine_type: str = CHUNKED,
         model_path: Path | None = None,
         short_decoder: ort.InferenceSession | None = None,
+        label: str | None = None,
+        run_options: ort.RunOptions | None = None,
     ) -> None:
-        super().__init__(voice, encoder, voice_config, engine_type, model_path)
+        self.voice = voice
+        self.voice_config = voice_config
+        self.implementation = CHUNKED
+        self.label = label or (f"{CHUNKED}_static" if _static(decoder) else CHUNKED)
+        """``piper_chunked``, ``piper_chunked_static``, or the chain's label (a CoreML
+        decoder: ``piper_chunked+coreml``)."""
+        self.model_path = model_path or voice.model_path
+        self.text = PiperText(voice_config, {i.name for i in encoder.get_inputs()})
+        self.run_options = run_options
+        self.load_seconds = 0.0
+        self.has_durations = len(encoder.get_outputs()) > 1
+        """The split's encoder also outputs the phoneme durations (format 2 or later)."""
         self.encoder = encoder
         self.decoder = decoder
         self.hop_length = hop_length
@@ -256,7 +273,7 @@ class ChunkedEngine(PiperEngine):
         encoder_providers: Providers = CPU,
         decoder_providers: Providers = CPU,
         static: bool = False,
-        engine_type: str | None = None,
+        label: str | None = None,
         plan: SessionPlan | None = None,
         pad_short: bool = False,
     ) -> ChunkedEngine:
@@ -304,11 +321,11 @@ class ChunkedEngine(PiperEngine):
             chunk_frames=chunk_frames,
             context_frames=context_frames,
             growth=growth,
-            engine_type=engine_type or (f"{CHUNKED}_static" if static else CHUNKED),
             model_path=split_dir,
             short_decoder=short,
+            label=label,
+            run_options=plan.run_options(),
         )
-        engine.run_options = plan.run_options()
         engine.load_seconds = time.perf_counter() - started
         if not engine.has_durations:
             _LOGGER.warning(
@@ -330,12 +347,51 @@ class ChunkedEngine(PiperEngine):
     # -- facts -------------------------------------------------------------------------------
 
     @property
+    def engine_type(self) -> str:
+        return self.label
+
+    @property
+    def max_phoneme_ids(self) -> int:
+        """The bound on one model run (see :data:`~.piper.MAX_PHONEME_IDS`)."""
+        return self.text.max_phoneme_ids
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice_config.sample_rate
+
+    @property
     def providers(self) -> list[str]:
         return list(self.decoder.get_providers())
 
+    def sentences(self, text: str) -> list[Sentence]:
+        """Phonemize ``text`` into model runs (see :meth:`~.piper.PiperText.sentences`)."""
+        return self.text.sentences(text)
+
+    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
+        return self.text.label_sentences(sentences, segment)
+
+    def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict:
+        """The encoder's input feed for one sentence."""
+        return self.text.model_inputs(phoneme_ids, options)
+
+    def word_timings(
+        self, sentence: Sentence, durations: np.ndarray | None, spoken: bool = False
+    ) -> list[tuple[int, WordTiming]]:
+        return self.text.word_timings(sentence, durations, self.frame_seconds, spoken)
+
     def describe(self) -> dict[str, object]:
         return {
-            **super().describe(),
+            "engine_type": self.label,
+            "family": self.family,
+            "implementation": self.implementation,
+            "voice": self.voice.name,
+            "model_path": str(self.model_path),
+            "providers": self.providers,
+            "sample_rate": self.sample_rate,
+            "num_speakers": self.voice_config.num_speakers,
+            "load_seconds": round(self.load_seconds, 3),
+            "word_timings": self.has_durations,
+            "streams_within_sentence": streams_within_sentence(self),
             "encoder_providers": list(self.encoder.get_providers()),
             "decoder_providers": list(self.decoder.get_providers()),
             "chunk_frames": self.chunk_frames,
@@ -360,7 +416,7 @@ class ChunkedEngine(PiperEngine):
         try:
             result = self.encoder.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise SynthesisError(f"{self.engine_type} encoder failed: {exc}") from exc
+            raise SynthesisError(f"{self.label} encoder failed: {exc}") from exc
         return result[0], (np.asarray(result[1]).reshape(-1) if len(result) > 1 else None)
 
     @property
@@ -404,11 +460,13 @@ class ChunkedEngine(PiperEngine):
         try:
             return decoder.run(None, {self._decoder_input: latent}, self.run_options)[0].reshape(-1)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise SynthesisError(f"{self.engine_type} decoder failed: {exc}") from exc
+            raise SynthesisError(f"{self.label} decoder failed: {exc}") from exc
 
     def release_arena(self) -> None:
         """One tiny encoder and decoder run that hand both arenas' memory back."""
-        feed = self.model_inputs(self._tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0))
+        feed = self.model_inputs(
+            self.text.tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0)
+        )
         shrink = shrink_options()
         try:
             latent = self.encoder.run(None, feed, shrink)[0]
@@ -419,7 +477,7 @@ class ChunkedEngine(PiperEngine):
                 )
             self.decoder.run(None, {self._decoder_input: window}, shrink)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise SynthesisError(f"{self.engine_type} failed: {exc}") from exc
+            raise SynthesisError(f"{self.label} failed: {exc}") from exc
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw audio of one sentence (the decoded chunks joined)."""
@@ -432,14 +490,15 @@ class ChunkedEngine(PiperEngine):
     ) -> Iterator[AudioChunk]:
         """Yield the sentence chunk by chunk as each is decoded, scaled by the voice's gain.
 
-        Only the first sentence of a request (``index`` 0) is chunked with the dynamic decoder:
-        the audio of the sentences before a later one is its buffer, so it is decoded in one
-        piece (no context overhead). Every chunk has the sentence's ``index``; ``meta`` has
-        ``part`` (from 0) and ``last_part``. The trailing silence rides on the last part.
-        Each word rides on the part where it starts, timed from that part's first sample.
+        Only the first sentence of a request (:attr:`Sentence.opens_request`) is chunked with
+        the dynamic decoder: the audio of the sentences before a later one is its buffer, so it
+        is decoded in one piece (no context overhead). Every chunk has the sentence's
+        ``index``; ``meta`` has ``part`` (from 0) and ``last_part``. The trailing silence
+        rides on the last part. Each word rides on the part where it starts, timed from that
+        part's first sample.
         """
         latent, durations = self.encode(sentence.phoneme_ids, options)
-        whole = sentence.index > 0
+        whole = not sentence.opens_request
         windows = self.windows(latent.shape[-1], whole)
         parts = len(windows)
         words = self.word_timings(sentence, durations)
@@ -456,7 +515,7 @@ class ChunkedEngine(PiperEngine):
             meta: dict[str, object] = {"part": part, "last_part": last}
             if words:
                 meta[SPOKEN_WORDS] = self.in_part(spoken, window, last)
-            chunk = self.chunk(samples, sentence, meta)
+            chunk = make_chunk(self, samples, sentence, meta)
             yield replace(chunk, words=self.in_part(words, window, last))
 
     def in_part(
@@ -473,9 +532,13 @@ class ChunkedEngine(PiperEngine):
     def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
         """The same audio as :meth:`stream_sentence`, in one piece."""
         parts = list(self.stream_sentence(sentence, options))
-        chunk = self.chunk(np.concatenate([p.samples for p in parts]), sentence)
+        chunk = make_chunk(self, np.concatenate([p.samples for p in parts]), sentence)
         if not any(p.words for p in parts):
             return chunk
         spoken = utterance_words(parts, SPOKEN_WORDS)
         meta = {**chunk.meta, SPOKEN_WORDS: spoken}
         return replace(chunk, words=utterance_words(parts), meta=meta)
+
+
+def _static(decoder: ort.InferenceSession) -> bool:
+    return isinstance(decoder.get_inputs()[0].shape[-1], int)

@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 
 from ...errors import MissingExtraError, SynthesisError
+from ..audio import AudioChunk
 from ..probes import HostFacts
+from ..text.segments import Segment
 from ..voices import VoiceInfo
-from .piper import PiperEngine, load_voice_config
+from .base import Sentence, SentenceStreamer, SynthesisOptions
+from .piper import PiperText, finish_sentence, load_voice_config
 
 COREML = "coreml"
 """The engine type of the CoreML candidate."""
@@ -53,31 +56,70 @@ def coreml_provider(facts: HostFacts, cache_dir: Path, static: bool) -> tuple[st
     )
 
 
-class MLPackageSession:
-    """Enough of an onnxruntime session for :class:`PiperEngine` over a coremltools model."""
+class MLPackageEngine(SentenceStreamer):
+    """A Piper voice converted to an ``.mlpackage``, run by coremltools: one prediction per
+    sentence, Piper's post-processing, no phoneme durations (the package outputs audio only)."""
 
-    def __init__(self, model: Any, input_names: list[str]) -> None:
-        self._model = model
-        self._inputs = input_names
+    family = "piper"
+    implementation = COREML
+    has_durations = False
 
-    def get_inputs(self) -> list[Any]:
-        return [type("Input", (), {"name": n})() for n in self._inputs]
+    def __init__(self, voice: VoiceInfo, model: Any, path: Path) -> None:
+        self.voice = voice
+        self.model = model
+        self.model_path = path
+        self.label = COREML
+        self.voice_config = load_voice_config(voice)
+        self._inputs = [i.name for i in model.get_spec().description.input]
+        self.text = PiperText(self.voice_config, set(self._inputs))
+        self.load_seconds = 0.0
 
-    def get_outputs(self) -> list[Any]:
-        """One output, the audio (:meth:`run` returns only it: no phoneme durations)."""
-        return [type("Output", (), {"name": "output"})()]
+    @property
+    def engine_type(self) -> str:
+        return self.label
 
-    def get_providers(self) -> list[str]:
-        return ["coremltools"]
+    @property
+    def sample_rate(self) -> int:
+        return self.voice_config.sample_rate
 
-    def run(self, _names: Any, feed: dict[str, Any], _options: Any = None) -> list[np.ndarray]:
-        """The model's output (``_options``: onnxruntime's run options, which CoreML has not)."""
-        out = self._model.predict({k: v for k, v in feed.items() if k in self._inputs})
-        return [np.asarray(next(iter(out.values())))]
+    def describe(self) -> dict[str, object]:
+        return {
+            "engine_type": self.label,
+            "family": self.family,
+            "implementation": self.implementation,
+            "voice": self.voice.name,
+            "model_path": str(self.model_path),
+            "providers": ["coremltools"],
+            "sample_rate": self.sample_rate,
+            "load_seconds": round(self.load_seconds, 3),
+            "word_timings": False,
+            "streams_within_sentence": False,
+        }
+
+    def sentences(self, text: str) -> list[Sentence]:
+        return self.text.sentences(text)
+
+    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
+        return self.text.label_sentences(sentences, segment)
+
+    def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
+        """The package's audio for one sentence (float32, not normalized)."""
+        feed = self.text.model_inputs(phoneme_ids, options)
+        try:
+            out = self.model.predict({k: v for k, v in feed.items() if k in self._inputs})
+        except Exception as exc:  # coremltools raises many types
+            raise SynthesisError(f"{self.label} model failed: {exc}") from exc
+        return np.asarray(next(iter(out.values())), dtype=np.float32).reshape(-1)
+
+    def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
+        return finish_sentence(self, self.infer(sentence.phoneme_ids, options), sentence, options)
+
+    def release_arena(self) -> None:
+        """CoreML keeps no onnxruntime arena: nothing to hand back."""
 
 
-def load_mlpackage(path: Path, voice: VoiceInfo) -> PiperEngine:
-    """A :class:`PiperEngine` over an ``.mlpackage`` (macOS, the ``macos`` extra)."""
+def load_mlpackage(path: Path, voice: VoiceInfo) -> MLPackageEngine:
+    """The engine of an ``.mlpackage`` (macOS, the ``macos`` extra)."""
     try:
         import coremltools as ct
     except ImportError as exc:
@@ -85,11 +127,8 @@ def load_mlpackage(path: Path, voice: VoiceInfo) -> PiperEngine:
     started = time.perf_counter()
     try:
         model = ct.models.MLModel(str(path))
-        names = [i.name for i in model.get_spec().description.input]
     except Exception as exc:  # coremltools raises many types for a bad package
         raise SynthesisError(f"cannot load {path}: {exc}") from exc
-    engine = PiperEngine(
-        voice, MLPackageSession(model, names), load_voice_config(voice), COREML, path
-    )
+    engine = MLPackageEngine(voice, model, path)
     engine.load_seconds = time.perf_counter() - started
     return engine

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,65 +19,22 @@ import onnxruntime as ort
 from piper.config import PiperConfig as VoiceConfig
 from piper.voice import PiperVoice
 
-from ...errors import InvalidType, SynthesisError, UsageError
+from ...errors import SynthesisError, UsageError
 from ..audio import AudioChunk, WordTiming
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
-from ..text.segments import Segment, Span
-from ..timings import SPOKEN_WORDS, PieceLabels, label_segment, phoneme_word_frames, sentence_words
+from ..text.segments import Segment
+from ..timings import SPOKEN_WORDS, label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
+from .base import (
+    SPEED_RANGE,  # noqa: F401  (re-exported: the speed range of requests)
+    Sentence,
+    SentenceStreamer,
+    SynthesisOptions,
+    check_speed,  # noqa: F401  (re-exported)
+    streams_within_sentence,
+)
 
 _LOGGER = logging.getLogger(__name__)
-
-
-SPEED_RANGE = (0.25, 4.0)
-"""Speaking rates a request may ask for."""
-
-
-def check_speed(value: object) -> float | None:
-    """A request's ``speed`` (``None``: not given) as a float; :class:`UsageError` says what is
-    wrong."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidType("'speed' must be a number", param="speed")
-    # Compared as is: float() of a 400-digit integer overflows (a 500 before issue 11).
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidType("'speed' must be a finite number", param="speed")
-    if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
-        shown = repr(value) if len(repr(value)) <= 24 else f"{repr(value)[:20]}…"
-        raise UsageError(f"'speed' must be between 0.25 and 4 (got {shown})", param="speed")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class SynthesisOptions:
-    """How to speak. ``None`` means "the voice's own value"."""
-
-    speed: float = 1.0
-    """Speaking rate; divides the length scale (2.0: twice as fast)."""
-    length_scale: float | None = None
-    noise_scale: float | None = None
-    noise_w_scale: float | None = None
-    speaker: int | None = None
-    sentence_silence: float = 0.2
-    """Seconds of silence after every sentence but the last."""
-    volume: float = 1.0
-
-    def with_overrides(self, **changes: Any) -> SynthesisOptions:
-        """A copy with the non-``None`` values of ``changes`` applied."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    def key(self) -> tuple[object, ...]:
-        """Everything that changes the audio, hashable (for caches)."""
-        return (
-            round(self.speed, 4),
-            self.length_scale,
-            self.noise_scale,
-            self.noise_w_scale,
-            self.speaker,
-            round(self.sentence_silence, 4),
-            round(self.volume, 4),
-        )
 
 
 MAX_PHONEME_IDS = 600
@@ -124,29 +79,6 @@ def split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
     return pieces
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """One model run: a sentence, or a piece of one too long for one run."""
-
-    index: int
-    phonemes: str
-    phoneme_ids: list[int]
-    last: bool
-    joins_next: bool = False
-    """The next piece continues this sentence (it was cut at :data:`MAX_PHONEME_IDS`): no
-    sentence silence goes between them."""
-
-    @property
-    def silence_after(self) -> bool:
-        """Whether the sentence silence follows this piece (not after the last one, nor
-        inside a sentence cut into pieces)."""
-        return not self.last and not self.joins_next
-
-    words: tuple[PieceLabels, ...] = ()
-    """The input word of each piece of :attr:`phonemes` between spaces (see
-    :func:`~macbot.core.timings.label_segment`); empty: no word timings wanted."""
-
-
 def model_feed(
     cfg: VoiceConfig, phoneme_ids: list[int], options: SynthesisOptions, takes_sid: bool = True
 ) -> dict[str, Any]:
@@ -175,93 +107,17 @@ def load_voice_config(voice: VoiceInfo) -> VoiceConfig:
     return VoiceConfig.from_dict(json.loads(voice.config_path.read_text(encoding="utf-8")))
 
 
-class PiperEngine:
-    """A Piper voice run through onnxruntime, one model run per sentence."""
+class PiperText:
+    """A Piper voice's side of the model that is not the model: text → phonemes → ids
+    (piper-tts's phonemizer), the model's input feed, and phoneme durations → word timings.
+    The whole-model engine and the chunked engine each hold one."""
 
-    streams_within_sentence = False
-    """Whether :meth:`stream_sentence` yields a sentence in several pieces (capability check)."""
-
-    def __init__(
-        self,
-        voice: VoiceInfo,
-        session: ort.InferenceSession,
-        voice_config: VoiceConfig,
-        engine_type: str = "piper",
-        model_path: Path | None = None,
-    ) -> None:
-        self.voice = voice
-        self.session = session
+    def __init__(self, voice_config: VoiceConfig, input_names: set[str]) -> None:
         self.voice_config = voice_config
-        self.engine_type = engine_type
-        self.model_path = model_path or voice.model_path
-        self._phonemizer = PiperVoice(session=session, config=voice_config)
-        self._input_names = {i.name for i in session.get_inputs()}
-        self.load_seconds = 0.0
+        self._phonemizer = PiperVoice(session=None, config=voice_config)  # phonemes only
+        self._input_names = input_names
         self.max_phoneme_ids = MAX_PHONEME_IDS
         """The bound on one model run (see :data:`MAX_PHONEME_IDS`)."""
-        self.run_options: ort.RunOptions | None = None
-        """Options of every model run (the session plan's: arena shrinkage)."""
-        self.has_durations = len(session.get_outputs()) > 1
-        """The model also outputs its phoneme durations (piper's alignment output, made by
-        ``python -m piper.patch_voice_with_alignment``), so its chunks carry word timings."""
-
-    # -- construction ------------------------------------------------------------------------
-
-    @classmethod
-    def load(
-        cls,
-        voice: VoiceInfo,
-        model_path: Path | None = None,
-        engine_type: str = "piper",
-        providers: Providers = CPU,
-        plan: SessionPlan | None = None,
-        *,
-        preoptimized: bool = False,
-        optimized_model_out: Path | None = None,
-    ) -> PiperEngine:
-        """Load ``model_path`` (default: the voice's own model) with the voice's JSON config,
-        its session built by ``plan`` (see :mod:`macbot.core.sessions`)."""
-        started = time.perf_counter()
-        voice_config = load_voice_config(voice)
-        path = Path(model_path or voice.model_path)
-        session = open_session(
-            path,
-            plan or SessionPlan(),
-            providers,
-            preoptimized=preoptimized,
-            optimized_model_out=optimized_model_out,
-        )
-        engine = cls(voice, session, voice_config, engine_type=engine_type, model_path=path)
-        engine.run_options = (plan or SessionPlan()).run_options()
-        engine.load_seconds = time.perf_counter() - started
-        _LOGGER.info(
-            "loaded %s (%s) from %s in %.2fs", voice.name, engine_type, path, engine.load_seconds
-        )
-        return engine
-
-    # -- facts -------------------------------------------------------------------------------
-
-    @property
-    def sample_rate(self) -> int:
-        return self.voice_config.sample_rate
-
-    @property
-    def providers(self) -> list[str]:
-        return list(self.session.get_providers())
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "engine_type": self.engine_type,
-            "voice": self.voice.name,
-            "model_path": str(self.model_path),
-            "providers": self.providers,
-            "sample_rate": self.sample_rate,
-            "num_speakers": self.voice_config.num_speakers,
-            "load_seconds": round(self.load_seconds, 3),
-            "word_timings": self.has_durations,
-        }
-
-    # -- text → sentences --------------------------------------------------------------------
 
     def sentences(self, text: str) -> list[Sentence]:
         """Phonemize ``text`` into model runs (empty list: nothing speakable).
@@ -290,15 +146,204 @@ class PiperEngine:
                 phoneme_ids=self._phonemizer.phonemes_to_ids(phonemes),
                 last=i == len(pieces) - 1,
                 joins_next=joins,
+                opens_request=i == 0,
             )
             for i, (phonemes, joins) in enumerate(pieces)
         ]
+
+    def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict[str, Any]:
+        """The model's input feed for one sentence."""
+        return model_feed(self.voice_config, phoneme_ids, options, "sid" in self._input_names)
+
+    def word_timings(
+        self,
+        sentence: Sentence,
+        durations: np.ndarray | None,
+        frame_seconds: float,
+        spoken: bool = False,
+    ) -> list[tuple[int, WordTiming]]:
+        """The input words of ``sentence`` (its :attr:`Sentence.words`) timed by the model's
+        ``durations``: ``(start frame, timing)``, times from the sentence's first sample.
+        Empty without durations or labels. ``spoken``: the spoken words instead (see
+        :func:`~macbot.core.timings.sentence_words`)."""
+        if durations is None or not sentence.words:
+            return []
+        frames = phoneme_word_frames(
+            sentence.phoneme_ids, durations, self.voice_config.phoneme_id_map
+        )
+        return sentence_words(sentence.words, frames, frame_seconds, spoken)
+
+    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
+        """``sentences`` (this voice's sentences of ``segment``) with the input word of each
+        phoneme word (see :func:`~macbot.core.timings.label_segment`)."""
+        labels = label_segment(segment, [s.phonemes for s in sentences])
+        return [replace(s, words=w) for s, w in zip(sentences, labels, strict=True)]
+
+    def tiny_ids(self) -> list[int]:
+        """The ids of a one-word sentence (arena release)."""
+        return self.sentences("Ok.")[0].phoneme_ids
+
+
+def make_chunk(
+    engine: Any, samples: np.ndarray, sentence: Sentence, meta: dict[str, object] | None = None
+) -> AudioChunk:
+    """An :class:`AudioChunk` of ``sentence`` made by ``engine`` (any family)."""
+    return AudioChunk(
+        samples=samples,
+        sample_rate=engine.sample_rate,
+        engine=engine.label,
+        voice=engine.voice.name,
+        text=sentence.phonemes,
+        index=sentence.index,
+        meta=meta or {},
+    )
+
+
+def finish_sentence(
+    engine: Any, audio: np.ndarray, sentence: Sentence, options: SynthesisOptions
+) -> AudioChunk:
+    """Normalize to the sentence's peak, apply volume and the sentence silence: Piper's
+    post-processing, sentence by sentence."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
+    if options.volume != 1.0:
+        audio = audio * options.volume
+    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    if options.sentence_silence > 0 and sentence.silence_after:
+        gap = np.zeros(int(engine.sample_rate * options.sentence_silence), dtype=np.float32)
+        audio = np.concatenate([audio, gap])
+    return make_chunk(engine, audio, sentence)
+
+
+class PiperEngine(SentenceStreamer):
+    """A Piper voice run through onnxruntime, one model run per sentence."""
+
+    family = "piper"
+
+    def __init__(
+        self,
+        voice: VoiceInfo,
+        session: Any,
+        voice_config: VoiceConfig,
+        implementation: str = "piper",
+        model_path: Path | None = None,
+        *,
+        label: str | None = None,
+        run_options: ort.RunOptions | None = None,
+    ) -> None:
+        self.voice = voice
+        self.session = session
+        """An onnxruntime session (or an object with its ``run``, ``get_inputs``,
+        ``get_outputs`` and ``get_providers``)."""
+        self.voice_config = voice_config
+        self.implementation = implementation
+        self.label = label or implementation
+        self.model_path = model_path or voice.model_path
+        self.text = PiperText(voice_config, {i.name for i in session.get_inputs()})
+        self.load_seconds = 0.0
+        self.run_options = run_options
+        """Options of every model run (the session plan's: arena shrinkage)."""
+        self.has_durations = len(session.get_outputs()) > 1
+        """The model also outputs its phoneme durations (piper's alignment output, made by
+        ``python -m piper.patch_voice_with_alignment``), so its chunks carry word timings."""
+
+    @property
+    def engine_type(self) -> str:
+        return self.label
+
+    @property
+    def max_phoneme_ids(self) -> int:
+        return self.text.max_phoneme_ids
+
+    @max_phoneme_ids.setter
+    def max_phoneme_ids(self, value: int) -> None:
+        self.text.max_phoneme_ids = value
+
+    # -- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        voice: VoiceInfo,
+        model_path: Path | None = None,
+        implementation: str = "piper",
+        providers: Providers = CPU,
+        plan: SessionPlan | None = None,
+        *,
+        preoptimized: bool = False,
+        optimized_model_out: Path | None = None,
+        source_path: Path | None = None,
+        label: str | None = None,
+    ) -> PiperEngine:
+        """Load ``model_path`` (default: the voice's own model) with the voice's JSON config,
+        its session built by ``plan`` (see :mod:`macbot.core.sessions`). ``source_path``: the
+        file the chain knows the model as, when ``model_path`` is onnxruntime's pre-optimized
+        copy of it."""
+        started = time.perf_counter()
+        voice_config = load_voice_config(voice)
+        path = Path(model_path or voice.model_path)
+        plan = plan or SessionPlan()
+        session = open_session(
+            path,
+            plan,
+            providers,
+            preoptimized=preoptimized,
+            optimized_model_out=optimized_model_out,
+        )
+        engine = cls(
+            voice,
+            session,
+            voice_config,
+            implementation,
+            model_path=source_path or path,
+            label=label,
+            run_options=plan.run_options(),
+        )
+        engine.load_seconds = time.perf_counter() - started
+        _LOGGER.info(
+            "loaded %s (%s) from %s in %.2fs", voice.name, implementation, path, engine.load_seconds
+        )
+        return engine
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice_config.sample_rate
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "engine_type": self.label,
+            "family": self.family,
+            "implementation": self.implementation,
+            "voice": self.voice.name,
+            "model_path": str(self.model_path),
+            "providers": self.providers,
+            "sample_rate": self.sample_rate,
+            "num_speakers": self.voice_config.num_speakers,
+            "load_seconds": round(self.load_seconds, 3),
+            "word_timings": self.has_durations,
+            "streams_within_sentence": streams_within_sentence(self),
+        }
+
+    # -- text → sentences --------------------------------------------------------------------
+
+    def sentences(self, text: str) -> list[Sentence]:
+        """Phonemize ``text`` into model runs (see :meth:`PiperText.sentences`)."""
+        return self.text.sentences(text)
+
+    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
+        return self.text.label_sentences(sentences, segment)
 
     # -- sentences → audio -------------------------------------------------------------------
 
     def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict[str, Any]:
         """The model's input feed for one sentence."""
-        return model_feed(self.voice_config, phoneme_ids, options, "sid" in self._input_names)
+        return self.text.model_inputs(phoneme_ids, options)
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw model output for one sentence (float32, not normalized)."""
@@ -313,7 +358,7 @@ class PiperEngine:
         try:
             result = self.session.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
+            raise SynthesisError(f"{self.label} model failed: {exc}") from exc
         durations = np.asarray(result[1]).reshape(-1) if len(result) > 1 else None
         return np.asarray(result[0], dtype=np.float32).reshape(-1), durations
 
@@ -327,62 +372,25 @@ class PiperEngine:
     def word_timings(
         self, sentence: Sentence, durations: np.ndarray | None, spoken: bool = False
     ) -> list[tuple[int, WordTiming]]:
-        """The input words of ``sentence`` (its :attr:`Sentence.words`) timed by the model's
-        ``durations``: ``(start frame, timing)``, times from the sentence's first sample.
-        Empty without durations or labels. ``spoken``: the spoken words instead (see
-        :func:`~macbot.core.timings.sentence_words`)."""
-        if durations is None or not sentence.words:
-            return []
-        frames = phoneme_word_frames(
-            sentence.phoneme_ids, durations, self.voice_config.phoneme_id_map
-        )
-        return sentence_words(sentence.words, frames, self.frame_seconds, spoken)
-
-    def label(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
-        """``sentences`` (this voice's sentences of ``segment``) with the input word of each
-        phoneme word (see :func:`~macbot.core.timings.label_segment`)."""
-        labels = label_segment(segment, [s.phonemes for s in sentences])
-        return [replace(s, words=w) for s, w in zip(sentences, labels, strict=True)]
+        """See :meth:`PiperText.word_timings`."""
+        return self.text.word_timings(sentence, durations, self.frame_seconds, spoken)
 
     def release_arena(self) -> None:
         """One tiny run that hands the session's arena memory back when it ends (after a
         burst; see :func:`~macbot.core.sessions.shrink_options`)."""
-        feed = self.model_inputs(self._tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0))
+        feed = self.model_inputs(
+            self.text.tiny_ids(), SynthesisOptions(noise_scale=0, noise_w_scale=0)
+        )
         try:
             self.session.run(None, feed, shrink_options())
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise SynthesisError(f"{self.engine_type} model failed: {exc}") from exc
-
-    def _tiny_ids(self) -> list[int]:
-        return self.sentences("Ok.")[0].phoneme_ids
+            raise SynthesisError(f"{self.label} model failed: {exc}") from exc
 
     def finish(
         self, audio: np.ndarray, sentence: Sentence, options: SynthesisOptions
     ) -> AudioChunk:
-        """Normalize, apply volume and silence: Piper's post-processing, sentence by sentence."""
-        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
-        if options.volume != 1.0:
-            audio = audio * options.volume
-        audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
-        if options.sentence_silence > 0 and sentence.silence_after:
-            gap = np.zeros(int(self.sample_rate * options.sentence_silence), dtype=np.float32)
-            audio = np.concatenate([audio, gap])
-        return self.chunk(audio, sentence)
-
-    def chunk(
-        self, samples: np.ndarray, sentence: Sentence, meta: dict[str, object] | None = None
-    ) -> AudioChunk:
-        """An :class:`AudioChunk` of ``sentence`` made by this engine."""
-        return AudioChunk(
-            samples=samples,
-            sample_rate=self.sample_rate,
-            engine=self.engine_type,
-            voice=self.voice.name,
-            text=sentence.phonemes,
-            index=sentence.index,
-            meta=meta or {},
-        )
+        """Piper's post-processing of one sentence (see :func:`finish_sentence`)."""
+        return finish_sentence(self, audio, sentence, options)
 
     def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk:
         """The whole audio of one sentence (with its word timings when the model has
@@ -395,30 +403,3 @@ class PiperEngine:
         spoken = tuple(w for _, w in self.word_timings(sentence, durations, spoken=True))
         meta = {**chunk.meta, SPOKEN_WORDS: spoken}
         return replace(chunk, words=tuple(w for _, w in words), meta=meta)
-
-    def stream_sentence(
-        self, sentence: Sentence, options: SynthesisOptions
-    ) -> Iterator[AudioChunk]:
-        """The audio of one sentence as it becomes ready.
-
-        This engine yields the sentence in one piece; engines that can do better (a split
-        encoder/decoder decoding in chunks) override it. Consumers that stream (HTTP, playback)
-        call this; consumers that want whole sentences call :meth:`synthesize_sentence`.
-        """
-        yield self.synthesize_sentence(sentence, options)
-
-    def synthesize(
-        self, text: str, options: SynthesisOptions | None = None
-    ) -> Iterator[AudioChunk]:
-        """Yield one chunk per sentence of ``text``, in order (words: the text's own, split
-        at spaces)."""
-        options = options or SynthesisOptions()
-        for sentence in self.label(self.sentences(text), Segment((Span(text, text),))):
-            yield self.synthesize_sentence(sentence, options)
-
-    def warmup(self) -> float:
-        """Run one short sentence so the first request does not pay for lazy setup."""
-        started = time.perf_counter()
-        for _ in self.synthesize("Ready.", SynthesisOptions(noise_scale=0, noise_w_scale=0)):
-            pass
-        return time.perf_counter() - started

@@ -8,7 +8,7 @@ with a rate and volume, or a pause) whose :class:`Span` s remember the written w
 came from.
 """
 
-from .frontend import FrontEnd, frontend_for, rules_for
+from .frontend import FrontEnd, frontend_for, kokoro_frontend, rules_for
 from .lexicon import Lexicon
 from .options import KOKORO_NAMES, TextOptions
 from .segments import Segment, Span, Utterance
@@ -22,5 +22,6 @@ __all__ = [
     "TextOptions",
     "Utterance",
     "frontend_for",
+    "kokoro_frontend",
     "rules_for",
 ]

@@ -15,7 +15,9 @@ The result is an :class:`~macbot.core.text.segments.Utterance`.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 from ..voices import VoiceInfo
 from .embedded import has_commands
@@ -166,6 +168,22 @@ class FrontEnd:
 def _ends_block(spans: list[Span]) -> bool:
     text = tidy("".join(s.spoken for s in spans if not s.phonemes))
     return not text or text.endswith(_BLOCK_END)
+
+
+def kokoro_phonemes() -> frozenset[str]:
+    """Kokoro's phoneme set: the vocabulary kokoro-onnx ships (its ``config.json``, read
+    without importing the package, which loads espeak)."""
+    spec = importlib.util.find_spec("kokoro_onnx")  # finds the package without running it
+    if spec is None or spec.origin is None:
+        return frozenset()
+    vocab = Path(spec.origin).with_name("config.json")
+    return frozenset(json.loads(vocab.read_text(encoding="utf-8"))["vocab"])
+
+
+def kokoro_frontend(language: str, lexicon: Lexicon | None = None) -> FrontEnd:
+    """The front end of the Kokoro family: the rules of ``language`` (espeak's, which
+    phonemizes its English text) and Kokoro's phoneme set (kokoro-onnx's vocabulary)."""
+    return FrontEnd(language, kokoro_phonemes(), lexicon)
 
 
 def frontend_for(voice: VoiceInfo, lexicon: Lexicon | None = None) -> FrontEnd:

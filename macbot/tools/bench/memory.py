@@ -26,7 +26,8 @@ from pathlib import Path
 import psutil
 from piper import PiperVoice, SynthesisConfig
 
-from ...core.engines.piper import MAX_PHONEME_IDS, PiperEngine, SynthesisOptions
+from ...core.engines import SynthesisOptions, registry
+from ...core.engines.piper import MAX_PHONEME_IDS
 from ...core.sessions import SessionPlan, open_session
 from ...core.synthesizer import IDLE_RELEASE_SECONDS
 from ...core.voices import bundled_voice
@@ -45,7 +46,7 @@ UNPUNCTUATED = "word " * 990
 def run_probe(ids: int) -> dict:
     """In a fresh process: one model run of ``ids`` phoneme ids (an unpunctuated text cut to
     that length), unbounded; its added peak RSS and its time."""
-    engine = PiperEngine.load(bundled_voice(), plan=SessionPlan(intra_op_threads=compute_cores()))
+    engine = registry.load(bundled_voice(), plan=SessionPlan(intra_op_threads=compute_cores()))
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
     engine.infer(engine.sentences("Ready.")[0].phoneme_ids, options)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -22,7 +22,7 @@ import psutil
 
 from ...config import config_from_dict
 from ...core import hashing
-from ...core.engines.piper import PiperEngine, SynthesisOptions
+from ...core.engines import SynthesisOptions, registry
 from ...core.probes import host_facts
 from ...core.selection import EngineChain
 from ...core.sessions import SessionPlan
@@ -47,15 +47,15 @@ def load_suite(args: argparse.Namespace) -> dict:
     plan = SessionPlan(intra_op_threads=host_facts().recommended_threads())
     saved = Path(tempfile.mkdtemp()) / "voice.optimized.onnx"
     started = time.perf_counter()
-    PiperEngine.load(voice, plan=plan, optimized_model_out=saved)
+    registry.load(voice, plan=plan, optimized_model_out=saved)
     save_s = time.perf_counter() - started
     times: dict[str, list[float]] = {"optimize at load (default)": [], "saved optimized": []}
     rounds = max(args.rounds, 3)
     report.step("loading", rounds * 3)
     for _ in range(rounds * 2):
-        engine = PiperEngine.load(voice, plan=plan)
+        engine = registry.load(voice, plan=plan)
         times["optimize at load (default)"].append(engine.load_seconds)
-        engine = PiperEngine.load(voice, saved, plan=plan, preoptimized=True)
+        engine = registry.load(voice, saved, plan=plan, preoptimized=True)
         times["saved optimized"].append(engine.load_seconds)
         report.advance(0.5)
     # The daemon's whole path (EngineChain: hash, load, smoke test), as a fresh process sees it
@@ -106,7 +106,7 @@ def _plan(memory: SessionPlan) -> SessionPlan:
 def rss_worker(mode: str, n: int) -> dict:
     """Run in a fresh process: ``n`` syntheses with one memory mode, RSS samples in MB."""
     proc = psutil.Process()
-    engine = PiperEngine.load(bundled_voice(), plan=_plan(MEMORY_MODES[mode]))
+    engine = registry.load(bundled_voice(), plan=_plan(MEMORY_MODES[mode]))
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
     list(engine.synthesize("Ready.", options))
     samples = [proc.memory_info().rss / 1e6]
@@ -158,7 +158,7 @@ def memspeed_suite(args: argparse.Namespace) -> dict:
     """Synthesis speed with each memory setting, interleaved in one process over the same
     varied-length texts as ``rss`` (median RTF; RSS is what ``rss`` measures)."""
     engines = {
-        mode: PiperEngine.load(bundled_voice(), plan=_plan(memory))
+        mode: registry.load(bundled_voice(), plan=_plan(memory))
         for mode, memory in MEMORY_MODES.items()
     }
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)

@@ -12,8 +12,8 @@ import numpy as np
 from piper import PiperVoice, SynthesisConfig
 
 from ...config import AppConfig
+from ...core.engines import SynthesisOptions, registry
 from ...core.engines.chunked import ChunkedEngine, find_split, split_dir_for
-from ...core.engines.piper import PiperEngine, SynthesisOptions
 from ...core.voices import bundled_voice
 from ..split import split_voice
 from .registry import reporter, suite
@@ -67,7 +67,7 @@ def split_suite(args: argparse.Namespace) -> dict:
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
     piper_voice = PiperVoice.load(voice.model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    unsplit = PiperEngine.load(voice)
+    unsplit = registry.load(voice)
     chunked = ChunkedEngine.load_split(voice, folder, chunk, context, growth)
     static = None
     static_chunk = args.static_chunk_frames

@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...core.engines.piper import PiperEngine, SynthesisOptions
+from ...core.engines import Engine, SynthesisOptions, registry
 from ...core.sessions import SessionPlan
 from ...core.voices import VoiceInfo
 
 DETERMINISTIC = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
 
 
-def load_engine(voice: VoiceInfo, model: Path, threads: int = 0) -> PiperEngine:
+def load_engine(voice: VoiceInfo, model: Path, threads: int = 0) -> Engine:
     """The voice's engine on ``model`` with ``threads`` intra-op threads (0: all cores)."""
-    return PiperEngine.load(voice, model_path=model, plan=SessionPlan(intra_op_threads=threads))
+    return registry.load(voice, model, plan=SessionPlan(intra_op_threads=threads))
 
 
 def compare_speed(

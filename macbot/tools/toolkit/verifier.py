@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ...core.engines.piper import PiperEngine
+from ...core.engines import Engine
 from ...core.voices import VoiceInfo
 from .spectral import mel_cepstral_distortion
 from .speed import DETERMINISTIC, load_engine
@@ -26,7 +26,7 @@ from .transcriber import details, word_error_rate
 _LOGGER = logging.getLogger(__name__)
 
 
-def render(engine: PiperEngine, sentences: Sequence[str]) -> list[np.ndarray]:
+def render(engine: Engine, sentences: Sequence[str]) -> list[np.ndarray]:
     """Audio of each sentence (noise scales 0, peak-normalized as the daemon plays it)."""
     return [
         np.concatenate([c.samples for c in engine.synthesize(text, DETERMINISTIC)])

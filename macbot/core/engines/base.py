@@ -1,0 +1,192 @@
+"""The engine contract's types: what every family's engine takes and gives.
+
+:class:`Sentence` is one model run; :class:`SynthesisOptions` how to speak; :class:`Engine` the
+protocol the synthesizer, the engine chain, the workers, timings and the tools use, whatever the
+family (Piper, Kokoro). Capabilities are read from the contract (:func:`streams_within_sentence`:
+whether the engine overrides :meth:`Engine.stream_sentence`), never from a flag that nothing
+checks (STYLE.md #23).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from ...errors import InvalidType, UsageError
+from ..audio import AudioChunk
+from ..text.segments import Segment, Span
+from ..timings import PieceLabels
+from ..voices import VoiceInfo
+
+SPEED_RANGE = (0.25, 4.0)
+"""Speaking rates a request may ask for."""
+
+
+def check_speed(value: object) -> float | None:
+    """A request's ``speed`` (``None``: not given) as a float; :class:`UsageError` says what is
+    wrong."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidType("'speed' must be a number", param="speed")
+    # Compared as is: float() of a 400-digit integer overflows (a 500 before issue 11).
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidType("'speed' must be a finite number", param="speed")
+    if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
+        shown = repr(value) if len(repr(value)) <= 24 else f"{repr(value)[:20]}…"
+        raise UsageError(f"'speed' must be between 0.25 and 4 (got {shown})", param="speed")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How to speak. ``None`` means "the voice's own value"."""
+
+    speed: float = 1.0
+    """Speaking rate; divides the length scale (2.0: twice as fast)."""
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+    speaker: int | None = None
+    sentence_silence: float = 0.2
+    """Seconds of silence after every sentence but the last."""
+    volume: float = 1.0
+
+    def with_overrides(self, **changes: Any) -> SynthesisOptions:
+        """A copy with the non-``None`` values of ``changes`` applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def key(self) -> tuple[object, ...]:
+        """Everything that changes the audio, hashable (for caches)."""
+        return (
+            round(self.speed, 4),
+            self.length_scale,
+            self.noise_scale,
+            self.noise_w_scale,
+            self.speaker,
+            round(self.sentence_silence, 4),
+            round(self.volume, 4),
+        )
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One model run: a sentence, or a piece of one too long for one run."""
+
+    index: int
+    phonemes: str
+    phoneme_ids: list[int]
+    last: bool
+    joins_next: bool = False
+    opens_request: bool = False
+    """The request's first model run: an engine that streams inside sentences chunks it
+    finely for an early first audio (the audio of earlier sentences buffers later ones).
+    Set by whoever plans the request (``synthesize`` and the synthesizer)."""
+    """The next piece continues this sentence (it was cut at :data:`MAX_PHONEME_IDS`): no
+    sentence silence goes between them."""
+
+    @property
+    def silence_after(self) -> bool:
+        """Whether the sentence silence follows this piece (not after the last one, nor
+        inside a sentence cut into pieces)."""
+        return not self.last and not self.joins_next
+
+    words: tuple[PieceLabels, ...] = ()
+    """The input word of each piece of :attr:`phonemes` between spaces (see
+    :func:`~macbot.core.timings.label_segment`); empty: no word timings wanted."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the synthesizer, the chain, the workers and the tools need from an engine.
+
+    ``family``: the model family (``piper``, ``kokoro``); ``implementation``: the engine's own
+    type (``piper``, ``piper_chunked``, ``coreml``, ``kokoro``); ``label``: what ``/info`` and
+    the cache show (a chunked engine with a CoreML decoder: ``piper_chunked+coreml``).
+    """
+
+    family: str
+    implementation: str
+    label: str
+    voice: VoiceInfo
+    model_path: Path
+    """The file (or folder) the engine was loaded from, as the chain knows it."""
+    has_durations: bool
+    """The model gives its phoneme durations, so chunks carry word timings (issue 14)."""
+    load_seconds: float
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def engine_type(self) -> str:
+        """The label (kept for ``/tts-performance`` and the cache's key)."""
+        ...
+
+    def sentences(self, text: str) -> list[Sentence]: ...
+
+    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]: ...
+
+    def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> Any: ...
+
+    def synthesize_sentence(self, sentence: Sentence, options: SynthesisOptions) -> AudioChunk: ...
+
+    def stream_sentence(
+        self, sentence: Sentence, options: SynthesisOptions
+    ) -> Iterator[AudioChunk]: ...
+
+    def synthesize(
+        self, text: str, options: SynthesisOptions | None = None
+    ) -> Iterator[AudioChunk]: ...
+
+    def describe(self) -> dict[str, object]: ...
+
+    def warmup(self) -> float: ...
+
+    def release_arena(self) -> None: ...
+
+
+class SentenceStreamer:
+    """The contract's defaults: ``stream_sentence`` yields the whole sentence (an engine that
+    does better overrides it, and :func:`streams_within_sentence` then says so);
+    ``synthesize`` plans the text's sentences and yields one chunk each; ``warmup`` runs one
+    short sentence."""
+
+    def stream_sentence(
+        self, sentence: Sentence, options: SynthesisOptions
+    ) -> Iterator[AudioChunk]:
+        """The audio of one sentence as it becomes ready: here in one piece."""
+        yield self.synthesize_sentence(sentence, options)  # type: ignore[attr-defined]
+
+    def synthesize(
+        self, text: str, options: SynthesisOptions | None = None
+    ) -> Iterator[AudioChunk]:
+        """Yield one chunk per sentence of ``text``, in order (words: the text's own, split
+        at spaces)."""
+        options = options or SynthesisOptions()
+        sentences = self.label_sentences(  # type: ignore[attr-defined]
+            self.sentences(text),
+            Segment((Span(text, text),)),  # type: ignore[attr-defined]
+        )
+        for i, sentence in enumerate(sentences):
+            sentence = replace(sentence, opens_request=i == 0)
+            yield self.synthesize_sentence(sentence, options)  # type: ignore[attr-defined]
+
+    def warmup(self) -> float:
+        """Run one short sentence so the first request does not pay for lazy setup."""
+        started = time.perf_counter()
+        for _ in self.synthesize("Ready.", SynthesisOptions(noise_scale=0, noise_w_scale=0)):
+            pass
+        return time.perf_counter() - started
+
+
+def streams_within_sentence(engine: object) -> bool:
+    """Whether ``engine`` yields a sentence in several pieces: it overrides the contract's
+    default :meth:`SentenceStreamer.stream_sentence` (read from the class, as Home Assistant
+    derives its streaming capability)."""
+    method = getattr(type(engine), "stream_sentence", None)
+    return method is not None and method is not SentenceStreamer.stream_sentence
