@@ -25,6 +25,8 @@ SUITE_NAMES = (
     "pareto",
     "websocket",
     "word-timings",
+    "kokoro-variants",
+    "kokoro-stream",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
@@ -113,6 +115,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="optimize: seconds between lone-sentence probes during the optimization (default: 1)",
+    )
+    parser.add_argument(
+        "--kokoro-recipes",
+        nargs="*",
+        help="kokoro-variants: recipes to build and measure (default: all of "
+        "macbot.tools.kokoro_variants.RECIPES)",
+    )
+    parser.add_argument(
+        "--kokoro-sentences",
+        type=int,
+        default=8,
+        help="kokoro-variants, kokoro-stream: unseen sentences to time and gate (default: 8)",
     )
     parser.add_argument(
         "--force",

@@ -9,7 +9,8 @@ clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), `
 (the text front end: LLM replies heard through whisper against their spoken forms), ``optimize``
 (the daemon optimizing itself: the issue-12 targets) and ``pareto`` (quantization worth
 choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
-(live speech: text streamed in, word timings vs whisper).
+(live speech: text streamed in, word timings vs whisper), ``kokoro-variants`` and
+``kokoro-stream`` (Kokoro's variants and streaming against kokoro-onnx's ``create()``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from . import (  # noqa: F401  (each registers its suites)
     daemon,
     frontend,
+    kokoro,
     livespeech,
     memory,
     optimize,
