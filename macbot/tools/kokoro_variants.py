@@ -543,17 +543,18 @@ def build_all(
             build_float(original, path, ("ConvInteger", "Gather"))
         elif name == "float-matmul":
             build_float(original, path, ("MatMulInteger", "DynamicQuantizeLSTM", "Gather"))
-        elif name in ("fp16", "static"):
+        elif name in ("fp16", "static", "static-gen"):
             if not float_path.is_file():
                 build_float(original, float_path)
             if name == "fp16":
                 build_fp16(float_path, path)
             else:
+                exclude = STATIC_EXCLUDE if name == "static" else f"^{CONV_POST}$"
                 engine = kokoro_onnx(original, voices, 0)
                 feeds = calibration_feeds(
                     engine.tokenizer, engine.voices["jm_kumo"], CALIBRATION[:4]
                 )
-                build_static(float_path, path, feeds)
+                build_static(float_path, path, feeds, exclude)
         else:
             raise ValueError(f"unknown Kokoro recipe {name!r}; known: {', '.join(RECIPES)}")
     return built
@@ -566,4 +567,6 @@ RECIPES = {
     "fp16": "the float graph, weights of nodes > 5000 parameters in float16",
     "static": "static QDQ int8 of the float graph's Convs and MatMuls; conv_post and the "
     "generator's resblocks float",
+    "static-gen": "static QDQ int8 of the float graph's Convs and MatMuls, the generator's "
+    "resblocks too; only conv_post float",
 }

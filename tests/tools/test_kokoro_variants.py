@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from conftest import make_config
 
 from macbot.core.kokoro_files import packaged_model, packaged_voices
 from macbot.tools.kokoro_graph import with_durations
@@ -102,3 +103,50 @@ def test_the_decoder_split_and_windows_reproduce_the_whole_sentence(float_model,
     pieces = decode_windows(decoder, asr, f0, energy, feed["style"], 8, 4)
     assert len(pieces) == -(-asr.shape[2] // 8)
     assert sum(len(p) for p in pieces) == len(whole)
+
+
+@pytest.mark.timeout(1800)  # Kokoro gate and tune on 2 shared cores
+def test_the_pipeline_builds_gates_times_and_picks_kokoro_variants(tmp_path):
+    """The background optimizer's pipeline for a Kokoro voice: the timed model and one recipe,
+    gated and timed; the engine chain then finds them and follows the tune record; auto's
+    figures are measured again after the run."""
+    from macbot.config import KokoroSettings
+    from macbot.core import budget
+    from macbot.core.selection import EngineChain
+    from macbot.core.voices import kokoro_voice
+    from macbot.tools.kokoro_optimizer import KokoroOptimizer, optimize_voice
+    from macbot.tools.optimizer import OptimizeOptions
+
+    config = make_config(tmp_path, models__tts__optimized_dir=str(tmp_path / "optimized"))
+    voice = kokoro_voice("jm_kumo", KokoroSettings())
+    options = OptimizeOptions(
+        gate_sentences=("The front door is locked.", "I have set a timer for ten minutes."),
+        wer_margin_points=16.0,  # two sentences: one misheard word is ~9 points
+        tune_rounds=1,
+        tune_sentences=("Turn left here.",),
+        threads=2,
+    )
+    KokoroOptimizer.recipes = ("float-matmul",)
+    try:
+        state = optimize_voice(config, voice, options)
+    finally:
+        KokoroOptimizer.recipes = ("static-gen",)
+    assert state.state == "done", state.reason
+    assert [s.name for s in state.steps] == ["durations", "quantize", "gate", "tune"]
+    rows = {c["name"]: c for c in state.candidates}
+    assert rows["kokoro.timed"]["mcd_db"] == 0.0
+    assert rows["kokoro.timed"]["verdict"] == "usable"
+    assert rows["kokoro.float-matmul"]["wer"] is not None
+    assert state.winner in rows
+    chain = EngineChain(config)
+    names = [c.name for c in chain.candidates(voice)]
+    assert names[-1] == "kokoro"
+    assert {"kokoro.timed", "kokoro.float-matmul"} <= set(names)
+    engine, decision = chain.load(voice)
+    assert decision.winner == state.winner
+    if state.winner != "kokoro":
+        assert engine.has_durations  # every variant is built from the timed model
+    key = budget.family_key("kokoro", chain.sha256(voice.model_path), chain.facts)
+    figures = budget.recorded(chain.optimized_dir, key)
+    assert figures is not None
+    assert figures.measured_by.startswith("the optimizer")
