@@ -39,8 +39,8 @@ from .registry import markdown, reporter, suite
 THREADS = 2
 VOICE = "jm_kumo"
 REPLY = (
-    "Sure, I can help with that. The next train to the airport leaves at ten past four from "
-    "platform two. It takes about forty minutes, so you should arrive just before five."
+    "Good morning, the next train to the airport leaves at ten past four from platform two. "
+    "It takes about forty minutes. You should arrive just before five."
 )
 """A three-sentence reply for the first-audio measurement."""
 
@@ -108,8 +108,9 @@ WINDOWS = ((20, 10), (40, 20), (40, 40), (80, 40))
 
 
 def first_piece(text: str) -> str:
-    """The reply's first clause: up to the first comma or sentence end (at least 2 words)."""
-    match = re.search(r"^(\S+\s+\S+.*?[,.;:!?])\s", text)
+    """The reply's first model run as the Kokoro engine plans it: the first sentence's first
+    clause (:func:`macbot.core.engines.kokoro.first_clause`, on phonemes), else the sentence."""
+    match = re.search(r"^(.*?[,;:])\s", text)
     return match.group(1) if match else text
 
 
@@ -132,7 +133,7 @@ def kokoro_stream_suite(args: argparse.Namespace) -> dict:
         report.advance()
     report.step("first piece vs first sentence", None)
     first_sentence = re.split(r"(?<=[.!?])\s+", REPLY)[0]
-    piece = first_piece(REPLY)
+    piece = first_piece(first_sentence)
     engine.create("Hello.", VOICE)
     whole_s = piece_s = 0.0
     for _ in range(args.rounds):
