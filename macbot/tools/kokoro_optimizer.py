@@ -53,9 +53,12 @@ _LOGGER = logging.getLogger(__name__)
 KOKORO_STEPS = ("durations", "quantize", "gate", "tune")
 WEIGHTS = {"durations": 2, "quantize": 20, "gate": 50, "tune": 28}
 TIMED = "timed"
-DEFAULT_RECIPES = ("static-gen",)
-"""Built by default besides the timed model: the recipe that measured fastest here within the
-gate (docs/OPTIMIZATION.md, "Kokoro"); ``macbot bench kokoro-variants`` measures all of them."""
+DEFAULT_RECIPES = ("float-matmul", "static-gen")
+"""Built by default besides the timed model, and left to the gate and the timing to choose:
+float MatMuls and LSTMs (their dynamic quantization costs more than it saves here; the int8
+Convs stay: this CPU's VNNI makes them faster than float) and static int8 of everything but
+``conv_post`` (docs/OPTIMIZATION.md, "Kokoro"). ``macbot bench kokoro-variants`` measures
+every recipe."""
 
 
 def variant_file(optimized_dir: Path, recipe: str) -> Path:

@@ -114,7 +114,7 @@ def test_the_pipeline_builds_gates_times_and_picks_kokoro_variants(tmp_path):
     from macbot.core import budget
     from macbot.core.selection import EngineChain
     from macbot.core.voices import kokoro_voice
-    from macbot.tools.kokoro_optimizer import KokoroOptimizer, optimize_voice
+    from macbot.tools.kokoro_optimizer import DEFAULT_RECIPES, KokoroOptimizer, optimize_voice
     from macbot.tools.optimizer import OptimizeOptions
 
     config = make_config(tmp_path, models__tts__optimized_dir=str(tmp_path / "optimized"))
@@ -130,7 +130,7 @@ def test_the_pipeline_builds_gates_times_and_picks_kokoro_variants(tmp_path):
     try:
         state = optimize_voice(config, voice, options)
     finally:
-        KokoroOptimizer.recipes = ("static-gen",)
+        KokoroOptimizer.recipes = DEFAULT_RECIPES
     assert state.state == "done", state.reason
     assert [s.name for s in state.steps] == ["durations", "quantize", "gate", "tune"]
     rows = {c["name"]: c for c in state.candidates}
