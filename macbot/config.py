@@ -242,7 +242,7 @@ class TTSConfig:
     prefer: tuple[str, ...] = ("kokoro", "piper")
     """Families ``voice: auto`` tries, in order (``kokoro``, ``piper``)."""
 
-    latency_budget_ms: float = 1500.0
+    latency_budget_ms: float = 1000.0
     """``voice: auto``: the most a family's first audio of a typical sentence may take on this
     host (measured once, see docs/CONFIG.md); it must also speak faster than real time."""
 

@@ -23,7 +23,7 @@ def test_default_config_file_loads_cleanly():
     config = load_config(ROOT / "config" / "macbot.yaml")
     assert config.warnings == ()
     assert config.server.host == "127.0.0.1" and config.server.port == 8123
-    assert config.tts.voice == "en_US-joe-medium"
+    assert config.tts.voice == "auto" and config.tts.prefer == ("kokoro", "piper")
     assert config.tts.voices_dir == ROOT / "piper_voices"
     perf = config.performance
     assert (perf.tts_cache_size, perf.tts_cache_enabled) == (100, True)

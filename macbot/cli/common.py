@@ -20,7 +20,8 @@ from rich.progress import (
 )
 
 from ..config import AppConfig
-from ..core.voices import VoiceInfo, configured_voice, resolve_voice
+from ..core.budget import auto_voice
+from ..core.voices import VoiceInfo, find_voice
 from ..errors import EmptyTextError, ModelNotFoundError, VoiceNotFoundError
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
@@ -140,8 +141,8 @@ def voice_or_model(spec: str | None, config: AppConfig) -> VoiceInfo:
     """A voice by name (``macbot voices``) or by the path of its ``.onnx``; ``None``: the
     configured voice."""
     if spec is None:
-        return configured_voice(config.tts)
-    return resolve_voice(spec, config.tts.voices_dir)
+        return auto_voice(config.tts)
+    return find_voice(spec, config.tts)
 
 
 def model_file(spec: str | Path, config: AppConfig) -> Path:

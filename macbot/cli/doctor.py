@@ -64,12 +64,12 @@ def optimization_check(config: AppConfig) -> dict[str, Any]:
     running daemon's live state when one answers."""
     from ..client.http import DaemonClient
     from ..config import auto_optimize
+    from ..core.budget import auto_voice
     from ..core.optimization import OptimizationState, check
     from ..core.selection import EngineChain
-    from ..core.voices import configured_voice
     from ..errors import DaemonError, ServiceNotRunning
 
-    voice = configured_voice(config.tts)
+    voice = auto_voice(config.tts)
     enabled, why_auto = auto_optimize(config)
     needed, record = check(EngineChain(config, preoptimize=False), voice)
     stored = OptimizationState.from_dict(record) if record else None
@@ -90,6 +90,28 @@ def optimization_check(config: AppConfig) -> dict[str, Any]:
     }
 
 
+def families_check(config: AppConfig) -> dict[str, Any]:
+    """Each model family's recorded figures on this host (first audio of a typical sentence,
+    real-time factor; the daemon measures a family at its first load) and what ``voice: auto``
+    chooses from them, with why."""
+    from ..core import budget
+
+    tts = config.tts
+    figures = budget.recorded_figures(tts)
+    choice = budget.recorded_choice(tts)
+    return {
+        "voice": tts.voice,
+        "prefer": list(tts.prefer),
+        "latency_budget_ms": tts.latency_budget_ms,
+        "max_rtf": budget.MAX_RTF,
+        "figures": {f: v.to_dict() if v else None for f, v in figures.items()},
+        "auto_choice": choice.voice if choice else None,
+        "auto_reason": choice.reason
+        if choice
+        else "not measured on this host yet (the daemon measures at its first start)",
+    }
+
+
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from ..core.probes import probe_host
 
@@ -99,6 +121,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "audio": audio_check(config),
         "config": config_check(config),
         "optimization": optimization_check(config),
+        "families": families_check(config),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -136,7 +159,26 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     for warning in cfg["warnings"]:
         console.print(f"  [yellow]warning[/yellow]: {escape(warning)}", soft_wrap=True)
     _print_optimization(console, report["optimization"])
+    _print_families(console, report["families"])
     return ExitCode.OK
+
+
+def _print_families(console: Any, fam: dict[str, Any]) -> None:
+    console.print(
+        f"families on this host (voice: {escape(fam['voice'])}, prefer "
+        f"{', '.join(fam['prefer'])}, budget {fam['latency_budget_ms']:.0f} ms first audio, "
+        f"RTF <= {fam['max_rtf']}):"
+    )
+    for family, figures in fam["figures"].items():
+        if figures:
+            console.print(
+                f"  {family}: first audio {figures['first_audio_ms']:.0f} ms, RTF "
+                f"{figures['rtf']:.2f} ({escape(figures['voice'])}, {figures['measured_by']})"
+            )
+        else:
+            console.print(f"  {family}: not measured on this host yet")
+    choice = fam["auto_choice"] or "-"
+    console.print(f"  auto chooses {escape(choice)}: {escape(fam['auto_reason'])}", soft_wrap=True)
 
 
 def _print_optimization(console: Any, opt: dict[str, Any]) -> None:

@@ -7,7 +7,8 @@ import argparse
 import json
 
 from ..config import AppConfig
-from ..core.voices import configured_voice, resolve_voice
+from ..core.budget import auto_voice
+from ..core.voices import find_voice
 from ..errors import ExitCode, UsageError
 from .common import command, read_text
 
@@ -64,11 +65,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         parsed: object = {"true": True, "false": False}.get(lowered, value.strip())
         changes[name.strip()] = parsed
     options = TextOptions.from_config(config.tts.text).with_request(changes, "option")
-    voice = (
-        configured_voice(config.tts)
-        if args.voice is None
-        else resolve_voice(args.voice, config.tts.voices_dir)
-    )
+    voice = auto_voice(config.tts) if args.voice is None else find_voice(args.voice, config.tts)
     lexicon = Lexicon.load(config.tts.text.lexicon) if config.tts.text.lexicon else None
     utterance = frontend_for(voice, lexicon).process(text, options)
     if args.json:

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..client.http import DaemonClient
 from ..client.say import POLICIES, WordPrinter, say_via_daemon, speed_for_rate
 from ..config import AppConfig
-from ..core.voices import resolve_voice
+from ..core.voices import find_voice
 from ..errors import (
     EmptyTextError,
     ExitCode,
@@ -193,7 +193,7 @@ def voice_name(spec: str | None, config: AppConfig) -> str | None:
     if spec is None or is_path(spec):
         return spec
     try:
-        return resolve_voice(spec, config.tts.voices_dir).name
+        return find_voice(spec, config.tts).name
     except VoiceNotFoundError:
         return spec
 
@@ -282,12 +282,13 @@ def _print_word(word: str) -> None:
 
 def _list_voices(config: AppConfig) -> int:
     """``say -v '?'``: one voice a line, name, language and a note after ``#``."""
-    from ..core.voices import list_voices
+    from ..core.voices import all_voices
 
-    for voice in list_voices(config.tts.voices_dir):
+    for voice in all_voices(config.tts):
         info = voice.describe()
         language = str(info.get("language") or "?")
-        note = f"{info.get('source', '')} voice, {info.get('size_mb', '?')} MB"
+        size = f", {info['size_mb']} MB" if "size_mb" in info else ""
+        note = f"{voice.family} {info.get('source', '')} voice{size}"
         print(f"{voice.name:<24} {language:<8} # {note}")
     return ExitCode.OK
 

@@ -8,7 +8,7 @@ import json
 from rich.table import Table
 
 from ..config import AppConfig
-from ..core.voices import list_voices
+from ..core.voices import all_voices
 from ..errors import ExitCode
 from .common import command, out_console
 
@@ -20,18 +20,26 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    voices = [v.describe() for v in list_voices(config.tts.voices_dir)]
+    voices = [v.describe() for v in all_voices(config.tts)]
     if args.json:
         print(json.dumps(voices, indent=2))
         return ExitCode.OK
-    table = Table(title=f"Piper voices (folder: {config.tts.voices_dir})")
-    for column in ("name", "source", "language", "quality", "speakers", "size MB"):
+    table = Table(title=f"Voices (Piper folder: {config.tts.voices_dir}; Kokoro and blends)")
+    for column in ("name", "family", "source", "language", "quality", "speakers", "size MB"):
         table.add_column(column)
     for v in voices:
         table.add_row(
             *(
                 str(v.get(key) if v.get(key) is not None else "-")
-                for key in ("name", "source", "language", "quality", "num_speakers", "size_mb")
+                for key in (
+                    "name",
+                    "family",
+                    "source",
+                    "language",
+                    "quality",
+                    "num_speakers",
+                    "size_mb",
+                )
             )
         )
     out_console().print(table)

@@ -15,6 +15,7 @@ been played).
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,10 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import TTSConfig
+from ..errors import MacbotError
 from .engines import Engine, SynthesisOptions
-from .probes import HostFacts
+from .hashing import cached_sha256, hash_index
+from .probes import HostFacts, host_facts
 from .records import find_record, save_record
-from .voices import AUTO_FALLBACK
+from .voices import AUTO, AUTO_FALLBACK, VoiceInfo, configured_voice
+
+_LOGGER = logging.getLogger(__name__)
 
 TYPICAL_SENTENCE = "The meeting moved to three o'clock, so we still have time for lunch."
 """An assistant's sentence of typical length (68 characters, 13 words)."""
@@ -33,7 +39,7 @@ FAMILIES_FILE = "families.json"
 MAX_RTF = 0.8
 """A family must synthesize faster than this fraction of real time: with the 20% margin,
 the next sentence is ready before the current one has been played, even on a busy machine."""
-RUNS = 3
+RUNS = 2
 FAMILY_VOICES = AUTO_FALLBACK
 """The voice ``auto`` speaks for each family (Kokoro's ``jm_kumo`` had the lowest WER on the
 Harvard sentences: 0.073 against joe's 0.125, docs/ENGINES.md)."""
@@ -52,6 +58,9 @@ class Figures:
     measured_at: float
     measured_by: str = "first load"
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
     def meets(self, budget_ms: float) -> bool:
         return self.first_audio_ms <= budget_ms and self.rtf <= MAX_RTF
 
@@ -66,23 +75,57 @@ class Figures:
         return ", ".join(parts)
 
 
-def measure(engine: Engine, text: str = TYPICAL_SENTENCE, runs: int = RUNS) -> Figures:
+PROBE_TEXT = "Ready."
+"""A one-word sentence: its first audio is a lower bound of a typical sentence's."""
+
+
+def _timed(engine: Engine, text: str, options: SynthesisOptions) -> tuple[float, float]:
+    """(seconds to the first chunk, real-time factor) of one synthesis of ``text``."""
+    started = time.perf_counter()
+    first = None
+    samples = 0
+    for chunk in engine.synthesize(text, options):
+        first = first if first is not None else time.perf_counter() - started
+        samples += len(chunk.samples)
+    total = time.perf_counter() - started
+    return first or total, total / max(samples / engine.sample_rate, 1e-6)
+
+
+def measure(
+    engine: Engine,
+    text: str = TYPICAL_SENTENCE,
+    runs: int = RUNS,
+    give_up_ms: float | None = None,
+) -> Figures:
     """Time ``engine`` on ``text`` (after one warm-up run): the median first audio and RTF of
-    ``runs`` runs."""
+    ``runs`` runs.
+
+    ``give_up_ms``: first time a one-word sentence (warm); when even its first audio is over
+    ``give_up_ms``, a typical sentence's is too, and the probe's figures (a lower bound, so
+    labelled) are returned at once: a slow machine does not spend a minute proving that
+    Kokoro is too slow for it.
+    """
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
-    for _ in engine.synthesize(text, options):
-        pass
+    if give_up_ms is not None:
+        _timed(engine, PROBE_TEXT, options)
+        first, rtf = _timed(engine, PROBE_TEXT, options)
+        if first * 1000 > give_up_ms:
+            return Figures(
+                family=engine.family,
+                voice=engine.voice.name,
+                engine=engine.label,
+                first_audio_ms=round(first * 1000, 1),
+                rtf=round(rtf, 4),
+                runs=1,
+                measured_at=round(time.time(), 3),
+                measured_by="one-word probe, already over the budget (a lower bound)",
+            )
+    _timed(engine, text, options)
     firsts, rtfs = [], []
     for _ in range(max(1, runs)):
-        started = time.perf_counter()
-        first = None
-        samples = 0
-        for chunk in engine.synthesize(text, options):
-            first = first if first is not None else time.perf_counter() - started
-            samples += len(chunk.samples)
-        total = time.perf_counter() - started
-        firsts.append(first or total)
-        rtfs.append(total / max(samples / engine.sample_rate, 1e-6))
+        first, rtf = _timed(engine, text, options)
+        firsts.append(first)
+        rtfs.append(rtf)
     return Figures(
         family=engine.family,
         voice=engine.voice.name,
@@ -168,3 +211,39 @@ def choose(
         + "; ".join(f"{f.family}: {f.why(budget_ms)}" for f in measured),
         seen,
     )
+
+
+def recorded_figures(tts: TTSConfig, facts: HostFacts | None = None) -> dict[str, Figures | None]:
+    """Each family's recorded figures on this host (``None``: not measured yet, or the family
+    cannot load here); nothing is loaded or measured."""
+    facts = facts or host_facts()
+    out: dict[str, Figures | None] = {}
+    for family in FAMILY_VOICES:
+        try:
+            voice = configured_voice(tts, FAMILY_VOICES[family])
+        except MacbotError as exc:  # a family that cannot load here is not chosen
+            _LOGGER.info("voice auto: %s unavailable: %s", family, exc)
+            out[family] = None
+            continue
+        sha = cached_sha256(voice.model_path, hash_index(tts.optimized_dir))
+        out[family] = recorded(tts.optimized_dir, family_key(family, sha, facts))
+    return out
+
+
+def recorded_choice(tts: TTSConfig) -> AutoChoice | None:
+    """What ``auto`` chooses from the recorded figures alone (``None``: none recorded for the
+    preferred families yet; the daemon measures at its first start)."""
+    figures = recorded_figures(tts)
+    if not any(figures.get(f) for f in tts.prefer):
+        return None
+    return choose(tts.prefer, tts.latency_budget_ms, figures.get)
+
+
+def auto_voice(tts: TTSConfig) -> VoiceInfo:
+    """The configured voice, with ``auto`` resolved from the recorded figures (the first
+    preferred family's voice when nothing is recorded): for the command line, which does
+    not measure."""
+    if tts.voice != AUTO or tts.piper.voice_path is not None:
+        return configured_voice(tts)
+    choice = recorded_choice(tts)
+    return configured_voice(tts, choice.voice if choice else None)

@@ -10,7 +10,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -129,6 +129,8 @@ class Synthesizer:
         self._listeners: Listeners[SynthesisEvent] = Listeners("synthesis")
         self._load_listeners: Listeners[VoiceInfo] = Listeners("voice-load")
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._blends: dict[str, VoiceInfo] = {}
+        """Blends used since start (listed by ``/voices`` once used)."""
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self.decisions: dict[str, Decision] = {}
@@ -177,7 +179,7 @@ class Synthesizer:
                 return found
             engine = self._engines.get(voice.name) or self.load_engine(voice)
             self._engines[voice.name] = engine
-            figures = budget.measure(engine)
+            figures = budget.measure(engine, give_up_ms=tts.latency_budget_ms)
             budget.record(tts.optimized_dir, key, figures)
             return figures
         except Exception as exc:  # a family that cannot load is not chosen; logged with why
@@ -192,6 +194,11 @@ class Synthesizer:
         _LOGGER.info("voice auto: %s (%s)", choice.voice, choice.reason)
         return choice
 
+    def used_blends(self) -> list[VoiceInfo]:
+        """The voice blends requests have used since start, in order of first use."""
+        with self._lock:
+            return list(self._blends.values())
+
     def engine(self, voice: str | None = None) -> Engine:
         """The loaded engine for ``voice``, loading it on first use."""
         info = self.resolve(voice)
@@ -202,6 +209,8 @@ class Synthesizer:
                 return engine
             engine = self.load_engine(info)
             self._engines[info.name] = engine
+            if info.source == "blend":
+                self._blends[info.name] = info
             while len(self._engines) > MAX_LOADED_VOICES + 1:
                 name = next(n for n in self._engines if n != self.default_voice.name)
                 del self._engines[name]
@@ -545,6 +554,8 @@ class Synthesizer:
             "engine": engine.describe() if engine else None,
             "probes": host_facts().to_dict(),
             "engine_decision": decision.to_dict() if decision else None,
+            "auto": self.auto.to_dict() if self.auto else None,
+            "families": self.families_info(),
             "loaded_voices": list(self._engines),
             "available_providers": onnxruntime.get_available_providers(),
             "versions": {
@@ -553,6 +564,16 @@ class Synthesizer:
                 "piper-tts": _dist_version("piper-tts"),
             },
         }
+
+    def families_info(self) -> dict[str, object]:
+        """Each family's recorded figures on this host (``None``: not measured yet)."""
+        out: dict[str, object] = {}
+        for family in ("kokoro", "piper"):
+            figures = (self.auto.figures.get(family) if self.auto else None) or self.family_figures(
+                family, measure=False
+            )
+            out[family] = asdict(figures) if figures else None
+        return out
 
     def performance(self) -> dict[str, object]:
         """``/tts-performance`` in the guide's shape, plus cache and worker details."""

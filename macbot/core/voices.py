@@ -8,6 +8,7 @@ A Piper voice is a model ``NAME.onnx`` with its config ``NAME.onnx.json`` beside
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -215,11 +216,18 @@ def kokoro_names(voices_path: Path) -> list[str]:
     """The voice names in a Kokoro voices file (an ``.npz``: ``voices_ja.npz``,
     ``voices-v1.0.bin``), sorted; empty (logged) when it cannot be read."""
     try:
-        with np.load(voices_path) as data:
-            return sorted(data.files)
+        stat = Path(voices_path).stat()
+        return list(_npz_names(str(voices_path), stat.st_mtime_ns, stat.st_size))
     except (OSError, ValueError) as exc:
         _LOGGER.warning("cannot read the Kokoro voices %s: %s", voices_path, exc)
         return []
+
+
+@functools.lru_cache(maxsize=8)
+def _npz_names(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
+    """The names in an npz, read once per file version (every request resolves its voice)."""
+    with np.load(path) as data:
+        return tuple(sorted(data.files))
 
 
 def parse_blend(spec: str) -> list[tuple[str, float]]:
@@ -252,10 +260,16 @@ def blend_name(parts: list[tuple[str, float]]) -> str:
     return "+".join(f"{n}({w:g})" for n, w in parts)
 
 
+def is_blend(spec: str) -> bool:
+    """Whether ``spec`` is written as a blend (``a(2)+b``, ``a(1)``): it is then parsed
+    strictly (:func:`parse_blend`), never taken for a path or a Piper name."""
+    return "+" in spec or "(" in spec
+
+
 def is_kokoro_spec(spec: str, settings: KokoroSettings) -> bool:
     """Whether ``spec`` names a Kokoro voice or a blend (a ``+`` or ``(`` in it, or a name of
     the voices file)."""
-    if "+" in spec or "(" in spec:
+    if is_blend(spec):
         return True
     return spec in kokoro_names(kokoro_files.voices_path(settings))
 
@@ -305,13 +319,9 @@ def all_voices(tts: TTSConfig, used: list[VoiceInfo] | None = None) -> list[Voic
 def find_voice(spec: str | Path | None, tts: TTSConfig) -> VoiceInfo:
     """A voice of any family by name, blend or path (see :func:`resolve_voice`)."""
     text = "" if spec is None else str(spec)
-    if text and not text.endswith(".onnx") and "/" not in text and not text.startswith("~"):
-        try:
-            kokoro = is_kokoro_spec(text, tts.kokoro)
-        except UsageError:
-            kokoro = False
-        if kokoro:
-            return kokoro_voice(text, tts.kokoro)
+    is_path = text.endswith(".onnx") or "/" in text or text.startswith("~")
+    if text and not is_path and is_kokoro_spec(text, tts.kokoro):
+        return kokoro_voice(text, tts.kokoro)
     try:
         return resolve_voice(spec, tts.voices_dir)
     except VoiceNotFoundError as exc:

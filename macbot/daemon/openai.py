@@ -6,8 +6,11 @@
   with the word timings when the engine has them).
 * ``GET /v1/models``, ``GET /v1/models/{id}`` and ``GET /v1/audio/voices``.
 
-OpenAI's voice names (``alloy``, ``echo`` …) speak with the default Piper voice unless a Piper
-voice of that name is installed; any Piper voice name works as ``voice`` or as ``model``.
+``model`` picks the family: ``kokoro`` speaks Kokoro-82M, ``piper`` Piper, and OpenAI's ids
+(``tts-1``, ``tts-1-hd``, ``gpt-4o-mini-tts``) the configured voice's family; any voice name
+works as ``model`` too. OpenAI's voice names (``alloy``, ``echo`` …) speak with the family's
+default voice (the configured one when it is of that family) unless a voice of that name is
+installed; any voice of either family, or a Kokoro blend, works as ``voice``.
 Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
 """
 
@@ -24,8 +27,9 @@ from flask import Blueprint, Response, jsonify
 
 from ..core.audio import AudioChunk, WordTiming, concat
 from ..core.formats import FORMATS, StreamEncoder, encode, supported_formats
+from ..core.kokoro_files import voices_path as kokoro_voices_path
 from ..core.timings import shifted
-from ..core.voices import list_voices
+from ..core.voices import AUTO_FALLBACK, kokoro_names
 from ..errors import (
     EmptyTextError,
     InvalidType,
@@ -56,8 +60,10 @@ OPENAI_VOICES = (
 )
 """OpenAI's built-in voice names; each maps to the default voice (or a Piper voice so named)."""
 
-MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "piper")
-"""Model ids accepted besides Piper voice names. All run the same Piper engine."""
+FAMILY_MODELS = ("piper", "kokoro")
+"""Model ids that pick a family."""
+MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", *FAMILY_MODELS)
+"""Model ids accepted besides voice names. OpenAI's speak the configured voice's family."""
 
 DEFAULT_FORMAT = "mp3"
 """OpenAI's default ``response_format``."""
@@ -133,31 +139,34 @@ def model(model_id: str) -> Response:
 
 @bp.get("/audio/voices")
 def voices() -> Response:
-    """Voices for ``voice``: Piper voices, then OpenAI names with the voice they speak with."""
+    """Voices for ``voice``: every family's voices (with ``family`` and ``language``), then
+    OpenAI names with the voice they speak with."""
     st = state()
-    default = st.synthesizer.default_voice.name
-    piper = {v.name: v for v in list_voices(st.config.tts.voices_dir)}
+    default = st.synthesizer.default_voice
+    listed = {v.name: v for v in st.voices()}
     data: list[dict[str, Any]] = []
-    for name, info in piper.items():
-        desc = info.describe()
+    for name, info in listed.items():
         data.append(
             {
                 "id": name,
                 "object": "voice",
                 "name": name,
-                "piper_voice": name,
-                "language": desc.get("language"),
-                "default": name == default,
+                "family": info.family,
+                "piper_voice": name if info.family == "piper" else None,
+                "language": info.language,
+                "default": name == default.name,
             }
         )
     for name in OPENAI_VOICES:
-        if name not in piper:
+        if name not in listed:
             data.append(
                 {
                     "id": name,
                     "object": "voice",
                     "name": name,
-                    "piper_voice": default,
+                    "family": default.family,
+                    "piper_voice": default.name if default.family == "piper" else None,
+                    "speaks_as": default.name,
                     "language": None,
                     "default": False,
                 }
@@ -169,8 +178,24 @@ def voices() -> Response:
 
 
 def _model_ids() -> list[str]:
-    names = [v.name for v in list_voices(state().config.tts.voices_dir)]
+    names = [v.name for v in state().voices()]
     return list(MODELS) + [n for n in names if n not in MODELS]
+
+
+def family_voice(family: str, st: DaemonState) -> str:
+    """The voice an OpenAI voice name speaks with under ``model: <family>``: the configured
+    voice when it is of that family, else the family's own default (Kokoro: ``jm_kumo`` in
+    the packaged voices, ``af_heart`` or the first voice in a user's voices file)."""
+    default = st.synthesizer.default_voice
+    if default.family == family:
+        return default.name
+    if family == "piper":
+        return AUTO_FALLBACK["piper"]
+    from_file = kokoro_names(kokoro_voices_path(st.config.tts.kokoro))
+    for name in (AUTO_FALLBACK["kokoro"], "af_heart"):
+        if name in from_file:
+            return name
+    return from_file[0] if from_file else AUTO_FALLBACK["kokoro"]
 
 
 def _model(name: str) -> dict[str, Any]:
@@ -178,8 +203,10 @@ def _model(name: str) -> dict[str, Any]:
 
 
 def _voice(body: dict[str, Any], st: DaemonState) -> str | None:
-    """The Piper voice for the request (``None``: the default)."""
-    piper = st.voice_names()
+    """The voice for the request (``None``: the default): ``model`` picks the family
+    (``kokoro``, ``piper``), ``voice`` the voice (an OpenAI name: the family's default)."""
+    voices = {v.name: v for v in st.voices()}
+    piper = set(voices)
     model = body.get("model")
     if model is None:
         raise UsageError("missing field 'model'", param="model")
@@ -192,6 +219,16 @@ def _voice(body: dict[str, Any], st: DaemonState) -> str | None:
             param="model",
         )
     fallback = model if model in piper else None
+    if model in FAMILY_MODELS:
+        if st.synthesizer.default_voice.family != model:
+            fallback = family_voice(model, st)
+        named = body.get("voice")
+        if isinstance(named, str) and named in voices and voices[named].family != model:
+            raise UsageError(
+                f"voice {named!r} is a {voices[named].family} voice; model {model!r} speaks "
+                f"{model} voices (GET /v1/audio/voices lists each voice's family)",
+                param="voice",
+            )
     voice = body.get("voice")
     if isinstance(voice, dict):  # OpenAI's custom-voice form {"id": "..."}
         voice = voice.get("id")

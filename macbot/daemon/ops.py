@@ -15,7 +15,6 @@ from flask import Blueprint, Response, jsonify
 
 from .. import __version__
 from ..config import auth_token
-from ..core.voices import list_voices
 from .metrics import METRICS_MIME
 from .security import masked
 from .state import state
@@ -61,11 +60,12 @@ def info() -> Response:
 
 @bp.get("/voices")
 def voices() -> Response:
-    """``{"default": name, "voices": [{name, source, language, …}]}``."""
+    """``{"default": name, "voices": [{name, family, language, source, …}]}``: every
+    family's voices (Piper's and Kokoro's) and the blends used so far."""
     st = state()
     return jsonify(
         default=st.synthesizer.default_voice.name,
-        voices=[v.describe() for v in list_voices(st.config.tts.voices_dir)],
+        voices=[v.describe() for v in st.voices()],
     )
 
 

@@ -126,6 +126,10 @@ class OptimizationSupervisor:
         with self._wake:
             if voice.name in self._states or self._stop.is_set():
                 return
+            if voice.family != "piper":  # the Kokoro optimizer is issue 20 item 3's
+                reason = f"the {voice.family} family has no self-optimization here yet"
+                self._states[voice.name] = OptimizationState(voice=voice.name, reason=reason)
+                return
             state = OptimizationState(voice=voice.name, reason="queued")
             self._states[voice.name] = state
             self._queue.append(voice)

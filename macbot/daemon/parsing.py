@@ -11,6 +11,7 @@ from flask import request
 
 from ..core.engines.piper import check_speed
 from ..core.text import TextOptions
+from ..core.voices import is_blend
 from ..errors import EmptyTextError, InvalidType, TextTooLong, UsageError, VoiceNotFoundError
 
 MAX_VOICE_NAME = 100
@@ -76,8 +77,8 @@ def voice_name(value: object, known: Collection[str], key: str = "voice") -> str
     check_string(value, key)
     if value == DEFAULT_VOICE_ALIAS:
         return None
-    if value in known:
-        return value
+    if value in known or is_blend(value):
+        return value  # a blend's parts are checked when it is parsed (a clear error there)
     raise VoiceNotFoundError(
         f"unknown voice {value!r} (available: {', '.join(sorted(known))})",
         hint="GET /voices lists them; a voice file is set in the config file",

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from ..config import AppConfig
 from ..core.playback import Player
 from ..core.synthesizer import Synthesizer
-from ..core.voices import list_voices
+from ..core.voices import VoiceInfo, all_voices
 from .metrics import Metrics
 from .optimizer import OptimizationSupervisor
 
@@ -40,12 +40,18 @@ class DaemonState:
     def ready(self) -> bool:
         return self.synthesizer.loaded and not self.warming
 
+    def voices(self) -> list[VoiceInfo]:
+        """Every family's voices (Piper's, then Kokoro's), the blends used so far, and the
+        configured voice when the config names it by path."""
+        listed = all_voices(self.config.tts, self.synthesizer.used_blends())
+        default = self.synthesizer.default_voice
+        return listed + ([default] if default.name not in {v.name for v in listed} else [])
+
     def voice_names(self) -> set[str]:
         """The voice names a request may give: what ``/voices`` lists, and the configured
-        voice (also when the config names it by path)."""
-        names = {v.name for v in list_voices(self.config.tts.voices_dir)}
-        names.add(self.synthesizer.default_voice.name)
-        return names
+        voice (also when the config names it by path). Blends not used yet are checked when
+        they are parsed (:func:`macbot.core.voices.parse_blend`)."""
+        return {v.name for v in self.voices()}
 
     @property
     def idle(self) -> bool:

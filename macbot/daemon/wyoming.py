@@ -45,7 +45,6 @@ from wyoming.tts import (
 from .. import __version__
 from ..core.audio import AudioChunk, to_pcm16
 from ..core.live import LiveSpeech
-from ..core.voices import list_voices
 from ..errors import EmptyTextError, MacbotError, MissingExtraError, UsageError
 from .state import DaemonState
 
@@ -54,6 +53,8 @@ _LOGGER = logging.getLogger(__name__)
 PROGRAM = "macbot"
 PIPER = Attribution(name="rhasspy", url="https://github.com/OHF-Voice/piper1-gpl")
 """Who made the voices' model architecture (Piper)."""
+KOKORO = Attribution(name="hexgrad", url="https://huggingface.co/hexgrad/Kokoro-82M")
+"""Who made Kokoro-82M (its ONNX export: kokoro-onnx, thewh1teagle)."""
 SAMPLE_WIDTH = 2
 """Bytes per sample: 16-bit PCM."""
 
@@ -159,24 +160,25 @@ class WyomingServer:
 def info(st: DaemonState) -> Info:
     """The ``info`` answer: the ``macbot`` TTS program and its voices."""
     voices = []
-    for voice in list_voices(st.config.tts.voices_dir):
-        facts = voice.describe()
-        language = facts.get("language")
+    for voice in st.voices():
+        language = voice.language
         voices.append(
             TtsVoice(
                 name=voice.name,
-                attribution=PIPER,
+                attribution=KOKORO if voice.family == "kokoro" else PIPER,
                 installed=True,
-                description=f"{voice.name} ({voice.source})",
+                description=f"{voice.name} ({voice.family}, {voice.source})",
                 version=None,
-                languages=[str(language)] if language else [],
+                languages=[language] if language and language != "unknown" else [],
             )
         )
     program = TtsProgram(
         name=PROGRAM,
         attribution=Attribution(name="MacBot TTS", url="https://github.com/OHF-Voice/piper1-gpl"),
         installed=True,
-        description="MacBot TTS: Piper voices with a text front end, streamed by clause",
+        description=(
+            "MacBot TTS: Piper and Kokoro voices with a text front end, streamed by clause"
+        ),
         version=__version__,
         voices=voices,
         supports_synthesize_streaming=True,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import AppConfig
+from ..core.budget import auto_voice
 from ..core.engines.piper import SynthesisOptions
 from ..core.selection import (
     ORIGINAL,
@@ -27,7 +28,7 @@ from ..core.selection import (
     save_tune_record,
     tune_key,
 )
-from ..core.voices import VoiceInfo, configured_voice
+from ..core.voices import VoiceInfo
 from ..errors import NoEngineError
 
 TUNE_SENTENCES = [
@@ -58,7 +59,7 @@ def tune(
     """
     say = progress or (lambda _msg: None)
     chain = chain or tune_chain(config)
-    voice = voice or configured_voice(config.tts)
+    voice = voice or auto_voice(config.tts)
     sentences = sentences or TUNE_SENTENCES
     loaded = {}
     results: dict[str, dict[str, Any]] = {}

@@ -82,6 +82,10 @@ class MLPackageEngine(SentenceStreamer):
     def sample_rate(self) -> int:
         return self.voice_config.sample_rate
 
+    @property
+    def max_phoneme_ids(self) -> int:
+        return self.text.max_phoneme_ids
+
     def describe(self) -> dict[str, object]:
         return {
             "engine_type": self.label,

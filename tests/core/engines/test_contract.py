@@ -1,16 +1,21 @@
 """The engine contract (macbot.core.engines.Engine), checked on every implementation this
 machine can run, of both families: the whole-sentence Piper engine, the split voice's chunked
 engine with its dynamic and its fixed-shape decoder (the CoreML candidate's form, run here on
-the CPU), and Kokoro-82M (the packaged int8 model with its duration output exposed). uvicorn's
-tests run on every implementation of its registry the same way (STYLE.md #17)."""
+the CPU), the .mlpackage engine (over a stand-in for coremltools' model that answers with the
+voice's real output: this machine has no CoreML), and Kokoro-82M (the packaged int8 model with
+its duration output exposed). uvicorn's tests run on every implementation of its registry the
+same way (STYLE.md #17)."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from macbot.core.audio import AudioChunk
 from macbot.core.engines import Engine, SynthesisOptions, registry, streams_within_sentence
+from macbot.core.engines.coreml import MLPackageEngine
 from macbot.core.text.segments import Segment, Span
 
 LONG = (
@@ -23,11 +28,31 @@ OPTIONS = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=
 RATES = {"piper": 22050, "kokoro": 24000}
 
 
-@pytest.fixture(scope="module", params=["piper", "chunked", "chunked-static", "kokoro"])
+class _CoreMLModel:
+    """Stands in for a coremltools model (this machine has no CoreML): answers with the real
+    voice's real output, as a converted model does (one output: the audio)."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+    def predict(self, feed):
+        return {"output": self.session.run(None, feed)[0]}
+
+    def get_spec(self):
+        names = [SimpleNamespace(name=n) for n in ("input", "input_lengths", "scales")]
+        return SimpleNamespace(description=SimpleNamespace(input=names))
+
+
+@pytest.fixture(
+    scope="module", params=["piper", "chunked", "chunked-static", "mlpackage", "kokoro"]
+)
 def engine(request, voice_split) -> Engine:
     voice, folder = voice_split
     if request.param == "piper":
         return registry.load(voice)
+    if request.param == "mlpackage":
+        piper = registry.load(voice)
+        return MLPackageEngine(voice, _CoreMLModel(piper.session), voice.model_path)
     if request.param == "chunked":
         return registry.load(voice, folder, "split", chunk_frames=32, context_frames=12, growth=4.0)
     if request.param == "chunked-static":
