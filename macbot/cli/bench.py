@@ -27,6 +27,7 @@ SUITE_NAMES = (
     "word-timings",
     "kokoro-variants",
     "kokoro-stream",
+    "kokoro-targets",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
@@ -127,6 +128,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=int,
         default=8,
         help="kokoro-variants, kokoro-stream: unseen sentences to time and gate (default: 8)",
+    )
+    parser.add_argument(
+        "--kokoro-gate-sentences",
+        type=int,
+        default=32,
+        help="kokoro-targets: sentences of the self-optimization's quality gate (default: 32)",
     )
     parser.add_argument(
         "--force",

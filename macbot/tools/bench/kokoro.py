@@ -20,7 +20,14 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
+
+from ...config import config_from_dict
+from ...core.engines import registry
 from ...core.kokoro_files import packaged_model, packaged_voices
+from ...core.synthesizer import Synthesizer
+from ...core.voices import bundled_voice, kokoro_voice
+from ..kokoro_optimizer import optimize_voice
 from ..kokoro_variants import (
     BASELINE,
     RECIPES,
@@ -31,10 +38,12 @@ from ..kokoro_variants import (
     measure,
     split_decoder,
 )
-from ..toolkit.phrases import HELDOUT_SENTENCES
-from ..toolkit.transcriber import Transcriber
+from ..optimizer import OptimizeOptions
+from ..toolkit.phrases import HELDOUT_SENTENCES, VERIFY_SENTENCES
+from ..toolkit.transcriber import Transcriber, word_error_rate
+from .livespeech import pair_words
 from .optimize import pareto_front, plot_pareto
-from .registry import markdown, reporter, suite
+from .registry import markdown, p50, reporter, suite
 
 THREADS = 2
 VOICE = "jm_kumo"
@@ -158,3 +167,101 @@ def kokoro_stream_suite(args: argparse.Namespace) -> dict:
     }
     (out / "kokoro-stream.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+@suite("kokoro-targets")
+def kokoro_targets_suite(args: argparse.Namespace) -> dict:
+    """Issue 20's Kokoro targets through the daemon's synthesizer (in-process; the same engine
+    chain, session plan and planning as ``macbot serve``) after its self-optimization into
+    ``OUT/optimized`` (reused by a second run): per-sentence time and the first streamed audio
+    of :data:`REPLY` against kokoro-onnx's ``create()`` on the packaged model (same threads),
+    WER on unseen sentences against Piper's joe, word timings against whisper's."""
+    report = reporter(args)
+    out = _out(args, "kokoro-targets")
+    optimized = (out / "optimized").resolve()
+    config = config_from_dict(
+        {
+            "models": {"tts": {"voice": VOICE, "optimized_dir": str(optimized)}},
+            "voice_assistant": {
+                "performance": {"tts_cache_enabled": False, "tts_cache_persist": False}
+            },
+        }
+    )
+    gate = tuple(VERIFY_SENTENCES[: getattr(args, "kokoro_gate_sentences", None) or 32])
+    report.step(f"self-optimizing Kokoro (gate on {len(gate)} sentences)", None)
+    state = optimize_voice(
+        config,
+        kokoro_voice(VOICE, config.tts.kokoro),
+        OptimizeOptions(gate_sentences=gate, tune_rounds=2, threads=THREADS),
+    )
+    synth = Synthesizer(config)
+    synth.warmup()
+    baseline = kokoro_onnx(packaged_model(), packaged_voices(), THREADS)
+    baseline.create("Hello.", VOICE)
+    sentences = _sentences(args)
+    report.step("per sentence and first audio, in turn", args.rounds * len(sentences))
+    ours = theirs = 0.0
+    first_ours: list[float] = []
+    first_theirs: list[float] = []
+    first_sentence = re.split(r"(?<=[.!?])\s+", REPLY)[0]
+    try:
+        for _ in range(args.rounds):
+            for text in sentences:
+                ours += synth.synthesize(text).seconds
+                started = time.perf_counter()
+                baseline.create(text, VOICE)
+                theirs += time.perf_counter() - started
+                report.advance()
+            started = time.perf_counter()
+            stream = synth.stream(REPLY)
+            next(iter(stream))
+            first_ours.append(time.perf_counter() - started)
+            stream.close()
+            started = time.perf_counter()
+            baseline.create(first_sentence, VOICE)
+            first_theirs.append(time.perf_counter() - started)
+        report.step("WER and word timings on unseen sentences", None)
+        transcriber = Transcriber(threads=THREADS)
+        piper = registry.load(bundled_voice())
+        heard_k, heard_p, starts = [], [], []
+        for text in sentences:
+            result = synth.synthesize(text)
+            heard_k.append(transcriber.transcribe(result.samples, result.sample_rate))
+            words = [(w.word, w.start, w.end) for w in result.words]
+            pairs = pair_words(words, transcriber.words(result.samples, result.sample_rate))
+            starts += [abs(o[1] - h[1]) for o, h in pairs]
+            audio = [c.samples for c in piper.synthesize(text)]
+            heard_p.append(transcriber.transcribe(np.concatenate(audio), piper.sample_rate))
+        engine = synth.info().get("engine")
+    finally:
+        synth.close()
+    rows = [
+        {
+            "target": "per sentence vs kokoro-onnx create()",
+            "value": round(ours / theirs, 3),
+            "limit": "<= 0.75",
+        },
+        {
+            "target": "first streamed audio vs create() of the first sentence",
+            "value": round(p50(first_ours) / p50(first_theirs), 3),
+            "limit": "<= 0.5",
+        },
+        {
+            "target": "WER Kokoro (unseen sentences)",
+            "value": round(word_error_rate(sentences, heard_k), 4),
+            "limit": f"<= Piper joe's {word_error_rate(sentences, heard_p):.4f}",
+        },
+        {
+            "target": "word timings: median |start - whisper's| (s)",
+            "value": round(p50(starts), 3),
+            "limit": "<= 0.10",
+        },
+    ]
+    return {
+        "suite": "kokoro-targets",
+        "winner": state.winner,
+        "engine": engine,
+        "sentences": len(sentences),
+        "rounds": args.rounds,
+        "rows": rows,
+    }
