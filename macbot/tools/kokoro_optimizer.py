@@ -55,10 +55,10 @@ WEIGHTS = {"durations": 2, "quantize": 20, "gate": 50, "tune": 28}
 TIMED = "timed"
 DEFAULT_RECIPES = ("float-matmul", "static-gen")
 """Built by default besides the timed model, and left to the gate and the timing to choose:
-float MatMuls and LSTMs (their dynamic quantization costs more than it saves here; the int8
-Convs stay: this CPU's VNNI makes them faster than float) and static int8 of everything but
-``conv_post`` (docs/OPTIMIZATION.md, "Kokoro"). ``macbot bench kokoro-variants`` measures
-every recipe."""
+float MatMuls and LSTMs with the int8 Convs kept (0.91–1.19× the original in two noisy tune
+runs; float Convs are slower on a CPU with VNNI) and static int8 of everything but
+``conv_post`` (1.60× in the tune step; docs/OPTIMIZATION.md, "Kokoro"). ``macbot bench
+kokoro-variants`` measures every recipe."""
 
 
 def variant_file(optimized_dir: Path, recipe: str) -> Path:
