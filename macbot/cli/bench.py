@@ -28,6 +28,9 @@ SUITE_NAMES = (
     "bad-messages",
     "live-bounds",
     "captions",
+    "kokoro-variants",
+    "kokoro-stream",
+    "kokoro-targets",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
@@ -122,6 +125,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="optimize: seconds between lone-sentence probes during the optimization (default: 1)",
+    )
+    parser.add_argument(
+        "--kokoro-recipes",
+        nargs="*",
+        help="kokoro-variants: recipes to build and measure (default: all of "
+        "macbot.tools.kokoro_variants.RECIPES)",
+    )
+    parser.add_argument(
+        "--kokoro-sentences",
+        type=int,
+        default=8,
+        help="kokoro-variants, kokoro-stream: unseen sentences to time and gate (default: 8)",
+    )
+    parser.add_argument(
+        "--kokoro-gate-sentences",
+        type=int,
+        default=32,
+        help="kokoro-targets: sentences of the self-optimization's quality gate (default: 32)",
     )
     parser.add_argument(
         "--force",

@@ -85,7 +85,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from ..tools.optimizer import RECIPES, OptimizeOptions, optimize
+    from ..tools.kokoro_optimizer import optimize_voice as optimize
+    from ..tools.optimizer import RECIPES, OptimizeOptions
     from ..tools.toolkit.phrases import VERIFY_SENTENCES
 
     if not 1 <= args.sentences <= len(VERIFY_SENTENCES):

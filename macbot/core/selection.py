@@ -235,10 +235,13 @@ class EngineChain:
         """Candidates in priority order: the config's explicit paths, then the variants of
         the voice found in ``optimized_dir`` (fastest measured first), the original last."""
         if voice.family == KOKORO:
+            # the optimizer's Kokoro variants (kokoro.<recipe>.onnx), then the packaged model
+            found = self.found(voice) if self.config.performance.tts_optimize_for_speed else []
             return [
+                *found,
                 Candidate(
                     KOKORO, voice.model_path, KOKORO, self._onnx(), is_variant=False, origin=VOICE
-                )
+                ),
             ]
         piper = self.config.tts.piper
         out: list[Candidate] = []
@@ -270,6 +273,8 @@ class EngineChain:
                 continue
             if manifest.method == "coreml":
                 cand = self._coreml_candidate(model)
+            elif voice.family == KOKORO:
+                cand = Candidate(KOKORO, model, KOKORO, self._onnx())
             else:
                 cand = Candidate(QUANTIZED, model, "onnx", self._onnx())
             cand.name = model.name.removesuffix(".onnx").removeprefix(f"{voice.name}.")

@@ -126,7 +126,7 @@ class OptimizationSupervisor:
         with self._wake:
             if voice.name in self._states or self._stop.is_set():
                 return
-            if voice.family != "piper":  # the Kokoro optimizer is issue 20 item 3's
+            if voice.family not in ("piper", "kokoro"):  # each family has its pipeline
                 reason = f"the {voice.family} family has no self-optimization here yet"
                 self._states[voice.name] = OptimizationState(voice=voice.name, reason=reason)
                 return

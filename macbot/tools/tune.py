@@ -63,7 +63,10 @@ def tune(
     sentences = sentences or TUNE_SENTENCES
     loaded = {}
     results: dict[str, dict[str, Any]] = {}
-    for cand in chain.candidates(voice):
+    candidates = chain.candidates(voice)
+    # the voice's own model: "piper", or "kokoro" for that family
+    original = next((c.name for c in candidates if not c.is_variant), ORIGINAL)
+    for cand in candidates:
         attempt = Attempt(cand.engine_type, str(cand.path), name=cand.name)
         digest = cand.digest_file
         entry: dict[str, Any] = {
@@ -82,8 +85,8 @@ def tune(
             say(f"  rejected: {exc}")
             continue
         entry.update(usable=True, warnings=attempt.warnings)
-    if ORIGINAL not in loaded:
-        raise NoEngineError(f"the original model does not load: {results[ORIGINAL].get('reason')}")
+    if original not in loaded:
+        raise NoEngineError(f"the original model does not load: {results[original].get('reason')}")
 
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
     rtfs: dict[str, list[float]] = {name: [] for name in loaded}
@@ -102,13 +105,13 @@ def tune(
                         break
                 rtfs[name].append(seconds / max(audio, 1e-6))
         say(f"round {r + 1}/{rounds} done")
-    base = statistics.median(rtfs[ORIGINAL])
+    base = statistics.median(rtfs[original])
     for name, values in rtfs.items():
         med = statistics.median(values)
         entry = results[name]
         entry["median_rtf"] = round(med, 5)
         entry["speedup_vs_original"] = round(base / med, 3)
-        if name == ORIGINAL:
+        if name == original:
             entry.update(chosen_ok=True, reason="the original (always allowed)")
         elif med > base:
             entry.update(

@@ -53,6 +53,23 @@ SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 
 
+FIRST_CLAUSE_MIN_REST = 40
+"""A first sentence is cut after its first clause only when at least this many phoneme
+characters follow (a short sentence is one run: cutting it would gain little)."""
+_CLAUSE_END = re.compile(r"[,;:] ")
+
+
+def first_clause(phonemes: str) -> str | None:
+    """The first clause of a sentence's phonemes (up to and including its first ``,``, ``;``
+    or ``:``), when enough of the sentence follows it; else ``None``."""
+    for match in _CLAUSE_END.finditer(phonemes):
+        head = phonemes[: match.start() + 1]
+        if len(phonemes) - len(head) - 1 < FIRST_CLAUSE_MIN_REST:
+            return None
+        return head
+    return None
+
+
 def is_japanese(text: str) -> bool:
     """Whether ``text`` has kana or kanji (it then goes to the Japanese g2p)."""
     return _JAPANESE.search(text) is not None
@@ -234,6 +251,13 @@ class KokoroEngine(SentenceStreamer):
                 split_phonemes(sentence, MAX_TOKENS) if len(sentence) > MAX_TOKENS else [sentence]
             )
             pieces += [(part, j < len(parts) - 1) for j, part in enumerate(parts)]
+        if pieces:
+            # The first audio comes sooner when the first run is short: its first clause
+            # alone, then the rest (docs/OPTIMIZATION.md, "Streaming inside a Kokoro sentence")
+            first, joins = pieces[0]
+            head = first_clause(first)
+            if head is not None:
+                pieces[:1] = [(first[: len(head)], True), (first[len(head) :].strip(), joins)]
         return [
             Sentence(
                 index=i,

@@ -11,8 +11,9 @@ clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), `
 choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
 (live speech: text streamed in, word timings vs whisper), ``bad-messages`` (generated and
 hand-made bad messages on the WebSocket and Wyoming), ``live-bounds`` (Wyoming's loop under
-the longest synthesis, stop after a drop, the clause splitter's cost) and ``captions``
-(caption cues vs whisper's word times).
+the longest synthesis, stop after a drop, the clause splitter's cost), ``captions`` (caption
+cues vs whisper's word times), ``kokoro-variants``, ``kokoro-stream`` and ``kokoro-targets``
+(Kokoro's variants, streaming and targets against kokoro-onnx's ``create()``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from . import (  # noqa: F401  (each registers its suites)
     captions,
     daemon,
     frontend,
+    kokoro,
     livebounds,
     livespeech,
     memory,
