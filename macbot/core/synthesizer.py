@@ -24,7 +24,7 @@ from . import budget
 from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
-from .engines import Engine, SynthesisOptions
+from .engines import Engine, SynthesisOptions, streams_within_sentence
 from .events import Listeners
 from .hashing import cached_sha256, hash_index
 from .memory import release_memory
@@ -384,7 +384,10 @@ class Synthesizer:
         started = time.perf_counter()
         busy = _Busy(self.activity, len(tasks))
         try:
-            job = self.pool.submit([busy.track(task) for task in tasks])
+            # An engine that streams within a sentence gets its first piece out alone on every
+            # core before the next sentence starts (first audio, issue 20).
+            lead = streams_within_sentence(engine)
+            job = self.pool.submit([busy.track(task) for task in tasks], lead=lead)
         except BaseException:
             busy.release()
             raise

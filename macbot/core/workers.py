@@ -136,13 +136,18 @@ def plan_workers(perf: PerformanceConfig, cores: int | None = None) -> WorkerPla
 class Job(Generic[T]):
     """One request's tasks in the pool; iterate :meth:`results` to get their pieces in order."""
 
-    def __init__(self, pool: WorkerPool, job_id: int, tasks: list[Task]) -> None:
+    def __init__(
+        self, pool: WorkerPool, job_id: int, tasks: list[Task], lead: bool = False
+    ) -> None:
         self.id = job_id
         self._pool = pool
         self._pending: deque[tuple[int, Task]] = deque(enumerate(tasks))
         self._slots: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in tasks]
         self.cancelled = False
         self.running = 0
+        self.leading = lead and len(tasks) > 1
+        """The first task runs alone until it yields its first piece (see
+        :meth:`WorkerPool.submit`); cleared then."""
 
     @property
     def size(self) -> int:
@@ -195,12 +200,17 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, tasks: list[Task]) -> Job:
-        """Queue one request's tasks; returns at once."""
+    def submit(self, tasks: list[Task], lead: bool = False) -> Job:
+        """Queue one request's tasks; returns at once.
+
+        ``lead``: the first task runs alone until it has yielded its first piece, and only
+        then do the others start (for engines that stream within a sentence: the first
+        audio then has every core, instead of sharing them with the second sentence).
+        Other requests' tasks are not held back."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("worker pool is closed")
-            job: Job = Job(self, next(self._ids), list(tasks))
+            job: Job = Job(self, next(self._ids), list(tasks), lead)
             if job.size:
                 self._jobs.append(job)
                 self._active[job.id] = job
@@ -259,16 +269,25 @@ class WorkerPool:
 
     def _next(self) -> tuple[Job, int, Task] | None:
         with self._cond:
-            while not self._jobs and not self._closed:
+            while not self._closed:
+                job = next((j for j in self._jobs if not (j.leading and j.running)), None)
+                if job is not None:
+                    break
                 self._cond.wait()
-            if self._closed:
+            else:
                 return None
-            job = self._jobs.popleft()
+            self._jobs.remove(job)
             index, task = job._pending.popleft()
             job.running += 1
             if job._pending:
                 self._jobs.append(job)  # back of the line: the next worker serves another job
             return job, index, task
+
+    def _lead_done(self, job: Job) -> None:
+        """The leading task yielded its first piece: the job's other tasks may start."""
+        with self._cond:
+            job.leading = False
+            self._cond.notify(min(len(job._pending), self.workers))
 
     def _work(self) -> None:
         while True:
@@ -282,11 +301,16 @@ class WorkerPool:
                     if job.cancelled:
                         break
                     slot.put(piece)
+                    if job.leading:
+                        self._lead_done(job)
             except BaseException as exc:  # handed to the consumer, who raises it in order
                 slot.put(_Failure(exc))
             finally:
                 slot.put(_DONE)
                 with self._cond:
+                    if job.leading:
+                        job.leading = False
+                        self._cond.notify_all()
                     job.running -= 1
                     if job.running == 0 and not job._pending:
                         self._active.pop(job.id, None)
