@@ -386,7 +386,7 @@ class Synthesizer:
         try:
             # An engine that streams within a sentence gets its first piece out alone on every
             # core before the next sentence starts (first audio, issue 20).
-            lead = streams_within_sentence(engine)
+            lead = streams_within_sentence(engine) and not options.whole
             job = self.pool.submit([busy.track(task) for task in tasks], lead=lead)
         except BaseException:
             busy.release()
@@ -525,8 +525,10 @@ class Synthesizer:
         options: SynthesisOptions | None = None,
         text_options: TextOptions | None = None,
     ) -> Result:
-        """The whole utterance at once."""
+        """The whole utterance at once (each sentence decoded in one piece: see
+        :attr:`SynthesisOptions.whole`)."""
         started = time.perf_counter()
+        options = replace(options or self.default_options(), whole=True)
         chunks = list(self.stream(text, voice, options, text_options))
         samples, rate = concat(chunks)
         return Result(

@@ -56,6 +56,11 @@ class SynthesisOptions:
     sentence_silence: float = 0.2
     """Seconds of silence after every sentence but the last."""
     volume: float = 1.0
+    whole: bool = False
+    """The consumer waits for whole sentences (a WAV answer, a file): engines that stream
+    within a sentence decode every sentence in one piece instead of chunking the first one
+    for its first audio (the same audio, without the chunks' context and extra runs). Not
+    part of :meth:`key`: it does not change the audio."""
 
     def with_overrides(self, **changes: Any) -> SynthesisOptions:
         """A copy with the non-``None`` values of ``changes`` applied."""

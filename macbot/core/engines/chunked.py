@@ -492,13 +492,14 @@ class ChunkedEngine(SentenceStreamer):
 
         Only the first sentence of a request (:attr:`Sentence.opens_request`) is chunked with
         the dynamic decoder: the audio of the sentences before a later one is its buffer, so it
-        is decoded in one piece (no context overhead). Every chunk has the sentence's
-        ``index``; ``meta`` has ``part`` (from 0) and ``last_part``. The trailing silence
-        rides on the last part. Each word rides on the part where it starts, timed from that
-        part's first sample.
+        is decoded in one piece (no context overhead), and so is every sentence when
+        ``options.whole`` says the consumer waits for whole sentences anyway. Every chunk has
+        the sentence's ``index``; ``meta`` has ``part`` (from 0) and ``last_part``. The
+        trailing silence rides on the last part. Each word rides on the part where it starts,
+        timed from that part's first sample.
         """
         latent, durations = self.encode(sentence.phoneme_ids, options)
-        whole = not sentence.opens_request
+        whole = not sentence.opens_request or options.whole
         windows = self.windows(latent.shape[-1], whole)
         parts = len(windows)
         words = self.word_timings(sentence, durations)
