@@ -527,7 +527,15 @@ def locate_config(path: str | os.PathLike[str] | None = None) -> ConfigLocation:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
-    """Load and validate the configuration found by :func:`locate_config`."""
+    """Load and validate the configuration found by :func:`locate_config`; ``-``: YAML read
+    from standard input (how the daemon hands its config to its optimizer child, leaving no
+    file behind)."""
+    if path is not None and str(path) == "-":
+        try:
+            data = yaml.safe_load(sys.stdin.read())
+        except yaml.YAMLError as exc:
+            raise ConfigError("<stdin>", _yaml_problem(exc), hint=_YAML_HINT) from None
+        return config_from_dict(data or {})
     location = locate_config(path)
     if location.path is None:
         return AppConfig()
