@@ -239,9 +239,13 @@ def watch(parent: int, wait: Callable[[Iterable[int]], int]) -> int:
     watcher = os.fork()
     if watcher:
         return watcher
-    # the watcher: nothing of the optimizer runs here, only the wait
+    # the watcher: nothing of the optimizer runs here, only the wait; it lets go of the child's
+    # pipes so that the daemon sees their end when the child ends
     code = 0
     try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
         if wait((parent, child)) == parent:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
