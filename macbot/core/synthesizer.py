@@ -10,6 +10,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -127,6 +128,8 @@ class Synthesizer:
         self._listeners: Listeners[SynthesisEvent] = Listeners("synthesis")
         self._load_listeners: Listeners[VoiceInfo] = Listeners("voice-load")
         self._engines: OrderedDict[str, PiperEngine] = OrderedDict()
+        self._loading: dict[str, Future[PiperEngine]] = {}
+        """Voices being loaded now (outside ``_lock``), each once."""
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self.decisions: dict[str, Decision] = {}
@@ -154,18 +157,37 @@ class Synthesizer:
         return resolve_voice(voice, self.config.tts.voices_dir)
 
     def engine(self, voice: str | None = None) -> PiperEngine:
-        """The loaded engine for ``voice``, loading it on first use."""
+        """The loaded engine for ``voice``, loading it on first use.
+
+        The load (engine chain, smoke test: seconds) runs outside ``_lock``, once per voice:
+        requests for the same cold voice wait for that one load (and share its error), those of
+        every other voice go on meanwhile."""
         info = self.resolve(voice)
         with self._lock:
             engine = self._engines.get(info.name)
             if engine is not None:
                 self._engines.move_to_end(info.name)
                 return engine
+            loading = self._loading.get(info.name)
+            first = loading is None
+            if loading is None:
+                loading = self._loading[info.name] = Future()
+        if not first:
+            return loading.result()
+        try:
             engine = self.load_engine(info)
+        except BaseException as exc:
+            with self._lock:
+                del self._loading[info.name]
+            loading.set_exception(exc)
+            raise
+        with self._lock:
+            del self._loading[info.name]
             self._engines[info.name] = engine
             while len(self._engines) > MAX_LOADED_VOICES + 1:
                 name = next(n for n in self._engines if n != self.default_voice.name)
                 del self._engines[name]
+        loading.set_result(engine)
         self._load_listeners.notify(info)
         return engine
 
