@@ -25,6 +25,7 @@ SUITE_NAMES = (
     "pareto",
     "websocket",
     "word-timings",
+    "background",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
