@@ -20,6 +20,7 @@ import yaml
 from conftest import SMALL_ARGS, optimized_config
 
 from macbot.core.background import (
+    ENV_PRIORITY,
     PRIO_DARWIN_BG,
     PRIO_DARWIN_PROCESS,
     Darwin,
@@ -82,6 +83,12 @@ def gone(pid: int) -> bool:
 
 def on_ac() -> PowerState:
     return PowerState(False, "AC power")
+
+
+@pytest.fixture(autouse=True)
+def idle_class(monkeypatch):
+    """conftest runs optimizer children nice-19 only; here they are what a user's daemon runs."""
+    monkeypatch.setenv(ENV_PRIORITY, "idle")
 
 
 @pytest.fixture
@@ -311,3 +318,17 @@ def test_on_battery_the_optimizer_waits_and_info_says_why(tmp_path, auto_on, sha
         wait_for(lambda: not supervisor.snapshot()["paused"], 30, "the run going on")
     finally:
         supervisor.stop()
+
+
+@linux_only
+def test_nice_only_leaves_the_scheduler_class_alone(monkeypatch):
+    """$MACBOT_BACKGROUND_PRIORITY=nice (a never-idle machine): nice 19 and nothing more."""
+    monkeypatch.setenv(ENV_PRIORITY, "nice")
+    code = (
+        "import os; from macbot.core.background import Linux; done = Linux().lower(); "
+        "print(os.sched_getscheduler(0) == os.SCHED_IDLE, os.getpriority(os.PRIO_PROCESS, 0))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["False", "19"]
