@@ -26,6 +26,7 @@ from macbot.core.background import (
     Darwin,
     Linux,
     PowerState,
+    kqueue_wait,
     pidfd_wait,
     pmset_power,
     sysfs_power,
@@ -178,19 +179,19 @@ WATCHED = textwrap.dedent(
         child = subprocess.Popen([sys.executable, __file__, "child", str(os.getpid())])
         time.sleep(600)
     else:
-        from macbot.core.background import pidfd_wait, watch
-        watcher = watch(int(sys.argv[2]), pidfd_wait)
+        from macbot.core.background import kqueue_wait, pidfd_wait, watch
+        wait = kqueue_wait if sys.platform == "darwin" else pidfd_wait
+        watcher = watch(int(sys.argv[2]), wait)
         print(os.getpid(), watcher, flush=True)
         time.sleep(600)
     """
 )
 
 
-@linux_only
 def test_the_parent_watcher_kills_a_stopped_child_when_its_parent_is_killed(tmp_path):
     """Found 9 on macOS: a stopped process runs no thread, so a watcher process forked before
     the work waits for the parent (kqueue NOTE_EXIT there) and SIGKILLs the child. The same
-    watcher runs here with pidfd_wait in place of the kqueue."""
+    watcher runs on Linux with pidfd_wait in place of the kqueue."""
     script = tmp_path / "watched.py"
     script.write_text(WATCHED, encoding="utf-8")
     out = tmp_path / "out.txt"
@@ -212,12 +213,23 @@ def test_the_parent_watcher_kills_a_stopped_child_when_its_parent_is_killed(tmp_
             parent.wait(timeout=10)
 
 
-def test_the_watcher_waits_for_whichever_process_ends_first():
+@pytest.mark.parametrize(
+    "wait",
+    [
+        pytest.param(pidfd_wait, marks=linux_only, id="pidfd"),
+        pytest.param(
+            kqueue_wait,
+            marks=pytest.mark.skipif(sys.platform != "darwin", reason="kqueue: macOS"),
+            id="kqueue",
+        ),
+    ],
+)
+def test_the_watcher_waits_for_whichever_process_ends_first(wait):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     quick = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         quick.wait(timeout=30)
-        assert pidfd_wait([sleeper.pid, quick.pid]) == quick.pid
+        assert wait([sleeper.pid, quick.pid]) == quick.pid
     finally:
         sleeper.kill()
         sleeper.wait()
