@@ -141,6 +141,8 @@ def sysfs_power(folder: Path) -> PowerState:
         if kind in ("Mains", "USB", "USB_C", "USB_PD"):
             mains_online = mains_online or _read(supply / "online") == "1"
         elif kind == "Battery" and _read(supply / "present") != "0":
+            if _read(supply / "scope") == "Device":
+                continue  # a wireless mouse's or headset's battery, not the machine's
             capacity, status = _read(supply / "capacity"), _read(supply / "status")
             batteries.append(
                 f"{capacity}%; {status.lower()}" if capacity else status.lower() or "?"

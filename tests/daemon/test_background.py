@@ -303,6 +303,9 @@ def test_sysfs_power_supply_of_a_laptop(tmp_path, online, status, expected):
 
 def test_a_machine_without_a_battery_is_on_ac(tmp_path):
     assert sysfs_power(tmp_path / "absent") == PowerState(False, "AC power (no battery)")
+    # a desktop with a wireless mouse: the mouse's battery is not the machine's
+    supply(tmp_path, "hidpp_battery_0", type="Battery", scope="Device", capacity="40")
+    assert sysfs_power(tmp_path) == PowerState(False, "AC power (no battery)")
 
 
 def test_on_battery_the_optimizer_waits_and_info_says_why(tmp_path, auto_on, shared_synth):
