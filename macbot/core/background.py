@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import psutil
+
 _LOGGER = logging.getLogger(__name__)
 
 BACKGROUND_NICE = 19
@@ -169,8 +171,6 @@ def _threads(proc: Path) -> list[int]:
 
 
 def _idle_io() -> None:
-    import psutil
-
     psutil.Process().ionice(psutil.IOPRIO_CLASS_IDLE)
 
 
