@@ -59,7 +59,21 @@ CONFIG_NAME = "macbot.yaml"
 """File name looked for in the user's config folder."""
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-"""The checkout this package runs from (``piper_voices/`` and ``optimized_models/`` live here)."""
+"""The folder above the package: a source checkout (``piper_voices/`` and ``optimized_models/``
+live here), or ``site-packages`` when installed from a wheel."""
+
+
+def in_checkout(root: Path = PROJECT_ROOT) -> bool:
+    """Whether the package runs from a source checkout (``pyproject.toml`` beside it), not from
+    an install (a wheel in ``site-packages``)."""
+    return (root / "pyproject.toml").is_file()
+
+
+def default_folder(checkout_name: str, data_name: str, root: Path = PROJECT_ROOT) -> Path:
+    """A default data folder: ``root/checkout_name`` in a source checkout (what ``make run``
+    uses), else ``data_name`` in :func:`user_data_dir`: an install never writes into its own
+    tree."""
+    return root / checkout_name if in_checkout(root) else user_data_dir() / data_name
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,11 +263,16 @@ class TTSConfig:
     speed: float = 1.0
     """Speaking rate: 2.0 is twice as fast, 0.5 half as fast (0.25 to 4)."""
 
-    voices_dir: Path = PROJECT_ROOT / "piper_voices"
-    """Where voices named by ``voice`` are looked up."""
+    voices_dir: Path = field(default_factory=lambda: default_folder("piper_voices", "voices"))
+    """Where voices named by ``voice`` are looked up. Default: ``piper_voices/`` in a source
+    checkout, else ``voices/`` in the user's data folder (``~/Library/Application
+    Support/MacBot`` on macOS, ``$XDG_DATA_HOME/macbot`` elsewhere)."""
 
-    optimized_dir: Path = PROJECT_ROOT / "optimized_models"
-    """Where generated models (quantized, split, CoreML caches) are written and found."""
+    optimized_dir: Path = field(
+        default_factory=lambda: default_folder("optimized_models", "optimized")
+    )
+    """Where generated models (quantized, split, CoreML caches) are written and found. Default:
+    ``optimized_models/`` in a source checkout, else ``optimized/`` in the user's data folder."""
 
     piper: PiperSettings = field(default_factory=PiperSettings)
 
@@ -659,7 +678,15 @@ def locate_config(path: str | os.PathLike[str] | None = None) -> ConfigLocation:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
-    """Load and validate the configuration found by :func:`locate_config`."""
+    """Load and validate the configuration found by :func:`locate_config`; ``-``: YAML read
+    from standard input (how the daemon hands its config to its optimizer child, leaving no
+    file behind)."""
+    if path is not None and str(path) == "-":
+        try:
+            data = yaml.safe_load(sys.stdin.read())
+        except yaml.YAMLError as exc:
+            raise ConfigError("<stdin>", _yaml_problem(exc), hint=_YAML_HINT) from None
+        return config_from_dict(data or {})
     location = locate_config(path)
     if location.path is None:
         return AppConfig()

@@ -28,6 +28,10 @@ DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 # a daemon some other process left running on this machine: point the client at a closed port
 # (tests that want a daemon set MACBOT_URL, or their config's port, themselves).
 os.environ["MACBOT_URL"] = "http://127.0.0.1:9"
+# An idle-class optimizer child gets no CPU while other work keeps the machine busy (as other
+# test runs do): the tests that run the pipeline to its end use the old nice-19 child. The
+# background priority itself is tested in tests/daemon/test_background.py, which sets `idle`.
+os.environ["MACBOT_BACKGROUND_PRIORITY"] = "nice"
 # The persistent phrase cache defaults to $XDG_CACHE_HOME/macbot: keep test runs (and the CLI
 # processes they start) out of the user's real cache.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="macbot-test-cache-")

@@ -31,6 +31,7 @@ SUITE_NAMES = (
     "kokoro-variants",
     "kokoro-stream",
     "kokoro-targets",
+    "background",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""

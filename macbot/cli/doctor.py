@@ -112,6 +112,23 @@ def families_check(config: AppConfig) -> dict[str, Any]:
     }
 
 
+def listeners_check(config: AppConfig) -> dict[str, Any]:
+    """The running daemon's ``/health``: its status and the enabled listeners (WebSocket,
+    Wyoming) that could not bind, each with why; ``daemon: false`` when none answers."""
+    from ..client.http import DaemonClient
+    from ..errors import DaemonError, ServiceNotRunning
+
+    try:
+        health = DaemonClient.from_config(config, timeout=2).health(timeout=2)
+    except (ServiceNotRunning, DaemonError) as exc:
+        return {"daemon": False, "reason": str(exc), "failed": {}}
+    return {
+        "daemon": True,
+        "status": health.get("status"),
+        "failed": dict(health.get("failed_listeners") or {}),
+    }
+
+
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from ..core.probes import probe_host
 
@@ -122,6 +139,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "config": config_check(config),
         "optimization": optimization_check(config),
         "families": families_check(config),
+        "listeners": listeners_check(config),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -160,6 +178,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         console.print(f"  [yellow]warning[/yellow]: {escape(warning)}", soft_wrap=True)
     _print_optimization(console, report["optimization"])
     _print_families(console, report["families"])
+    _print_listeners(console, report["listeners"])
     return ExitCode.OK
 
 
@@ -179,6 +198,15 @@ def _print_families(console: Any, fam: dict[str, Any]) -> None:
             console.print(f"  {family}: not measured on this host yet")
     choice = fam["auto_choice"] or "-"
     console.print(f"  auto chooses {escape(choice)}: {escape(fam['auto_reason'])}", soft_wrap=True)
+
+
+def _print_listeners(console: Any, listeners: dict[str, Any]) -> None:
+    if not listeners["daemon"]:
+        console.print(f"daemon: not running ({escape(listeners['reason'])})", soft_wrap=True)
+        return
+    console.print(f"daemon: {escape(str(listeners['status']))}")
+    for name, why in listeners["failed"].items():
+        console.print(f"  [red]{escape(name)} not listening[/red]: {escape(why)}", soft_wrap=True)
 
 
 def _print_optimization(console: Any, opt: dict[str, Any]) -> None:

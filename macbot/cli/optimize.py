@@ -4,7 +4,6 @@ fastest that keeps quality (what the daemon does by itself in the background).""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -85,6 +84,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
+    if args.background:  # first, before onnxruntime starts a thread or loads a model
+        _into_background()
     from ..tools.kokoro_optimizer import optimize_voice as optimize
     from ..tools.optimizer import RECIPES, OptimizeOptions
     from ..tools.toolkit.phrases import VERIFY_SENTENCES
@@ -166,12 +167,27 @@ def summary_table(state) -> Table:
     return table
 
 
+PARENT_ENV = "MACBOT_OPTIMIZER_PARENT"
+"""The daemon's pid, set by the supervisor (``getppid`` would already be 1 if the daemon died
+before the child asked)."""
+
+
+def _into_background() -> None:
+    """Background priority, and death with the daemon (:mod:`macbot.core.background`)."""
+    from ..core.background import host
+
+    system = host()
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit():  # first: once the priority shows in /proc, the tie is made too
+        system.tie_to_parent(int(parent))
+    done = system.lower()
+    print(f"background priority: {'; '.join(done)}", file=sys.stderr, flush=True)
+
+
 def _background(config: AppConfig, voice, options, optimize) -> int:
-    """The daemon's child: nice 19, JSON state lines, exit if the daemon goes away."""
+    """The daemon's child: JSON state lines, exit if the daemon goes away."""
     from ..core.optimization import EVENT
 
-    with contextlib.suppress(OSError):  # not allowed here: still correct, only less polite
-        os.nice(19)
     parent = os.getppid()
     resumed = [0]
 

@@ -122,7 +122,11 @@ def _status(manager, config: AppConfig, as_json: bool) -> int:
         if status.detail:
             print(f"detail:    {status.detail}")
         if health.get("ready"):
-            print(f"health:    ok at {health['url']} (macbot {health.get('version', '?')})")
+            shown = health.get("status", "ok")
+            print(f"health:    {shown} at {health['url']} (macbot {health.get('version', '?')})")
+            failed = health.get("failed_listeners") or {}
+            for name, why in failed.items() if isinstance(failed, dict) else ():
+                print(f"           {name} not listening: {why}")
         else:
             print(f"health:    not answering at {health['url']}: {health.get('error', 'starting')}")
     # The lines above say why; the exit code says it to scripts.

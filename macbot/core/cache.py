@@ -7,6 +7,10 @@ engine variant, the model file's sha256 and the synthesis options.
 With a ``directory``, entries also live on disk (one ``KEY.npz`` per phrase, written atomically)
 and are loaded at start, most recently used last, so the phrases an assistant repeats every day
 are instant after a restart too. Files that cannot be read are skipped with a warning.
+
+A file is written as ``.tmp-PID-*.npz`` and renamed into place. A crash can leave one behind:
+at start and on :meth:`PhraseCache.clear` every temporary file whose writer is gone (its pid not
+running) or that is older than :data:`TEMP_MAX_AGE_S` is removed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +37,10 @@ _LOGGER = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"\s+")
 _KEY = re.compile(r"^[0-9a-f]{64}$")
+TEMP_PREFIX = ".tmp-"
+TEMP_MAX_AGE_S = 600.0
+"""A temporary cache file older than this is stale even if its writer's pid runs (a write takes
+milliseconds; the pid may have been reused)."""
 FORMAT_VERSION = 2
 """Bumped when the on-disk layout or the key recipe changes (old files then never match)."""
 
@@ -142,6 +151,7 @@ class PhraseCache:
         if self.directory is not None and self.directory.is_dir():
             for path in self.directory.glob("*.npz"):
                 self._unlink(path.stem)
+            self._sweep_temp()
         return len(keys)
 
     def __len__(self) -> int:
@@ -201,7 +211,8 @@ class PhraseCache:
                     "spoken": [[w.word, w.start, w.end] for w in item.spoken],
                 }
             )
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+            prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".npz")
             try:
                 with os.fdopen(fd, "wb") as fh:
                     np.savez(fh, samples=item.samples.astype(np.float32), meta=np.array(meta))
@@ -232,8 +243,11 @@ class PhraseCache:
         assert self.directory is not None
         if not self.directory.is_dir():
             return
+        self._sweep_temp()
         files = []
         for path in self.directory.glob("*.npz"):
+            if path.name.startswith(TEMP_PREFIX):
+                continue  # another process writing now (stale ones are gone)
             try:
                 files.append((path.stat().st_mtime, path))
             except OSError:
@@ -264,6 +278,37 @@ class PhraseCache:
             _LOGGER.info("phrase cache: removed %d phrases of an older cache format", stale)
         if self.loaded:
             _LOGGER.info("phrase cache: %d phrases loaded from %s", len(self), self.directory)
+
+    def _sweep_temp(self) -> None:
+        """Remove the temporary files that no live writer will rename (a crash left them)."""
+        assert self.directory is not None
+        removed = 0
+        now = time.time()
+        for path in self.directory.glob(f"{TEMP_PREFIX}*"):
+            try:
+                age = now - path.stat().st_mtime
+                if _writer_alive(path.name) and age < TEMP_MAX_AGE_S:
+                    continue
+                path.unlink()
+                removed += 1
+            except OSError as exc:  # gone meanwhile (its writer renamed it), or not ours to remove
+                _LOGGER.debug("phrase cache: left %s: %s", path, exc)
+        if removed:
+            _LOGGER.info("phrase cache: removed %d temporary files left by a crash", removed)
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process that writes ``.tmp-PID-*.npz`` runs (unknown pid: assumed not)."""
+    pid = name[len(TEMP_PREFIX) :].split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it runs, as another user
+        return True
+    return True
 
 
 def _read(path: Path) -> CachedAudio:

@@ -10,6 +10,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -130,6 +131,8 @@ class Synthesizer:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._blends: dict[str, VoiceInfo] = {}
         """Blends used since start (listed by ``/voices`` once used)."""
+        self._loading: dict[str, Future[Engine]] = {}
+        """Voices being loaded now (outside ``_lock``), each once."""
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self.decisions: dict[str, Decision] = {}
@@ -199,20 +202,39 @@ class Synthesizer:
             return list(self._blends.values())
 
     def engine(self, voice: str | None = None) -> Engine:
-        """The loaded engine for ``voice``, loading it on first use."""
+        """The loaded engine for ``voice``, loading it on first use.
+
+        The load (engine chain, smoke test: seconds) runs outside ``_lock``, once per voice:
+        requests for the same cold voice wait for that one load (and share its error), those of
+        every other voice go on meanwhile."""
         info = self.resolve(voice)
         with self._lock:
             engine = self._engines.get(info.name)
             if engine is not None:
                 self._engines.move_to_end(info.name)
                 return engine
+            loading = self._loading.get(info.name)
+            first = loading is None
+            if loading is None:
+                loading = self._loading[info.name] = Future()
+        if not first:
+            return loading.result()
+        try:
             engine = self.load_engine(info)
+        except BaseException as exc:
+            with self._lock:
+                del self._loading[info.name]
+            loading.set_exception(exc)
+            raise
+        with self._lock:
+            del self._loading[info.name]
             self._engines[info.name] = engine
             if info.source == "blend":
                 self._blends[info.name] = info
             while len(self._engines) > MAX_LOADED_VOICES + 1:
                 name = next(n for n in self._engines if n != self.default_voice.name)
                 del self._engines[name]
+        loading.set_result(engine)
         self._load_listeners.notify(info)
         return engine
 
@@ -220,7 +242,9 @@ class Synthesizer:
         """Build the engine for ``voice`` through the engine chain (CoreML → quantized →
         original, or the ``macbot tune`` choice, streaming through the voice's split when it
         has one), with this synthesizer's session plan; the decision is kept for ``/info``."""
-        for other in list(self._engines.values()):  # a Kokoro voice shares its model's session
+        with self._lock:  # loads run outside the lock (issue 21 item 8): copy under it
+            loaded = list(self._engines.values())
+        for other in loaded:  # a Kokoro voice shares its model's session
             share = getattr(other, "with_voice", None)
             same = (other.voice.config_path, other.voice.model_path) == (
                 voice.config_path,

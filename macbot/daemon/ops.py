@@ -24,10 +24,18 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/health")
 def health() -> tuple[Response, int]:
-    """``{"status": "ok"|"starting", "ready": bool, "version": str}``; 503 until the voice
-    has been loaded and run once."""
-    ready = state().ready
-    body = jsonify(status="ok" if ready else "starting", ready=ready, version=__version__)
+    """``{"status": "ok"|"starting"|"degraded", "ready": bool, "version": str,
+    "failed_listeners": {name: why}}``; 503 until the voice has been loaded and run once.
+    ``degraded`` (200: HTTP serves): an enabled WebSocket or Wyoming listener could not bind."""
+    st = state()
+    ready = st.ready
+    status = "starting" if not ready else "degraded" if st.failed_listeners else "ok"
+    body = jsonify(
+        status=status,
+        ready=ready,
+        version=__version__,
+        failed_listeners=dict(st.failed_listeners),
+    )
     return body, 200 if ready else 503
 
 

@@ -3,8 +3,14 @@
 Graph editing and quantization never enter the daemon's process (nor its memory): the daemon
 starts ``python -m macbot optimize --background`` for each loaded voice whose results in
 ``optimized_dir`` are missing or stale (:func:`macbot.core.optimization.check`), one voice at
-a time. The child runs at the lowest CPU priority with one onnxruntime thread and prints its
-state as JSON lines; the supervisor keeps the latest for ``/info`` and the menu bar.
+a time. The child runs really in the background (:mod:`macbot.core.background`: its own
+session at autogroup nice 19, ``SCHED_IDLE`` and idle I/O on Linux, background QoS on macOS)
+with one onnxruntime thread, dies with the daemon (even while stopped), reads the daemon's
+config from its standard input (no file left behind) and prints its state as JSON lines; the
+supervisor keeps the latest for ``/info`` and the menu bar.
+
+Heavy work runs on AC power only, as Spotlight and Time Machine do: on battery a run waits to
+start, or is stopped until the machine is plugged in again, and ``/info`` says why.
 
 While the synthesizer is busy (any request being synthesized) the child is stopped with
 SIGSTOP and continued with SIGCONT when it is idle again, so a sentence spoken during an
@@ -23,16 +29,15 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..config import AppConfig, auto_optimize
+from ..core.background import PowerState, host
 from ..core.optimization import EVENT, OptimizationState, check
 from ..core.selection import EngineChain
 from ..core.synthesizer import Synthesizer
@@ -43,12 +48,19 @@ _LOGGER = logging.getLogger(__name__)
 STDERR_LINES = 40
 """Last lines of the child's stderr kept for the reason of a failure."""
 
+POWER_POLL_S = 30.0
+"""How often the power source is read while a run waits or runs."""
+
+PARENT_ENV = "MACBOT_OPTIMIZER_PARENT"
+"""The daemon's pid for the child (``macbot.cli.optimize`` reads it)."""
+
 
 class OptimizationSupervisor:
     """Runs and watches the background optimizer for the voices of one synthesizer.
 
     ``extra_args``: appended to the child's command line (tests make the run small with
     ``--sentences``, ``--rounds``, ``--recipes``). ``python``: the interpreter to run.
+    ``power``: reads AC or battery (default: this system's); ``power_poll_s``: how often.
     """
 
     def __init__(
@@ -57,11 +69,18 @@ class OptimizationSupervisor:
         synthesizer: Synthesizer,
         extra_args: Sequence[str] = (),
         python: str = sys.executable,
+        power: Callable[[], PowerState] | None = None,
+        power_poll_s: float = POWER_POLL_S,
     ) -> None:
         self.config = config
         self.synth = synthesizer
         self.extra_args = list(extra_args)
         self.python = python
+        self.power = power or host().power
+        self.power_poll_s = power_poll_s
+        self._busy = False
+        self._on_battery: str | None = None
+        """Why the child waits for power (``None``: on AC)."""
         self.enabled, self.why = auto_optimize(config)
         self._states: dict[str, OptimizationState] = {}
         self._queue: collections.deque[VoiceInfo] = collections.deque()
@@ -173,14 +192,60 @@ class OptimizationSupervisor:
     def _on_activity(self, busy: bool) -> None:
         """SIGSTOP the child while the synthesizer is busy, SIGCONT when it is idle."""
         with self._lock:
-            proc = self._proc
-            if proc is None or proc.poll() is not None or busy == self._stopped_child:
-                return
-            _signal(proc, signal.SIGSTOP if busy else signal.SIGCONT)
-            self._stopped_child = busy
-            for state in self._states.values():
-                if state.state == "running":
-                    state.paused = busy
+            self._busy = busy
+            self._apply_pause()
+
+    def _apply_pause(self) -> None:
+        """Stop the child while the synthesizer is busy or the machine is on battery, continue
+        it otherwise (called with ``_lock`` held)."""
+        stop = self._busy or self._on_battery is not None
+        proc = self._proc
+        if proc is None or proc.poll() is not None or stop == self._stopped_child:
+            return
+        _signal(proc, signal.SIGSTOP if stop else signal.SIGCONT)
+        self._stopped_child = stop
+        for state in self._states.values():
+            if state.state == "running":
+                state.paused = stop
+
+    # -- power -------------------------------------------------------------------------------
+
+    def _read_power(self) -> str | None:
+        """Why heavy work waits now (on battery), or ``None`` on AC."""
+        try:
+            power = self.power()
+        except Exception as exc:  # an unreadable power source must not stop optimization
+            _LOGGER.debug("power source unknown, assuming AC: %s", exc)
+            return None
+        return f"waiting for AC power: {power.detail}" if power.on_battery else None
+
+    def _wait_for_power(self, voice: VoiceInfo) -> bool:
+        """Block while on battery, ``/info`` saying why; ``False`` when stopped meanwhile."""
+        while not self._stop.is_set():
+            why = self._read_power()
+            if why is None:
+                return True
+            self._set(voice.name, state="idle", reason=why)
+            _LOGGER.info("optimization of %s %s", voice.name, why)
+            with self._wake:
+                self._wake.wait(self.power_poll_s)
+        return False
+
+    def _watch_power(self, proc: subprocess.Popen, voice: str) -> None:
+        """While the child runs: stop it on battery (``/info`` saying why), continue on AC."""
+        while proc.poll() is None and not self._stop.is_set():
+            why = self._read_power()
+            with self._lock:
+                changed = why != self._on_battery
+                self._on_battery = why
+                self._apply_pause()
+                state = self._states.get(voice)
+                if changed and state is not None and state.state == "running":
+                    state.reason = why or "on AC power again"
+            if changed:
+                _LOGGER.info("optimization of %s: %s", voice, why or "on AC power again")
+            with self._wake:
+                self._wake.wait(self.power_poll_s)
 
     # -- the worker thread -------------------------------------------------------------------
 
@@ -212,6 +277,8 @@ class OptimizationSupervisor:
             self._replace(state)
             _LOGGER.info("optimization of %s: %s", voice.name, state.reason)
             return
+        if not self._wait_for_power(voice):
+            return
         _LOGGER.info("optimizing %s in the background: %s", voice.name, why)
         self._set(voice.name, state="running", reason=why or "", started_at=None)
         started = time.monotonic()
@@ -234,29 +301,43 @@ class OptimizationSupervisor:
 
     def _run_child(self, voice: VoiceInfo) -> OptimizationState | None:
         """Run ``macbot optimize --background`` for ``voice``; the last state it printed."""
-        config_file = self._config_file()
-        command = [self.python, "-m", "macbot", "--config", str(config_file), "optimize"]
+        command = [self.python, "-m", "macbot", "--config", "-", "optimize"]
         command += ["--background", *self._voice_args(voice), *self.extra_args]
         last: OptimizationState | None = None
         tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         proc: subprocess.Popen | None = None
         try:
+            # its own session: the terminal's Ctrl-C is the daemon's to handle, and on Linux
+            # the session is the autogroup that the child sets to nice 19. PR_SET_PDEATHSIG
+            # fires when the forking thread ends: this thread, which waits for the child.
             proc = subprocess.Popen(
                 command,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 text=True,
-                start_new_session=True,  # the terminal's Ctrl-C is the daemon's to handle
+                start_new_session=True,
+                env={**os.environ, PARENT_ENV: str(os.getpid())},
             )
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError):  # it died at once: its stderr says why
+                proc.stdin.write(self._config_text())
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
             with self._lock:
-                self._proc, self._stopped_child = proc, False
-            if self.synth.activity.busy:
-                self._on_activity(True)
+                self._proc, self._stopped_child, self._on_battery = proc, False, None
+                self._busy = self.synth.activity.busy
+                self._apply_pause()
             errors = threading.Thread(
                 target=self._read_stderr, args=(proc, tail), name="macbot-optimizer-log"
             )
             errors.start()
+            threading.Thread(
+                target=self._watch_power,
+                args=(proc, voice.name),
+                name="macbot-optimizer-power",
+                daemon=True,
+            ).start()
             assert proc.stdout is not None
             for line in proc.stdout:
                 state = _parse(line)
@@ -271,7 +352,8 @@ class OptimizationSupervisor:
         finally:
             with self._lock:
                 self._proc = None
-            config_file.unlink(missing_ok=True)
+            with self._wake:
+                self._wake.notify_all()  # the power watcher ends with the child
             if proc is not None:
                 for pipe in (proc.stdout, proc.stderr):
                     if pipe is not None:
@@ -295,14 +377,11 @@ class OptimizationSupervisor:
             return []
         return ["--voice", str(voice.model_path)]
 
-    def _config_file(self) -> Path:
-        """The daemon's effective config for the child (the token left out)."""
+    def _config_text(self) -> str:
+        """The daemon's effective config for the child's standard input (the token left out)."""
         data = self.config.to_dict()
         data["server"]["auth_token"] = None
-        handle, name = tempfile.mkstemp(prefix="macbot-optimize-", suffix=".yaml")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            yaml.safe_dump(data, out)
-        return Path(name)
+        return yaml.safe_dump(data)
 
     # -- state -------------------------------------------------------------------------------
 

@@ -212,6 +212,7 @@ class Reloader:
                 metrics=state.metrics,
                 optimizer=optimizer,
             )
+            state_of(app).failed_listeners = state.failed_listeners  # started once, at start
             self.server.swap_app(app)
             if optimizer is None:
                 state.optimizer.stop()
@@ -267,12 +268,17 @@ class Listener(Protocol):
 
 
 def start_listeners(
-    config: AppConfig, current: Callable[[], DaemonState], http_port: int
+    config: AppConfig,
+    current: Callable[[], DaemonState],
+    http_port: int,
+    failed: dict[str, str] | None = None,
 ) -> list[Listener]:
     """Start the WebSocket (``server.websocket``) and the Wyoming server (``server.wyoming``)
-    when enabled. One that cannot bind (its port taken) is logged and left out: the HTTP API,
-    the daemon's main job, keeps running."""
+    when enabled. One that cannot bind (its port taken) is logged, left out and recorded in
+    ``failed`` (name → why): the HTTP API, the daemon's main job, keeps running, and
+    ``/health`` answers ``degraded`` naming it (docs/SERVICE.md)."""
     started: list[Listener] = []
+    failed = {} if failed is None else failed
     ws = config.server.websocket
     if ws.enabled:
         try:
@@ -282,7 +288,8 @@ def start_listeners(
                 ).start()
             )
         except OSError as exc:
-            _LOGGER.error("WebSocket not started on port %d: %s", ws.port, exc)
+            failed["websocket"] = f"cannot listen on {config.server.host}:{ws.port}: {exc}"
+            _LOGGER.error("WebSocket not started: %s", failed["websocket"])
     wy = config.server.wyoming
     if wy.enabled:
         try:
@@ -290,7 +297,8 @@ def start_listeners(
                 WyomingServer(current, wy.host, wy.port, wy.zeroconf, wy.max_connections).start()
             )
         except OSError as exc:
-            _LOGGER.error("Wyoming server not started on %s:%d: %s", wy.host, wy.port, exc)
+            failed["wyoming"] = f"cannot listen on {wy.host}:{wy.port}: {exc}"
+            _LOGGER.error("Wyoming server not started: %s", failed["wyoming"])
     return started
 
 
@@ -313,7 +321,9 @@ def serve(config: AppConfig) -> int:
         channel_timeout=config.server.channel_timeout,
     )
     reloader = Reloader(server)
-    listeners = start_listeners(config, lambda: state_of(server.app), server.port)
+    listeners = start_listeners(
+        config, lambda: state_of(server.app), server.port, state.failed_listeners
+    )
     failure: list[BaseException] = []
 
     def _warm() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
@@ -31,6 +31,11 @@ class DaemonState:
     optimizer: OptimizationSupervisor
     warming: bool = False
     """``True`` from start until the voice has run once (``/health`` answers 503)."""
+
+    failed_listeners: dict[str, str] = field(default_factory=dict)
+    """Listeners beside HTTP (``websocket``, ``wyoming``) that are enabled but could not bind,
+    each with why: ``/health`` says ``degraded`` and ``macbot doctor`` names them. Shared by
+    the apps of later config reloads (the listeners only start with the daemon)."""
 
     requests_in_flight: int = 0
     """Requests of this app that have started and not yet been torn down (a reload closes

@@ -182,7 +182,7 @@ def test_checker_catches_a_nonconforming_body(spec):
 
         @staticmethod
         def json():
-            return {"status": "ok", "ready": "yes", "version": "0.1.0"}
+            return {"status": "ok", "ready": "yes", "version": "0.1.0", "failed_listeners": {}}
 
     with pytest.raises(AssertionError, match="not of type 'boolean'"):
         check(spec, Fake(), "/health", "get")

@@ -13,7 +13,8 @@ choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timi
 hand-made bad messages on the WebSocket and Wyoming), ``live-bounds`` (Wyoming's loop under
 the longest synthesis, stop after a drop, the clause splitter's cost), ``captions`` (caption
 cues vs whisper's word times), ``kokoro-variants``, ``kokoro-stream`` and ``kokoro-targets``
-(Kokoro's variants, streaming and targets against kokoro-onnx's ``create()``).
+(Kokoro's variants, streaming and targets against kokoro-onnx's ``create()``), ``background``
+(piper-tts in another session while the daemon optimizes itself, against alone).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import sys
 
 from . import (  # noqa: F401  (each registers its suites)
+    background,
     badmessages,
     captions,
     daemon,
