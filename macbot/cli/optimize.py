@@ -151,8 +151,8 @@ def summary_table(state) -> Table:
             else "-"
         )
         verdict = c.get("verdict", "-")
-        if verdict == "rejected" and c.get("reasons"):
-            verdict = f"rejected: {c['reasons'][0]}"
+        if verdict == "rejected":
+            verdict = "rejected: " + "; ".join(rejection(c))
         table.add_row(
             c["name"],
             f"{c['speedup']:.2f}×" if c.get("speedup") else "-",
@@ -163,6 +163,19 @@ def summary_table(state) -> Table:
             "yes" if c.get("chosen") else "",
         )
     return table
+
+
+def rejection(candidate: dict[str, Any]) -> list[str]:
+    """Why a candidate row was rejected: the checks that failed (rows of older records have
+    only ``reasons``: those that are not a passed check)."""
+    failed = candidate.get("failed")
+    if failed is None:
+        failed = [
+            r
+            for r in candidate.get("reasons", [])
+            if "<=" not in r and not r.startswith("provisional")
+        ]
+    return list(failed) or ["no reason recorded"]
 
 
 def _background(config: AppConfig, voice, options, optimize) -> int:

@@ -15,10 +15,11 @@ import argparse
 import io
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..client.http import DaemonClient
-from ..client.say import POLICIES, WordPrinter, say_via_daemon, speed_for_rate
+from ..client.say import POLICIES, ProgressLine, WordPrinter, say_via_daemon, speed_for_rate
 from ..config import AppConfig
 from ..core.voices import resolve_voice
 from ..errors import (
@@ -176,6 +177,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             wait=args.wait,
             policy=args.policy,
             progress=printer,
+            made=ProgressLine.for_text(text, speed) if output is not None else None,
         )
         if result is not None:
             if output is not None:
@@ -235,6 +237,7 @@ def _say_here(
 ) -> int:
     """Synthesize in this process (no daemon, ``--local``, ``-a``, or in-process-only
     options)."""
+    from ..core.audio import concat
     from ..core.formats import write_file
     from ..core.playback import Player, SoundDeviceOutput
     from ..core.synthesizer import Synthesizer
@@ -255,10 +258,18 @@ def _say_here(
             speaker=args.speaker,
         )
         if output is not None:
-            with spinner("synthesizing…"):
-                result = synth.synthesize(text, args.voice, options)
-            write_file(output, result.samples, result.sample_rate)
-            _made(output, result.duration)
+            made = ProgressLine.for_text(text, options.speed)
+            chunks = []
+            try:
+                with spinner("synthesizing…") if not made.enabled else nullcontext():
+                    for chunk in synth.stream(text, args.voice, options):
+                        chunks.append(chunk)
+                        made.update(sum(c.duration for c in chunks))
+            finally:
+                made.close()
+            samples, rate = concat(chunks)
+            write_file(output, samples, rate)
+            _made(output, len(samples) / rate)
             return ExitCode.OK
         assert player is not None
         job = player.submit(synth.stream(text, args.voice, options))

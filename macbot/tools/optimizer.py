@@ -688,6 +688,7 @@ class Optimizer:
             "wer_original": q.get("wer_original"),
             "verdict": "usable" if m.verdict and m.verdict.usable else "rejected",
             "reasons": list(m.verdict.reasons) if m.verdict else [],
+            "failed": m.verdict.failures() if m.verdict else ["not measured"],
             "speedup": None,
             "median_rtf": None,
             "chosen": False,

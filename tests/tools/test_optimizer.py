@@ -141,6 +141,31 @@ def test_a_corrupt_artifact_is_rebuilt(optimized, tmp_path):
     assert "changed since the manifest was written" not in rejected.get("split/dec-conv", "")
 
 
+def test_running_macbot_split_again_keeps_the_run_valid(optimized, tmp_path):
+    """Issue 19 item 8: `macbot split` (as ENGINES.md says) rewrote the split's manifest, and
+    the next start called the split "damaged or replaced" and optimized from scratch."""
+    from macbot import cli
+
+    folder, _, _ = optimized
+    voice = bundled_voice()
+    copy = tmp_path / "resplit"
+    shutil.copytree(folder, copy)
+    manifest = split_dir_for(voice, copy) / "manifest.json"
+    before = manifest.read_bytes()
+    assert check(EngineChain(config_for(copy), preoptimize=False), voice)[0] is None
+    code = cli.main(["split", "--model", str(voice.model_path), "--output", str(copy)])
+    assert code == 0
+    assert manifest.read_bytes() != before  # written again (its timing differs at least)
+    chain = EngineChain(config_for(copy), preoptimize=False)
+    assert check(chain, voice)[0] is None
+    # a manifest that no longer describes this voice's split is still a damaged artifact
+    data = json.loads(manifest.read_text())
+    data["source_sha256"] = "0" * 64
+    manifest.write_text(json.dumps(data))
+    why, _ = check(EngineChain(config_for(copy), preoptimize=False), voice)
+    assert why is not None and "manifest.json changed since it was made" in why
+
+
 def test_cli_background_prints_json_states(optimized, tmp_path):
     """`macbot optimize --background` (what the daemon runs): one JSON state per line, the
     last one done; here every step is reused, so it is quick."""
