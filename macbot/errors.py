@@ -76,6 +76,8 @@ class ExitCode(enum.IntEnum):
     """An optional package is not installed (the message names the extra to install)."""
     UNSUPPORTED_FORMAT = 12
     """``say -o``: the file's extension names no audio format MacBot writes."""
+    DOWNLOAD_FAILED = 13
+    """``voices download``: the voice could not be fetched (no such voice, no network)."""
     SERVICE_FAILED = 20
     """``service``: launchctl/systemctl refused or is missing (the message says why)."""
     SERVICE_NOT_RUNNING = 21
@@ -354,6 +356,13 @@ class ModelNotFoundError(MacbotError):
     code = "model_file_not_found"
     exit_code = ExitCode.MODEL_NOT_FOUND
     http_status = 404
+
+
+class DownloadError(MacbotError):
+    """A voice could not be downloaded (the catalogue has no such voice, or no network)."""
+
+    code = "download_failed"
+    exit_code = ExitCode.DOWNLOAD_FAILED
 
 
 class QuantizationError(MacbotError):

@@ -136,6 +136,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         if step.state == "skipped":
             console.print(f"{step.name}: skipped: {escape(step.reason)}")
     console.print(f"Chosen: {escape(state.reason)}")
+    busy = [c for c in state.candidates if c.get("busy")]
+    for c in busy:
+        console.print(f"{c['name']}: {escape(c['busy'])}; run `macbot optimize --force` when idle")
     return ExitCode.OK
 
 
@@ -155,7 +158,7 @@ def summary_table(state) -> Table:
             verdict = "rejected: " + "; ".join(rejection(c))
         table.add_row(
             c["name"],
-            f"{c['speedup']:.2f}×" if c.get("speedup") else "-",
+            speed_text(c),
             f"{c['size_mb']:.1f}" if c.get("size_mb") is not None else "-",
             f"{c['mcd_db']:.2f}" if c.get("mcd_db") is not None else "-",
             wer,
@@ -163,6 +166,17 @@ def summary_table(state) -> Table:
             "yes" if c.get("chosen") else "",
         )
     return table
+
+
+def speed_text(row: dict[str, Any]) -> str:
+    """``1.76× (1.70–1.82)``: the median over the timing rounds and their range."""
+    if not row.get("speedup"):
+        return "-"
+    text = f"{row['speedup']:.2f}×"
+    if row.get("speedup_range"):
+        low, high = row["speedup_range"]
+        text += f" ({low:.2f}–{high:.2f})"
+    return text + (" busy" if row.get("busy") else "")
 
 
 def rejection(candidate: dict[str, Any]) -> list[str]:
