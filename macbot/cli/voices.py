@@ -62,6 +62,10 @@ def register(sub) -> None:
     download.add_argument("--force", action="store_true", help="fetch it again if installed")
     remove = command(actions, "remove", help="remove an installed voice")
     remove.add_argument("name", help="the voice's name (as `macbot voices` lists it)")
+    for action in (add, download, remove):
+        action.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON"
+        )
     parser.set_defaults(handler=run)
 
 

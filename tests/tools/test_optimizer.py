@@ -273,3 +273,29 @@ def test_a_voice_the_split_cannot_handle_skips_it_with_the_reason(tmp_path):
     chain = EngineChain(config_for(tmp_path / "opt"), preoptimize=False)
     assert [c.name for c in chain.found(voice)] == ["static"]
     assert chain.found(bundled_voice()) == []
+
+
+def test_the_speed_up_is_the_median_over_rounds_with_its_range(optimized):
+    """Issue 19 item 8: the winner's speed-up read 1.055×, 1.695×, 1.76× or 1.78× depending
+    on the command. One measure everywhere (tune.json, optimize.json, /info, the page): per
+    round the original's median RTF / the candidate's, then the median and range of rounds,
+    and a note when the rounds disagree too much to decide."""
+    from macbot.cli.optimize import speed_text
+    from macbot.tools.tune import spread
+
+    calm = spread([[0.2, 0.2], [0.2, 0.22], [0.2, 0.2]], [[0.1, 0.1], [0.11, 0.11], [0.1, 0.1]])
+    assert calm["speedup_rounds"] == [2.0, 1.909, 2.0]
+    assert calm["speedup_vs_original"] == 2.0 and calm["speedup_range"] == [1.909, 2.0]
+    assert calm["busy"] is None
+    busy = spread([[0.2], [0.2], [0.2]], [[0.1], [0.25], [0.12]])
+    assert busy["speedup_range"] == [0.8, 2.0]
+    assert busy["busy"].startswith("the machine was too busy to decide: per-round speed-ups")
+    assert speed_text({"speedup": 2.0, "speedup_range": [1.909, 2.0]}) == "2.00× (1.91–2.00)"
+    _folder, state, _reports = optimized
+    timed = [c for c in state.candidates if c.get("speedup")]
+    assert timed
+    for row in timed:
+        low, high = row["speedup_range"]
+        assert low <= row["speedup"] <= high
+    if state.winner != ORIGINAL:
+        assert "median over the timing rounds" in state.reason
