@@ -10,6 +10,7 @@ import os
 import shutil
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ SCREENSHOTS = os.environ.get("MACBOT_SCREENSHOTS")
 
 def screenshot(driver, name: str) -> None:
     if SCREENSHOTS:
-        driver.set_window_size(1100, 1000)
+        driver.set_window_size(1100, 1350)
         driver.save_screenshot(str(Path(SCREENSHOTS) / name))
 
 
@@ -240,12 +241,17 @@ def test_the_optimization_is_a_list_of_steps_with_progress_and_the_gain(
         assert "kokoro" in auto and "rtf 0.21" in auto and "rtf 0.08" in auto
         if SCREENSHOTS:  # a page in use: words spoken, the chart drawn
             browser.execute_script("showAuto(null)")
-            for _ in range(2):
-                browser.find_element("id", "speak").click()
-                wait_until(browser, "return document.body.dataset.state === 'done'")
-            wait_until(
-                browser, "return Number(document.getElementById('chart').dataset.points) > 1"
-            )
+            box = browser.find_element("id", "text")
+            for text in (
+                "Good morning. The weather today is sunny with a light breeze.",
+                "Your next meeting starts in fifteen minutes.",
+                "It costs $1,234 at 5:30pm.",
+            ):
+                box.clear()
+                box.send_keys(text)
+                assert press_speak(browser) == "done"
+                time.sleep(2.5)  # one look at the metrics after each
+            wait_until(browser, CHART_POINTS + " > 1")
             screenshot(browser, "page.png")
     finally:
         server.request_stop()
