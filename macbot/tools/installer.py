@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from piper import download_voices as piper_download
 
 from ..core.sessions import SessionPlan, open_session
 from ..core.text.frontend import missing_rules
@@ -282,8 +283,6 @@ class _Counted:
 @contextlib.contextmanager
 def _piper_downloader(base_url: str, progress: Progress) -> Iterator[Any]:
     """piper-tts's downloader module, fetching from ``base_url`` and counting bytes."""
-    from piper import download_voices as piper_download
-
     url_format, urlopen = piper_download.URL_FORMAT, piper_download.urlopen
     if not url_format.startswith(PIPER_BASE_URL):  # piper changed its layout: say so
         raise DownloadError(f"piper-tts's downloader has an unknown URL layout: {url_format}")
