@@ -3,7 +3,9 @@ minute on the 2-core test machine).
 
 Starts the real daemon (``python -m macbot serve``) on a free port with an empty
 ``optimized_dir`` and the background optimizer on, then asks ``/speak`` with ``timestamps``
-every half second until the answer carries words. Prints one JSON line: seconds to a
+every half second until the answer carries words (by default it first waits, reading
+``/info``, until the engine streams through the split; ``--speak-all-along`` speaks all the
+time instead, which pauses the optimizer for each request). Prints one JSON line: seconds to a
 healthy daemon, to the first words, the engine then, the optimizer's step at that moment, and
 the load average. Usage: ``python scripts/first_timings.py`` (wrap it in ``flock`` on a shared
 machine).
@@ -79,6 +81,13 @@ def main() -> int:
                 pass
             time.sleep(0.2)
         result["ready_s"] = round(time.monotonic() - started, 1)
+        # /info is cheap; a /speak every half second would keep the synthesizer busy, and the
+        # daemon pauses its optimizer while it synthesizes (--speak-all-along measures that)
+        while "--speak-all-along" not in sys.argv and time.monotonic() - started < LIMIT_S:
+            decision = get(base + "/info").get("engine_decision") or {}
+            if decision.get("streaming") or str(decision.get("winner")).startswith("split/"):
+                break
+            time.sleep(0.5)
         while time.monotonic() - started < LIMIT_S:
             answer = post(base + "/speak", {"text": TEXT, "play": False, "timestamps": True})
             if answer.get("words"):

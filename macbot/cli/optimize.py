@@ -193,21 +193,12 @@ def rejection(candidate: dict[str, Any]) -> list[str]:
 
 
 def _background(config: AppConfig, voice, options, optimize) -> int:
-    """The daemon's child: nice 19 after the split, JSON state lines, exit if the daemon goes
-    away."""
+    """The daemon's child: nice 19, JSON state lines, exit if the daemon goes away."""
     from ..core.optimization import EVENT
 
+    with contextlib.suppress(OSError):  # not allowed here: still correct, only less polite
+        os.nice(19)
     parent = os.getppid()
-    niced = [False]
-
-    def lowest_priority() -> None:
-        # The split (the first step, seconds, and what gives word timings) runs at normal
-        # priority so that a busy machine does not hold a fresh install's timings back for
-        # minutes; the daemon still pauses it while it synthesizes. Then nice 19.
-        niced[0] = True
-        with contextlib.suppress(OSError):  # not allowed here: still correct, only less polite
-            os.nice(19)
-
     resumed = [0]
 
     def on_continue(_signum, _frame) -> None:
@@ -219,8 +210,6 @@ def _background(config: AppConfig, voice, options, optimize) -> int:
     def report(state) -> None:
         if os.getppid() != parent:  # the daemon died: nobody reads the results
             sys.exit(int(ExitCode.INTERRUPTED))
-        if not niced[0] and state.step != "split":
-            lowest_priority()
         line = json.dumps({"event": EVENT, "state": state.to_dict()})
         try:
             sys.stdout.write(line + "\n")
