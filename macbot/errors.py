@@ -83,6 +83,8 @@ class ExitCode(enum.IntEnum):
     2: Claude Code reads exit 2 from a hook as "block", and would keep the agent going.)"""
     MODEL_DAMAGED = 14
     """A packaged model's parts are missing or fail their SHA-256 check (reinstall them)."""
+    DOWNLOAD_FAILED = 15
+    """``voices download``: the voice could not be fetched (no such voice, no network)."""
     SERVICE_FAILED = 20
     """``service``: launchctl/systemctl refused or is missing (the message says why)."""
     SERVICE_NOT_RUNNING = 21
@@ -390,6 +392,13 @@ class ModelNotFoundError(MacbotError):
     code = "model_file_not_found"
     exit_code = ExitCode.MODEL_NOT_FOUND
     http_status = 404
+
+
+class DownloadError(MacbotError):
+    """A voice could not be downloaded (the catalogue has no such voice, or no network)."""
+
+    code = "download_failed"
+    exit_code = ExitCode.DOWNLOAD_FAILED
 
 
 class QuantizationError(MacbotError):

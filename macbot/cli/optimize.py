@@ -138,6 +138,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         if step.state == "skipped":
             console.print(f"{step.name}: skipped: {escape(step.reason)}")
     console.print(f"Chosen: {escape(state.reason)}")
+    busy = [c for c in state.candidates if c.get("busy")]
+    for c in busy:
+        console.print(f"{c['name']}: {escape(c['busy'])}; run `macbot optimize --force` when idle")
     return ExitCode.OK
 
 
@@ -153,11 +156,11 @@ def summary_table(state) -> Table:
             else "-"
         )
         verdict = c.get("verdict", "-")
-        if verdict == "rejected" and c.get("reasons"):
-            verdict = f"rejected: {c['reasons'][0]}"
+        if verdict == "rejected":
+            verdict = "rejected: " + "; ".join(rejection(c))
         table.add_row(
             c["name"],
-            f"{c['speedup']:.2f}×" if c.get("speedup") else "-",
+            speed_text(c),
             f"{c['size_mb']:.1f}" if c.get("size_mb") is not None else "-",
             f"{c['mcd_db']:.2f}" if c.get("mcd_db") is not None else "-",
             wer,
@@ -182,6 +185,28 @@ def _into_background() -> None:
         system.tie_to_parent(int(parent))
     done = system.lower()
     print(f"background priority: {'; '.join(done)}", file=sys.stderr, flush=True)
+def speed_text(row: dict[str, Any]) -> str:
+    """``1.76× (1.70–1.82)``: the median over the timing rounds and their range."""
+    if not row.get("speedup"):
+        return "-"
+    text = f"{row['speedup']:.2f}×"
+    if row.get("speedup_range"):
+        low, high = row["speedup_range"]
+        text += f" ({low:.2f}–{high:.2f})"
+    return text + (" busy" if row.get("busy") else "")
+
+
+def rejection(candidate: dict[str, Any]) -> list[str]:
+    """Why a candidate row was rejected: the checks that failed (rows of older records have
+    only ``reasons``: those that are not a passed check)."""
+    failed = candidate.get("failed")
+    if failed is None:
+        failed = [
+            r
+            for r in candidate.get("reasons", [])
+            if "<=" not in r and not r.startswith("provisional")
+        ]
+    return list(failed) or ["no reason recorded"]
 
 
 def _background(config: AppConfig, voice, options, optimize) -> int:

@@ -16,10 +16,11 @@ import base64
 import io
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..client.http import DaemonClient
-from ..client.say import WordPrinter, say_via_daemon, speed_for_rate
+from ..client.say import ProgressLine, WordPrinter, say_via_daemon, speed_for_rate
 from ..config import PLAYBACK_POLICIES, SPEED_RANGE, AppConfig
 from ..core.captions import CAPTION_EXTENSIONS, caption_format
 from ..core.voices import find_voice
@@ -192,6 +193,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             wait=args.wait,
             policy=args.policy,
             progress=printer,
+            made=ProgressLine.for_text(text, speed) if output is not None else None,
         )
         if result is not None:
             if output is not None:
@@ -339,6 +341,7 @@ def _say_here(
 ) -> int:
     """Synthesize in this process (no daemon, ``--local``, ``-a``, or in-process-only
     options)."""
+    from ..core.audio import concat
     from ..core.formats import write_file
     from ..core.playback import Player, SoundDeviceOutput
     from ..core.synthesizer import Synthesizer
@@ -359,10 +362,18 @@ def _say_here(
             speaker=args.speaker,
         )
         if output is not None:
-            with spinner("synthesizing…"):
-                result = synth.synthesize(text, args.voice, options)
-            write_file(output, result.samples, result.sample_rate)
-            _made(output, result.duration)
+            made = ProgressLine.for_text(text, options.speed)
+            chunks = []
+            try:
+                with spinner("synthesizing…") if not made.enabled else nullcontext():
+                    for chunk in synth.stream(text, args.voice, options):
+                        chunks.append(chunk)
+                        made.update(sum(c.duration for c in chunks))
+            finally:
+                made.close()
+            samples, rate = concat(chunks)
+            write_file(output, samples, rate)
+            _made(output, len(samples) / rate)
             return ExitCode.OK
         assert player is not None
         job = player.submit(synth.stream(text, args.voice, options))

@@ -1,5 +1,5 @@
-"""``macbot service install|uninstall|start|stop|status|logs``: the daemon as a launchd agent
-(macOS) or a systemd user unit (Linux)."""
+"""``macbot service install|uninstall|start|restart|stop|status|logs``: the daemon as a
+launchd agent (macOS) or a systemd user unit (Linux)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def register(sub) -> None:
     )
     command(actions, "uninstall", help="stop the service and remove the agent/unit")
     command(actions, "start", help="start (or restart) the service")
+    command(actions, "restart", help="restart the service (the same as start)")
     command(actions, "stop", help="stop the service (it starts again at the next login)")
     status = command(actions, "status", help="the manager's view plus the daemon's /health")
     status.add_argument("--json", action="store_true", help="print JSON (default: lines)")
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         done = manager.install(ServiceSpec(config_path=_service_config(args, config)))
     elif args.action == "uninstall":
         done = manager.uninstall()
-    elif args.action == "start":
+    elif args.action in ("start", "restart"):
         done = manager.start()
     elif args.action == "stop":
         done = manager.stop()

@@ -284,6 +284,25 @@ def quantize_options(args: argparse.Namespace) -> tuple[list[str], Any]:
     return methods, options
 
 
+def next_step(path: Path, manifest: Manifest, optimized_dir: Path) -> str:
+    """What to do with a usable variant: nothing in ``optimized_dir`` (the engine chain finds
+    it there by its manifest: no config key since issue 13); elsewhere, move it there."""
+    if "wer_variant" not in (manifest.quality or {}):
+        return (
+            f"Next: {path.name} has no WER measurement: the daemon uses a variant it finds only "
+            "after the quality gate measured it (`macbot verify` with the quality extra)."
+        )
+    if Path(path).resolve().parent != Path(optimized_dir).resolve():
+        return (
+            f"Next: move {path.name} and its manifest into {optimized_dir} "
+            "(models.tts.optimized_dir): the daemon finds variants there by their manifests."
+        )
+    return (
+        f"Next: nothing to set: the daemon finds {path.name} in {optimized_dir} at its next "
+        "start; `macbot tune` times it against the others here first."
+    )
+
+
 def cmd_quantize(args: argparse.Namespace, config: AppConfig) -> int:
     """Make every asked-for variant, measure it and write its manifest; print a summary."""
     from ..tools.toolkit.variants import build
@@ -326,12 +345,9 @@ def cmd_quantize(args: argparse.Namespace, config: AppConfig) -> int:
         console.print(f"{path}: " + "; ".join(manifest.verdict.reasons if manifest.verdict else []))
         if note:
             console.print(f"  note: {note}")
-    usable = [path for path, m in results if m.verdict and m.verdict.usable]
+    usable = [(path, m) for path, m in results if m.verdict and m.verdict.usable]
     if usable:
-        console.print(
-            f"Next: the engine chain can use {usable[0].name}: set "
-            f"models.tts.piper.quantized_path to it, then `macbot tune` to time it here."
-        )
+        console.print(next_step(*usable[0], Path(config.tts.optimized_dir)))
     else:
         console.print("No variant passed the quality gate; the daemon keeps the original.")
     return ExitCode.OK

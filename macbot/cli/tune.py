@@ -12,6 +12,7 @@ from rich.table import Table
 from ..config import AppConfig
 from ..errors import ExitCode, UsageError
 from .common import command, out_console, spinner
+from .optimize import speed_text
 
 
 def register(sub) -> None:
@@ -52,12 +53,14 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             e.get("name") or e["engine_type"],
             Path(e["path"]).name,
             str(e.get("median_rtf") if e.get("median_rtf") is not None else "-"),
-            str(e.get("speedup_vs_original", "-")),
+            speed_text({"speedup": e.get("speedup_vs_original"), **e}),
             "yes" if e.get("chosen_ok") else "no",
             escape(e.get("reason", "")),
         )
     console = out_console()
     console.print(table)
+    if record.get("busy"):
+        console.print(f"[yellow]{escape(record['busy'])}[/]: run it again when the machine is idle")
     console.print(
         f"Saved to {chain.tune_path}. The daemon uses {record['winner']} from its next start "
         "(restart it: macbot service start)."

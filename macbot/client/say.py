@@ -4,9 +4,14 @@ in-process when it returns ``None`` (no daemon answers)."""
 
 from __future__ import annotations
 
+import io
 import logging
+import struct
+import sys
+import time
+import wave
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from ..config import SPEED_RANGE
 from ..errors import DaemonError, DaemonUnavailable, NoAudioDeviceError, UsageError
@@ -57,6 +62,83 @@ class WordPrinter:
         self.printed = max(self.printed, len(words))
 
 
+class ProgressLine:
+    """One line on a terminal's stderr, rewritten as audio is made: ``macbot: 12.3 s of ~40 s
+    of audio (31%), 4 s``. Silent when stderr is not a terminal (scripts and pipes get only
+    the final line). ``expected``: the audio's length guessed from the words and the speed."""
+
+    def __init__(self, expected: float, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.expected = max(expected, 0.1)
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self.shown = False
+
+    @classmethod
+    def for_text(cls, text: str, speed: float | None, stream: IO[str] | None = None):
+        return cls(len(text.split()) / NATURAL_WPM * 60.0 / (speed or 1.0), stream)
+
+    def update(self, seconds: float) -> None:
+        """``seconds`` of audio are made so far."""
+        if not self.enabled:
+            return
+        share = min(seconds / self.expected, 0.99)
+        elapsed = time.monotonic() - self.started
+        self.stream.write(
+            f"\rmacbot: {seconds:.1f} s of ~{max(self.expected, seconds):.0f} s of audio "
+            f"({100 * share:.0f}%), {elapsed:.0f} s\x1b[K"
+        )
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        """Clear the line (the caller prints what was made)."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def fetch_wav(
+    client: DaemonClient,
+    text: str,
+    voice: str | None,
+    speed: float | None,
+    progress: ProgressLine,
+) -> SpeakResult:
+    """The daemon's WAV of ``text``, streamed (``/speak`` with ``stream``) so that
+    ``progress`` follows the audio as it comes; the WAV's sizes are set at the end."""
+    body: dict[str, Any] = {"text": text, "play": False, "stream": True, "format": "wav"}
+    if voice is not None:
+        body["voice"] = voice
+    if speed is not None:
+        body["speed"] = speed
+    data = bytearray()
+    header: tuple[int, int, int] | None = None  # channels, rate, bytes per sample
+    start = 0
+    for piece in client.stream("POST", "/speak", body):
+        data += piece
+        if header is None:
+            found = data.find(b"data", 12)
+            if found < 0 or len(data) < found + 8:
+                continue
+            channels, rate = struct.unpack_from("<HI", data, 22)
+            header, start = (channels, rate, struct.unpack_from("<H", data, 34)[0] // 8), found + 8
+        channels, rate, width = header
+        progress.update((len(data) - start) / (channels * rate * width))
+    if header is None:
+        raise DaemonError(0, "the daemon's stream held no WAV audio")
+    channels, rate, width = header
+    frames = bytes(data[start:])
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setframerate(rate)
+        wav.setsampwidth(width)
+        wav.writeframes(frames)
+    duration = len(frames) / (channels * rate * width)
+    return SpeakResult(info={"duration": round(duration, 3)}, wav=out.getvalue())
+
+
 def say_via_daemon(
     client: DaemonClient,
     text: str,
@@ -67,11 +149,13 @@ def say_via_daemon(
     wait: bool = True,
     policy: str | None = None,
     progress: WordPrinter | None = None,
+    made: ProgressLine | None = None,
 ) -> SpeakResult | None:
     """Speak ``text`` with the daemon (``play``), or get its WAV back (``result.wav``).
     ``None`` when no daemon answers, so the caller synthesizes in-process. ``policy`` is
     ``/speak``'s; with ``progress`` it waits and hands the job's progress to the printer as
-    the words play.
+    the words play. Without ``play``, ``made`` follows the audio as the daemon makes it
+    (streamed: a long text is not silent for minutes on a terminal).
 
     The daemon's refusals raise :class:`~macbot.errors.DaemonError`, whose exit code is the
     one its error ``code`` has here (an unknown voice exits 4, as in-process); a daemon
@@ -81,6 +165,11 @@ def say_via_daemon(
         if not client.ready(wait=STARTING_WAIT):
             _LOGGER.info("no daemon ready at %s: synthesizing in-process", client.url)
             return None
+        if not play and made is not None and made.enabled:
+            try:
+                return fetch_wav(client, text, voice, speed, made)
+            finally:
+                made.close()
         result = client.speak(text, voice, speed, play=play, policy=policy)
         if not play:
             return result

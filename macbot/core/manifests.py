@@ -37,6 +37,17 @@ class Verdict:
     usable: bool
     reasons: list[str] = field(default_factory=list)
     """Why it passed or failed, one line each (bounds and measured values)."""
+    failed: list[str] | None = None
+    """The checks that failed (those of ``reasons`` that made it unusable); ``None`` in
+    manifests written before this field: :meth:`failures` then reads them from ``reasons``."""
+
+    def failures(self) -> list[str]:
+        """Why it is not usable: the checks that failed (empty when usable)."""
+        if self.usable:
+            return []
+        if self.failed is not None:
+            return list(self.failed)
+        return [r for r in self.reasons if "<=" not in r and not r.startswith("provisional")]
 
 
 @dataclass

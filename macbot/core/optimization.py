@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..version import __version__
+from .engines.chunked import DECODER_FILE, ENCODER_FILE, SPLIT_SUFFIX
+from .manifests import FOLDER_MANIFEST, Manifest
 from .records import find_record, save_record
 from .selection import EngineChain, tune_key
 from .voices import VoiceInfo
@@ -174,10 +176,31 @@ def check(chain: EngineChain, voice: VoiceInfo) -> tuple[str | None, dict[str, A
         path = chain.optimized_dir / rel
         if not path.is_file():
             return f"{rel} is missing: rebuilding it", record
-        if chain.sha256(path) != digest:
+        if chain.sha256(path) != digest and not _same_split(chain, voice, rel, record):
             return f"{rel} changed since it was made (damaged or replaced): rebuilding it", record
     timed = {c.get("name") for c in record.get("candidates", [])}
     for cand in chain.found(voice):
         if cand.name not in timed:
             return f"variant {cand.name} in {chain.optimized_dir} was never timed here", record
     return None, record
+
+
+def _same_split(chain: EngineChain, voice: VoiceInfo, rel: str, record: dict[str, Any]) -> bool:
+    """``rel`` is the manifest of the voice's split, written again (``macbot split`` run by
+    hand, as ENGINES.md says) over the same encoder and decoder: still the split this run
+    made, not a damaged one (issue 19 item 8: the next start optimized from scratch)."""
+    path = Path(rel)
+    if path.name != FOLDER_MANIFEST or not path.parent.name.endswith(SPLIT_SUFFIX):
+        return False
+    artifacts = record.get("artifacts") or {}
+    try:
+        manifest = Manifest.read(chain.optimized_dir / rel)
+    except (OSError, ValueError, TypeError):
+        return False
+    if manifest.method != "split" or manifest.source_sha256 != chain.sha256(voice.model_path):
+        return False
+    for name in (ENCODER_FILE, DECODER_FILE):
+        recorded = artifacts.get(str(path.parent / name))
+        if recorded is None or manifest.files.get(name) != recorded:
+            return False
+    return True

@@ -33,8 +33,10 @@ PAD, BOS, EOS, SPACE = "_", "^", "$", " "
 """Piper's special phonemes: padding after every phoneme, sentence start and end, word gap."""
 
 NO_DURATIONS = (
-    "the engine has no phoneme durations: use a split voice (`macbot split`, format 2 or later) "
-    "or a voice model with piper's alignment output (python -m piper.patch_voice_with_alignment)"
+    "the engine has no phoneme durations yet: the background optimizer's first step makes the "
+    "voice's split, which has them, and swaps it in (within a minute of a fresh start); or run "
+    "`macbot split`, or use a voice model with piper's alignment output "
+    "(python -m piper.patch_voice_with_alignment)"
 )
 """Why a request asking for word timings gets none."""
 

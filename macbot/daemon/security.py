@@ -49,7 +49,7 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 OPEN_PATHS = frozenset({"/health"})
 """Routes that need no token (launchd and monitors poll them)."""
 
-PAGE_PATHS = frozenset({"/"})
+PAGE_PATHS = frozenset({"/", "/favicon.ico"})
 """Pages an HTTP ``GET`` may load without a token: the try-it page is static and holds no
 secret; everything it fetches needs the token. (Only over HTTP: the WebSocket's path is
 ``/`` too, and it needs the token.)"""

@@ -144,18 +144,35 @@ class SystemdManager:
         return ServiceError(f"systemctl --user {what} failed: {detail}")
 
     def install(self, spec: ServiceSpec) -> list[str]:
+        """Write the unit, reload systemd, enable and start it. When systemd cannot be asked
+        or refuses, the unit file is put back as it was (removed when there was none), so
+        that ``status`` never says installed after a failed install (issue 19 item 9)."""
         text = build_unit(spec)
         parse_unit(text)  # a unit we cannot read back is a bug; fail before writing
+        previous = self.path.read_text(encoding="utf-8") if self.path.is_file() else None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(text, encoding="utf-8")
-        done = [f"wrote {self.path}"]
-        result = self._systemctl("daemon-reload")
-        if not result.ok:
-            raise self._fail("daemon-reload", result)
-        result = self._systemctl("enable", "--now", UNIT)
-        if not result.ok:
-            raise self._fail("enable --now", result)
-        return [*done, f"enabled and started {UNIT} (systemctl --user enable --now)"]
+        for what in (("daemon-reload",), ("enable", "--now", UNIT)):
+            result = self.runner.run(["systemctl", "--user", *what])
+            if result.ok and not _no_bus(result):
+                continue
+            undone = self._put_back(previous)
+            if _no_bus(result):  # the message tells the unit file's state as it now is
+                raise ServiceError(self._no_bus_message(result))
+            if result.returncode == NOT_FOUND:
+                raise ServiceError(
+                    f"systemctl not found: the background service needs systemd; {undone}"
+                )
+            raise ServiceError(f"{self._fail(' '.join(what), result)}; {undone}")
+        return [f"wrote {self.path}", f"enabled and started {UNIT} (systemctl --user enable --now)"]
+
+    def _put_back(self, previous: str | None) -> str:
+        """The unit file as it was before a failed install; says what was done."""
+        if previous is None:
+            self.path.unlink(missing_ok=True)
+            return f"removed {self.path} again: nothing is installed"
+        self.path.write_text(previous, encoding="utf-8")
+        return f"put the previous {self.path} back"
 
     def uninstall(self) -> list[str]:
         done: list[str] = []

@@ -690,6 +690,7 @@ class Optimizer:
             "wer_original": q.get("wer_original"),
             "verdict": "usable" if m.verdict and m.verdict.usable else "rejected",
             "reasons": list(m.verdict.reasons) if m.verdict else [],
+            "failed": m.verdict.failures() if m.verdict else ["not measured"],
             "speedup": None,
             "median_rtf": None,
             "chosen": False,
@@ -800,6 +801,8 @@ class Optimizer:
             )
             row["median_rtf"] = r.get("median_rtf")
             row["speedup"] = r.get("speedup_vs_original")
+            row["speedup_range"] = r.get("speedup_range")
+            row["busy"] = r.get("busy")
             row["chosen"] = name == record["winner"]
             if not r.get("chosen_ok", False) and r.get("reason"):
                 row["reasons"] = [*row.get("reasons", []), f"not chosen: {r['reason']}"]
@@ -832,6 +835,11 @@ def _why(winner: str, rows: dict[str, dict[str, Any]]) -> str:
             return "the original: no candidate could be made here"
         return "the original: no candidate both passed the quality gate and ran faster"
     parts = [f"{row.get('speedup') or '?'}× the original's speed"]
+    if row.get("speedup_range"):
+        low, high = row["speedup_range"]
+        parts[0] += f" (median over the timing rounds, {low:.2f}–{high:.2f}×)"
+    if row.get("busy"):
+        parts.append(row["busy"])
     if row.get("wer") is not None:
         original = 100 * (row.get("wer_original") or 0)
         parts.append(f"WER {100 * row['wer']:.1f}% vs the original's {original:.1f}%")

@@ -12,6 +12,7 @@ onnxruntime version, CPU model, providers); the daemon follows it at the next st
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -38,6 +39,31 @@ TUNE_SENTENCES = [
     "Turning off the lights in the living room and the kitchen now.",
 ]
 """Typical assistant replies (short and long)."""
+
+BUSY_SPREAD = 1.25
+"""Per-round speed-ups whose largest is more than this times the smallest, or that fall on
+both sides of 1: the machine was too busy (other work ran between rounds) to decide."""
+
+
+def spread(base: list[list[float]], rtfs: list[list[float]]) -> dict[str, Any]:
+    """The speed-up over the original, measured the one way every command reports it: per
+    round, the original's median RTF over the sentences / the candidate's (timed in turn);
+    then the median over the rounds and the range. ``busy`` says why the rounds disagree too
+    much to decide (``None``: they agree)."""
+    rounds = [statistics.median(b) / statistics.median(r) for b, r in zip(base, rtfs, strict=True)]
+    low, high = min(rounds), max(rounds)
+    busy = None
+    if high > BUSY_SPREAD * low or low < 1.0 < high:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        busy = f"the machine was too busy to decide: per-round speed-ups {low:.2f}–{high:.2f}×" + (
+            f" (load average {load:.1f})" if load is not None else ""
+        )
+    return {
+        "speedup_vs_original": round(statistics.median(rounds), 3),
+        "speedup_range": [round(low, 3), round(high, 3)],
+        "speedup_rounds": [round(x, 3) for x in rounds],
+        "busy": busy,
+    }
 
 
 def tune(
@@ -90,10 +116,13 @@ def tune(
 
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
     rtfs: dict[str, list[float]] = {name: [] for name in loaded}
+    per_round: dict[str, list[list[float]]] = {name: [] for name in loaded}
     for engine in loaded.values():  # warm every session once
         list(engine.synthesize(sentences[0], options))
     pauses = paused or (lambda: 0)
     for r in range(rounds):
+        for name in loaded:
+            per_round[name].append([])
         for text in sentences:
             for name, engine in loaded.items():
                 for _attempt in range(5):  # a pause inside a timing: take it again
@@ -104,13 +133,14 @@ def tune(
                     if pauses() == before:
                         break
                 rtfs[name].append(seconds / max(audio, 1e-6))
+                per_round[name][-1].append(seconds / max(audio, 1e-6))
         say(f"round {r + 1}/{rounds} done")
     base = statistics.median(rtfs[original])
     for name, values in rtfs.items():
         med = statistics.median(values)
         entry = results[name]
         entry["median_rtf"] = round(med, 5)
-        entry["speedup_vs_original"] = round(base / med, 3)
+        entry.update(spread(per_round[original], per_round[name]))
         if name == original:
             entry.update(chosen_ok=True, reason="the original (always allowed)")
         elif med > base:
@@ -119,8 +149,11 @@ def tune(
                 reason=f"slower than the original (median RTF {med:.4f} vs {base:.4f})",
             )
         else:
+            low, high = entry["speedup_range"]
             entry.update(
-                chosen_ok=True, reason=f"{base / med:.2f}× the original's speed, quality ok"
+                chosen_ok=True,
+                reason=f"{entry['speedup_vs_original']:.2f}× the original's speed (median of "
+                f"{rounds} rounds, {low:.2f}–{high:.2f}×), quality ok",
             )
     allowed = [e for e in results.values() if e.get("chosen_ok")]
     winner = min(allowed, key=lambda e: e["median_rtf"])["name"]
@@ -133,6 +166,9 @@ def tune(
         "rounds": rounds,
         "sentences": len(sentences),
         "winner": winner,
+        "busy": "; ".join(f"{e['name']}: {e['busy']}" for e in results.values() if e.get("busy"))
+        or None,
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "results": list(results.values()),
     }
     save_tune_record(chain.tune_path, record)

@@ -176,3 +176,68 @@ def test_progress_in_process_prints_each_word_as_it_plays(
     )
     assert code == ExitCode.OK
     assert capsys.readouterr().out.splitlines() == ["Hello", "Dave", "See", "you", "at", "noon"]
+
+
+LONG = " ".join(
+    f"Sentence number {n} of a long reply, read out while a file is written." for n in range(6)
+)
+
+
+def say_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``macbot say`` with its stderr on a pseudo-terminal (as in a shell); returns
+    (exit code, what the terminal showed)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*MACBOT, "say", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    shown = bytearray()
+    while True:
+        try:
+            piece = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not piece:
+            break
+        shown += piece
+    os.close(master)
+    return proc.wait(timeout=120), shown.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("where", ["in-process", "daemon"])
+def test_writing_a_long_file_shows_progress_on_a_terminal_only(
+    where, tmp_path, quiet_config, request
+):
+    """Issue 19 item 9: `say -f long.txt -o long.wav` was silent for 37 s."""
+    text = tmp_path / "long.txt"
+    text.write_text(LONG)
+    out = tmp_path / "long.wav"
+    env = dict(os.environ)
+    args = ["-f", str(text), "-o", str(out)]
+    if where == "daemon":
+        live = request.getfixturevalue("live_server")
+        env["MACBOT_URL"] = live.url
+        before = live.get("/tts-performance").json()["performance"]["syntheses"]
+    else:
+        args += ["--local", "--config", str(quiet_config)]
+    code, shown = say_on_a_terminal(args, env)
+    assert code == 0, shown
+    progress = [line for line in shown.split("\r") if "s of audio (" in line]
+    assert len(progress) >= 2, shown  # it moved: one line per sentence (or piece) made
+    assert "%)" in progress[-1]
+    assert "wrote" in shown and sf.info(str(out)).duration > 10
+    if where == "daemon":
+        after = live.get("/tts-performance").json()["performance"]["syntheses"]
+        assert after > before  # made by the daemon, streamed
+    piped = subprocess.run(
+        [*MACBOT, "say", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "s of audio (" not in piped.stderr and "\r" not in piped.stderr
+    assert "macbot: wrote" in piped.stderr

@@ -37,12 +37,23 @@ def _no_user_bus() -> bool:
 
 
 @pytest.mark.skipif(not _no_user_bus(), reason="needs systemctl without a user session bus")
-def test_install_on_a_machine_without_user_manager_writes_the_unit_and_fails_clearly(tmp_path):
+def test_install_on_a_machine_without_user_manager_fails_clearly_and_leaves_nothing(tmp_path):
+    """Issue 19 item 9: the unit file stayed behind and `status` then said installed."""
     proc = macbot("service", "install", env={"HOME": str(tmp_path)})
     assert proc.returncode == ExitCode.SERVICE_FAILED
     assert proc.stderr.startswith("macbot: error: systemctl --user cannot reach")
     assert "enable-linger" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    assert (tmp_path / ".config" / "systemd" / "user" / "macbot-tts.service").is_file()
+    assert not (tmp_path / ".config" / "systemd" / "user" / "macbot-tts.service").exists()
+    status = macbot("service", "status", env={"HOME": str(tmp_path)})
+    assert "installed: no" in status.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the systemd manager's message")
+def test_service_restart_exists(tmp_path):
+    """WYOMING.md says `macbot service restart` (issue 19 item 9): it is `start`'s twin."""
+    proc = macbot("service", "restart", env={"HOME": str(tmp_path)})
+    assert proc.returncode == ExitCode.SERVICE_FAILED
+    assert "not installed" in proc.stderr and "invalid choice" not in proc.stderr
 
 
 def test_install_refuses_a_missing_config(tmp_path):

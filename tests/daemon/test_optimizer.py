@@ -194,3 +194,35 @@ def test_a_swap_in_the_middle_of_requests_drops_none(tmp_path, optimized):
     engines = [engine for _, engine, _ in results]
     assert engines[0] == ORIGINAL and engines[-1] == CHUNKED
     assert all(len(s) == 1 for s in streams)  # no stream mixes two engines
+
+
+def test_a_fresh_install_has_word_timings_as_soon_as_the_split_is_made(tmp_path, auto_on):
+    """Issue 19 item 4: timings came only when the whole run ended (8 minutes here); the
+    split, the run's first step, is swapped in as soon as the child reports it done."""
+    config = optimized_config(tmp_path / "fresh", tts_cache_enabled=False)
+    live, server, thread = start_server(config, RecordingOutput())
+    supervisor = OptimizationSupervisor(config, live.synth, extra_args=SMALL_ARGS)
+    state_of(live.app).optimizer = supervisor
+    body = {"text": "Timings from the first minute.", "play": False, "timestamps": True}
+    try:
+        first = live.post("/speak", json=body).json()
+        assert first["words"] == [] and "phoneme durations" in first["words_unavailable"]
+        supervisor.start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            answer = live.post("/speak", json=body).json()
+            if answer["words"]:
+                break
+            time.sleep(0.5)
+        during = live.get("/info").json()["optimization"]
+    finally:
+        supervisor.stop()
+        server.request_stop()
+        thread.join(timeout=5)
+        state_of(live.app).player.close()
+    assert [w["word"] for w in answer["words"]] == ["Timings", "from", "the", "first", "minute"]
+    assert answer["engine"] == CHUNKED
+    assert supervisor.swaps == [live.synth.default_voice.name]
+    # swapped in while the run went on: the split alone was done, not the whole pipeline
+    assert during["state"] == "running", during["reason"]
+    assert {s["name"]: s["state"] for s in during["steps"]}["split"] == "done"

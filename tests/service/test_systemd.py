@@ -95,11 +95,37 @@ def test_install_writes_reloads_enables_and_starts(tmp_path):
     assert parse_unit(unit_file(tmp_path).read_text())["Service"]["Restart"] == ["on-failure"]
 
 
-def test_install_without_a_user_bus_keeps_the_unit_and_says_what_to_do(tmp_path):
-    mgr, _ = manager(tmp_path, ((*SYSTEMCTL, "daemon-reload"), "systemctl_no_bus.txt"))
-    with pytest.raises(ServiceError, match=r"No medium found.*enable-linger"):
+def test_install_without_a_user_bus_leaves_nothing_behind(tmp_path):
+    """Issue 19 item 9: a failed install left the unit file behind, and `status` then said
+    installed."""
+    mgr, runner = manager(
+        tmp_path,
+        ((*SYSTEMCTL, "daemon-reload"), "systemctl_no_bus.txt"),
+        ((*SYSTEMCTL, "status", UNIT, "--no-pager", "--lines=0"), "systemctl_no_bus.txt"),
+    )
+    with pytest.raises(ServiceError, match=r"No medium found.*enable-linger") as failed:
         mgr.install(ServiceSpec())
-    assert unit_file(tmp_path).is_file()
+    assert "No unit file is installed" in str(failed.value)
+    assert not unit_file(tmp_path).exists()
+    status = mgr.status()
+    assert runner.done()
+    assert status.installed is False and "No unit file is installed" in status.detail
+
+
+def test_a_failed_reinstall_puts_the_previous_unit_back(tmp_path):
+    path = unit_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(build_unit(ServiceSpec(config_path=CONFIG)))
+    before = path.read_text()
+    mgr, runner = manager(
+        tmp_path,
+        ((*SYSTEMCTL, "daemon-reload"), "systemctl_silent_ok.txt"),
+        ((*SYSTEMCTL, "enable", "--now", UNIT), "systemctl_no_bus.txt"),
+    )
+    with pytest.raises(ServiceError, match=f"The unit file is {path}"):
+        mgr.install(ServiceSpec())  # another config: a different unit
+    assert runner.done()
+    assert path.read_text() == before
 
 
 def test_uninstall_disables_removes_and_reloads(tmp_path):

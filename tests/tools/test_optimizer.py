@@ -141,6 +141,31 @@ def test_a_corrupt_artifact_is_rebuilt(optimized, tmp_path):
     assert "changed since the manifest was written" not in rejected.get("split/dec-conv", "")
 
 
+def test_running_macbot_split_again_keeps_the_run_valid(optimized, tmp_path):
+    """Issue 19 item 8: `macbot split` (as ENGINES.md says) rewrote the split's manifest, and
+    the next start called the split "damaged or replaced" and optimized from scratch."""
+    from macbot import cli
+
+    folder, _, _ = optimized
+    voice = bundled_voice()
+    copy = tmp_path / "resplit"
+    shutil.copytree(folder, copy)
+    manifest = split_dir_for(voice, copy) / "manifest.json"
+    before = manifest.read_bytes()
+    assert check(EngineChain(config_for(copy), preoptimize=False), voice)[0] is None
+    code = cli.main(["split", "--model", str(voice.model_path), "--output", str(copy)])
+    assert code == 0
+    assert manifest.read_bytes() != before  # written again (its timing differs at least)
+    chain = EngineChain(config_for(copy), preoptimize=False)
+    assert check(chain, voice)[0] is None
+    # a manifest that no longer describes this voice's split is still a damaged artifact
+    data = json.loads(manifest.read_text())
+    data["source_sha256"] = "0" * 64
+    manifest.write_text(json.dumps(data))
+    why, _ = check(EngineChain(config_for(copy), preoptimize=False), voice)
+    assert why is not None and "manifest.json changed since it was made" in why
+
+
 def test_cli_background_prints_json_states(optimized, tmp_path):
     """`macbot optimize --background` (what the daemon runs): one JSON state per line, the
     last one done; here every step is reused, so it is quick."""
@@ -248,3 +273,29 @@ def test_a_voice_the_split_cannot_handle_skips_it_with_the_reason(tmp_path):
     chain = EngineChain(config_for(tmp_path / "opt"), preoptimize=False)
     assert [c.name for c in chain.found(voice)] == ["static"]
     assert chain.found(bundled_voice()) == []
+
+
+def test_the_speed_up_is_the_median_over_rounds_with_its_range(optimized):
+    """Issue 19 item 8: the winner's speed-up read 1.055×, 1.695×, 1.76× or 1.78× depending
+    on the command. One measure everywhere (tune.json, optimize.json, /info, the page): per
+    round the original's median RTF / the candidate's, then the median and range of rounds,
+    and a note when the rounds disagree too much to decide."""
+    from macbot.cli.optimize import speed_text
+    from macbot.tools.tune import spread
+
+    calm = spread([[0.2, 0.2], [0.2, 0.22], [0.2, 0.2]], [[0.1, 0.1], [0.11, 0.11], [0.1, 0.1]])
+    assert calm["speedup_rounds"] == [2.0, 1.909, 2.0]
+    assert calm["speedup_vs_original"] == 2.0 and calm["speedup_range"] == [1.909, 2.0]
+    assert calm["busy"] is None
+    busy = spread([[0.2], [0.2], [0.2]], [[0.1], [0.25], [0.12]])
+    assert busy["speedup_range"] == [0.8, 2.0]
+    assert busy["busy"].startswith("the machine was too busy to decide: per-round speed-ups")
+    assert speed_text({"speedup": 2.0, "speedup_range": [1.909, 2.0]}) == "2.00× (1.91–2.00)"
+    _folder, state, _reports = optimized
+    timed = [c for c in state.candidates if c.get("speedup")]
+    assert timed
+    for row in timed:
+        low, high = row["speedup_range"]
+        assert low <= row["speedup"] <= high
+    if state.winner != ORIGINAL:
+        assert "median over the timing rounds" in state.reason

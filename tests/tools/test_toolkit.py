@@ -158,6 +158,39 @@ def test_gate_rules():
     assert any("provisional" in r for r in judge({**good, "sentences": 3}).reasons)
 
 
+def test_a_rejection_names_the_check_that_failed_not_the_one_that_passed(tmp_path):
+    """Issue 19 item 8: the report said "rejected: mel-cepstral distortion 3.17 dB <= bound
+    5.00 dB" (the first reason, a pass) and hid the WER failure."""
+    from macbot.cli.optimize import rejection
+
+    wer_fails = {"sentences": 32, "mcd_db_mean": 3.17, "wer_original": 0.02, "wer_variant": 0.09}
+    verdict = judge(wer_fails)
+    assert not verdict.usable
+    assert verdict.failures() == ["WER 9.0% > original 2.0% + 2 points"]
+    assert "mel-cepstral distortion 3.17 dB <= bound 5.00 dB" in verdict.reasons
+    assert judge({**wer_fails, "wer_variant": 0.03}).failures() == []
+    both = judge({**wer_fails, "mcd_db_mean": 6.0}).failures()
+    assert [r.split()[0] for r in both] == ["mel-cepstral", "WER"]
+    # a row of /info or optimize.json, as the pipeline writes it, and one written before
+    # verdicts listed their failures
+    row = {"verdict": "rejected", "reasons": verdict.reasons, "failed": verdict.failures()}
+    assert rejection(row) == ["WER 9.0% > original 2.0% + 2 points"]
+    assert rejection({"verdict": "rejected", "reasons": verdict.reasons}) == rejection(row)
+    stored = tmp_path / "old.manifest.json"
+    stored.write_text(
+        json.dumps(
+            {
+                "method": "static",
+                "source": "x",
+                "source_sha256": "0",
+                "verdict": {"usable": False, "reasons": verdict.reasons},
+            }
+        )
+    )
+    old = Manifest.read(stored)
+    assert old.verdict is not None and old.verdict.failures() == verdict.failures()
+
+
 def _noisy_copy(source: Path, target: Path, sigma: float) -> Path:
     """The voice with Gaussian noise added to its raw output (a deliberately broken variant)."""
     model = onnx.load(str(source))
@@ -250,3 +283,24 @@ def test_variants_benchmark_writes_json_markdown_and_plots(variants, tmp_path):
     for name in ("variants.json", "variants.md", "variants_rtf.png", "variants_ttfa.png"):
         assert (tmp_path / name).stat().st_size > 100
     assert Manifest.load(path).speed["measured_by"].startswith("macbot bench variants")
+
+
+def test_quantize_says_what_to_do_next_without_the_retired_config_key(tmp_path):
+    """Issue 19 item 9: `quantize` ended with "Next: set models.tts.piper.quantized_path",
+    which ENGINES.md says is no longer needed (variants in optimized_dir are found)."""
+    from macbot.cli.toolkit import next_step
+
+    optimized = tmp_path / "optimized_models"
+    optimized.mkdir()
+    measured = Manifest(
+        method="static",
+        source="x",
+        source_sha256="0",
+        quality={"wer_variant": 0.02, "wer_original": 0.02, "mcd_db_mean": 2.0},
+    )
+    inside = next_step(optimized / "joe.static.onnx", measured, optimized)
+    assert "quantized_path" not in inside and "nothing to set" in inside
+    elsewhere = next_step(tmp_path / "joe.static.onnx", measured, optimized)
+    assert f"into {optimized}" in elsewhere and "quantized_path" not in elsewhere
+    unmeasured = Manifest(method="static", source="x", source_sha256="0")
+    assert "no WER measurement" in next_step(optimized / "joe.static.onnx", unmeasured, optimized)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 from pathlib import Path
 
 from ..voices import VoiceInfo
@@ -31,7 +32,24 @@ from .segments import SENTENCE_END, Run, Segment, Span, Utterance, tidy
 from .ssml import is_ssml
 from .ssml import parse as parse_ssml
 
+_LOGGER = logging.getLogger(__name__)
+
 _BLOCK_END = (*SENTENCE_END, ":", ";")
+
+RULES_LANGUAGES = ("en",)
+"""The language families that have rules (:func:`rules_for`)."""
+
+
+def missing_rules(language: str) -> str | None:
+    """What a voice of ``language`` goes without, or ``None`` when its rules exist: the
+    warning said when such a voice is added and each time it is loaded (issue 19 item 6)."""
+    if rules_for(language) is not None:
+        return None
+    return (
+        f"no text front-end rules for language {language!r} (rules exist for "
+        f"{', '.join(RULES_LANGUAGES)}): numbers, dates, times, units, currencies and URLs are "
+        "spoken as written, and emoji are dropped rather than named"
+    )
 
 
 def rules_for(language: str) -> EnglishRules | None:
@@ -54,6 +72,10 @@ class FrontEnd:
     ) -> None:
         self.language = language
         self.rules = rules_for(language)
+        self.missing = missing_rules(language)
+        """Which rules this voice goes without (``None``: it has its language's rules)."""
+        if self.missing:
+            _LOGGER.warning("%s", self.missing)
         self.phonemes = frozenset(phonemes)
         """The voice's phoneme set (empty: phonemes are not checked)."""
         self.lexicon = lexicon
@@ -87,6 +109,8 @@ class FrontEnd:
                 voice = (run.rate, run.volume)
             current.extend(self._spans(run, options, notes))
         self._flush(segments, current, voice)
+        if self.missing and options.enabled:
+            notes.append(self.missing)
         return Utterance(tuple(segments), self.language if self.rules else "", tuple(notes))
 
     # -- runs → spans ----------------------------------------------------------------------

@@ -39,29 +39,30 @@ def judge(
 ) -> Verdict:
     """The verdict for a ``quality`` section written by :func:`~.verifier.verify`."""
     reasons: list[str] = []
-    usable = True
+    failed: list[str] = []
+
+    def fail(reason: str) -> None:
+        failed.append(reason)
+        reasons.append(reason)
+
     mcd = quality.get("mcd_db_mean")
     if mcd is None or not math.isfinite(float(mcd)):
-        usable = False
-        reasons.append("spectral distance not measured")
+        fail("spectral distance not measured")
     elif mcd > mcd_bound_db:
-        usable = False
-        reasons.append(f"mel-cepstral distortion {mcd:.2f} dB > bound {mcd_bound_db:.2f} dB")
+        fail(f"mel-cepstral distortion {mcd:.2f} dB > bound {mcd_bound_db:.2f} dB")
     else:
         reasons.append(f"mel-cepstral distortion {mcd:.2f} dB <= bound {mcd_bound_db:.2f} dB")
     if "wer_variant" not in quality or "wer_original" not in quality:
-        usable = False
-        reasons.append("WER not measured (install the quality extra and run `macbot verify`)")
+        fail("WER not measured (install the quality extra and run `macbot verify`)")
     else:
         delta = 100 * (quality["wer_variant"] - quality["wer_original"])
         limit = f"original {100 * quality['wer_original']:.1f}% + {wer_margin_points:g} points"
         if delta > wer_margin_points + 1e-9:
-            usable = False
-            reasons.append(f"WER {100 * quality['wer_variant']:.1f}% > {limit}")
+            fail(f"WER {100 * quality['wer_variant']:.1f}% > {limit}")
         else:
             reasons.append(f"WER {100 * quality['wer_variant']:.1f}% <= {limit}")
     if quality.get("sentences", 0) < MIN_SENTENCES:
         reasons.append(
             f"provisional: measured on {quality.get('sentences', 0)} sentences (< {MIN_SENTENCES})"
         )
-    return Verdict(usable=usable, reasons=reasons)
+    return Verdict(usable=not failed, reasons=reasons, failed=failed)
