@@ -17,7 +17,8 @@ that came back over HTTP.
     │   ├── UnsupportedFormatError  no such audio format or extension (400 / exit 12)
     │   ├── MarkupError           malformed SSML or ``[[…]]`` command (gives the position)
     │   ├── PayloadTooLarge       body over the limit (413)
-    │   │   └── TextTooLong       text over the limit
+    │   │   ├── TextTooLong       text over the limit
+    │   │   └── SpeechTooLong     what the text says over the limit (spoken form, pauses)
     │   ├── NotFound              no such job, route or model id (404)
     │   ├── MethodNotAllowed      (405)
     │   ├── Unauthorized          missing or wrong bearer token (401)
@@ -193,6 +194,13 @@ class TextTooLong(PayloadTooLarge):
     """Text over ``server.max_text_chars``."""
 
     code = "string_above_max_length"
+
+
+class SpeechTooLong(PayloadTooLarge):
+    """Text within the limit whose speech is not: its spoken form (numbers, URLs … read out)
+    or its pauses add up to more than one request may ask (:mod:`macbot.core.limits`)."""
+
+    code = "speech_too_long"
 
 
 class NotFound(UsageError):

@@ -25,6 +25,7 @@ SUITE_NAMES = (
     "pareto",
     "websocket",
     "word-timings",
+    "bounds",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
@@ -105,14 +106,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        help="variants, soak, optimize, pareto: output folder for JSON, Markdown and PNG (default: "
-        "bench_results/SUITE)",
+        help="variants, soak, optimize, pareto, bounds: output folder for JSON, Markdown and PNG "
+        "(default: bench_results/SUITE)",
     )
     parser.add_argument(
         "--probe-interval",
         type=float,
         default=1.0,
         help="optimize: seconds between lone-sentence probes during the optimization (default: 1)",
+    )
+    parser.add_argument(
+        "--engines",
+        nargs="*",
+        help="bounds: the engines to run (original, split, quantized; default: all three)",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="*",
+        help="bounds: only the cases whose names contain one of these (default: every case)",
     )
     parser.add_argument(
         "--force",

@@ -26,6 +26,7 @@ from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
 from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
 from .events import Listeners
 from .hashing import cached_sha256, hash_index
+from .limits import check_speech
 from .memory import release_memory
 from .probes import host_facts
 from .selection import Decision, EngineChain
@@ -289,11 +290,13 @@ class Synthesizer:
         the config's), and its segments are spoken with their own rate, volume and pauses.
         The cache key covers the spoken form and the text options.
 
-        Raises :class:`EmptyTextError`, :class:`~macbot.errors.MarkupError` (and voice
-        errors) at once, before any work is queued.
+        Raises :class:`EmptyTextError`, :class:`~macbot.errors.MarkupError`,
+        :class:`~macbot.errors.SpeechTooLong` (see :mod:`.limits`) and voice errors at once,
+        before any work is queued.
         """
         text_options = text_options or self.text_options()
         utterance = self.normalize(text, voice, text_options)
+        check_speech(utterance, len(text), self.config.server.max_text_chars)
         if utterance.empty:
             raise EmptyTextError("text has nothing to speak")
         normalized = utterance.text
@@ -349,7 +352,7 @@ class Synthesizer:
                 seg_options = replace(options, speed=speed, volume=options.volume * segment.volume)
             following = segments[i + 1] if i + 1 < len(segments) else None
             gap = following is not None and not following.is_pause and segment.ends_sentence
-            sentences = engine.sentences(segment.text)
+            sentences = engine.sentences(segment.text, seg_options)  # runs cut by pace too
             labels = label_segment(segment, [s.phonemes for s in sentences], numbering)
             for sentence, words in zip(sentences, labels, strict=True):
                 sentence = replace(sentence, words=words)
@@ -361,7 +364,13 @@ class Synthesizer:
     def _collect(
         self, job: Job, engine, key: str, started: float, busy: _Busy
     ) -> Iterator[AudioChunk]:
+        # Kept for the phrase cache only while they could still fit in it: an utterance the
+        # cache would refuse is not held whole (issue 21: its audio grows with the text, the
+        # speed and the pauses).
+        keep = self.cache.max_bytes if self.cache.enabled else 0
         chunks: list[AudioChunk] = []
+        held = 0
+        audio_seconds = 0.0
         first_audio = None
         try:
             for index, chunk in enumerate(job.results()):
@@ -369,7 +378,12 @@ class Synthesizer:
                     first_audio = time.perf_counter() - started
                     self.stats.record_first_audio(first_audio)
                 chunk = replace(chunk, index=index)
-                chunks.append(chunk)
+                audio_seconds += chunk.duration
+                held += chunk.samples.nbytes
+                if held <= keep:
+                    chunks.append(chunk)
+                else:
+                    chunks.clear()
                 yield chunk
         except GeneratorExit:
             raise  # the consumer stopped early: nothing to cache
@@ -378,24 +392,19 @@ class Synthesizer:
             raise
         finally:
             busy.release()
-        samples, rate = concat(chunks)
-        spoken = utterance_words(chunks, SPOKEN_WORDS)
-        del chunks  # the joined copy is what the cache keeps
         seconds = time.perf_counter() - started
-        self.stats.record(seconds, len(samples) / rate)
-        self.cache.put(
-            key,
-            CachedAudio(
-                samples,
-                rate,
-                engine.engine_type,
-                engine.voice.name,
-                spoken,
-            ),
-        )
+        self.stats.record(seconds, audio_seconds)
+        if chunks:
+            samples, rate = concat(chunks)
+            spoken = utterance_words(chunks, SPOKEN_WORDS)
+            del chunks  # the joined copy is what the cache keeps
+            self.cache.put(
+                key,
+                CachedAudio(samples, rate, engine.engine_type, engine.voice.name, spoken),
+            )
         self._note_activity()
         event = SynthesisEvent(
-            seconds, len(samples) / rate, first_audio, engine.engine_type, engine.voice.name
+            seconds, audio_seconds, first_audio, engine.engine_type, engine.voice.name
         )
         self._listeners.notify(event)
 

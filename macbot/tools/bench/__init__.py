@@ -9,7 +9,8 @@ clients, reloads and a 5,000-character text), ``soak`` (1,000 mixed requests), `
 (the text front end: LLM replies heard through whisper against their spoken forms), ``optimize``
 (the daemon optimizing itself: the issue-12 targets) and ``pareto`` (quantization worth
 choosing: speed, WER and size of every candidate), ``websocket`` and ``word-timings``
-(live speech: text streamed in, word timings vs whisper).
+(live speech: text streamed in, word timings vs whisper), ``bounds`` (every request within
+the limits, peak RSS over rest per engine: original, split, quantized winner).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import sys
 
 from . import (  # noqa: F401  (each registers its suites)
+    bounds,
     daemon,
     frontend,
     livespeech,
