@@ -22,7 +22,7 @@ MAX_PAUSE_SECONDS = 120.0
 
 
 def check_speech(utterance: Utterance, text_chars: int, max_text_chars: int) -> None:
-    """Raise :class:`~macbot.errors.SpeechTooLong` (413) when ``utterance`` (the front end's
+    """Raise :class:`~macbot.errors.SpeechTooLong` (400) when ``utterance`` (the front end's
     result for a text of ``text_chars`` characters) says more than one request may."""
     limit = SPOKEN_PER_TEXT_CHAR * max(text_chars, max_text_chars)
     spoken = sum(len(seg.text) for seg in utterance.segments if not seg.is_pause)

@@ -75,7 +75,7 @@ def speech() -> Response:
 
     Request JSON: ``model`` (required: ``tts-1``, ``tts-1-hd``, ``gpt-4o-mini-tts``,
     ``piper`` or a Piper voice name), ``input`` (required, at most ``server.max_text_chars``,
-    else 413), ``voice`` (OpenAI or Piper voice name; default: the configured voice),
+    else 400), ``voice`` (OpenAI or Piper voice name; default: the configured voice),
     ``response_format`` (``mp3`` default, ``opus``, ``flac``, ``wav``, ``pcm``; ``pcm`` is
     raw 16-bit little-endian mono at 24 kHz like OpenAI's), ``speed`` (0.25–4),
     ``instructions`` (accepted, ignored), ``stream_format`` (``audio``/``sse``) or

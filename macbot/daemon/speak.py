@@ -177,7 +177,8 @@ def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
 def normalize() -> Response:
     """The words ``/speak`` would say: the text front end's result, nothing synthesized.
 
-    Request JSON: ``text`` (required), ``voice`` (its language picks the rules), ``normalize``
+    Request JSON: ``text`` (required), ``voice`` (a name from ``/voices``, ``default`` or
+    ``null``: its language picks the rules), ``normalize``
     (options, as on ``/speak``). Answer: ``{"text": the spoken form (pauses as
     ``[[slnc MS]]``), "language": the rules' language or null, "segments": [{"text", "rate",
     "volume"} or {"pause"}], "notes": [...], "options": the options in force}``. Malformed
@@ -187,7 +188,7 @@ def normalize() -> Response:
     synth = st.synthesizer
     body = parsing.json_body('{"text": "**Hello** at 5pm"}')
     text = parsing.text(body, "text", st.config.server.max_text_chars)
-    voice = parsing.optional_str(body, "voice")
+    voice = parsing.voice_name(body.get("voice"), st.voice_names())  # as on /speak
     text_options = parsing.text_options(body, "normalize", synth.text_options())
     utterance = synth.normalize(text, voice, text_options)
     return jsonify(**utterance.to_dict(), options=text_options.to_dict())
