@@ -23,7 +23,7 @@ from ..errors import EmptyTextError
 from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
-from .engines.piper import SPEED_RANGE, PiperEngine, SynthesisOptions
+from .engines.piper import MAX_PHONEME_IDS, MIN_RUN_IDS, SPEED_RANGE, PiperEngine, SynthesisOptions
 from .events import Listeners
 from .hashing import cached_sha256, hash_index
 from .limits import check_speech
@@ -65,6 +65,12 @@ def _stop_housekeeping() -> None:
     for synth in list(_LIVE):
         synth.stop_housekeeping()
 
+
+RUN_BUDGET_IDS = 2 * MAX_PHONEME_IDS
+"""Phoneme ids of model runs that one synthesizer's workers may hold at once (issue 21): with
+more than two workers (four on an 8-core Mac) every run is cut shorter, so that a text of
+long sentences, or of none, never holds more than two full runs' memory whatever the cores
+(four runs of 600 ids would be ~560 MB on the whole model)."""
 
 MAX_LOADED_VOICES = 3
 """Voices kept loaded at once besides the default (least recently used is dropped)."""
@@ -176,6 +182,12 @@ class Synthesizer:
         has one), with this synthesizer's session plan; the decision is kept for ``/info``."""
         engine, decision = EngineChain(self.config, self.plan.session).load(voice)
         self.decisions[voice.name] = decision
+        return self._bounded(engine)
+
+    def _bounded(self, engine: PiperEngine) -> PiperEngine:
+        """``engine`` with its runs cut to this synthesizer's share of :data:`RUN_BUDGET_IDS`."""
+        share = max(MIN_RUN_IDS, RUN_BUDGET_IDS // max(1, self.workers))
+        engine.max_phoneme_ids = min(engine.max_phoneme_ids, share)
         return engine
 
     def reload_engine(self, voice: str | None = None) -> Decision:
@@ -189,6 +201,7 @@ class Synthesizer:
         info = self.resolve(voice)
         with self._reload_lock:  # one chain run per swap; requests are not blocked meanwhile
             engine, decision = EngineChain(self.config, self.plan.session).load(info)
+            engine = self._bounded(engine)
             engine.warmup()
             with self._lock:
                 old = self._engines.get(info.name)

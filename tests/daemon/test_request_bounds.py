@@ -17,7 +17,7 @@ from conftest import make_config
 
 from macbot.core.formats import SPOOL_BYTES, FileWriter, encode
 from macbot.core.synthesizer import Synthesizer
-from macbot.tools.bench.bounds import NUMBERS, PAUSES
+from macbot.tools.bench.bounds import NUMBERS, PAUSES, UNPUNCTUATED
 from macbot.tools.bench.live import ServedDaemon, free_port
 from macbot.tools.bench.memory import Sampler, at_rest
 
@@ -157,5 +157,28 @@ def test_an_utterance_the_cache_would_refuse_is_not_held_for_it(tmp_path):
         small = list(synth.stream("Hi."))
         assert sum(c.samples.nbytes for c in small) < 50_000
         assert synth.cache.stats()["entries"] == 1
+    finally:
+        synth.close()
+
+
+# -- a 5 KB unpunctuated text peaked at +485 MB (+98 to +638 by engine) --------------------------
+
+
+@pytest.mark.parametrize(("workers", "most"), [(1, 600), (2, 600), (4, 300), (8, 150)])
+def test_found_6_unpunctuated_text_holds_two_full_runs_whatever_the_workers(
+    tmp_path, workers, most
+):
+    """Each worker runs one model run of up to 600 phoneme ids (~141 MB on the whole model):
+    four workers (an 8-core Mac) held four. Runs are cut to the workers' share of two."""
+    config = make_config(
+        tmp_path,
+        voice_assistant__performance={"tts_cache_persist": False, "tts_workers": workers},
+    )
+    synth = Synthesizer(config)
+    try:
+        engine = synth.engine()
+        assert engine.max_phoneme_ids == most
+        runs = [len(s.phoneme_ids) for s in engine.sentences(UNPUNCTUATED)]
+        assert max(runs) <= most and max(runs) * min(workers, len(runs)) <= 1200
     finally:
         synth.close()
