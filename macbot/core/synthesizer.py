@@ -632,8 +632,10 @@ class SynthesisStream(Iterator[AudioChunk]):
             self._busy.release()
 
     def __del__(self) -> None:
-        # A stream dropped unread (its sentences were cancelled or ran to the end) must not
-        # leave the synthesizer marked busy.
+        # A stream dropped unread must not leave the synthesizer marked busy, nor its job
+        # waiting in the pool for a reader (the pool runs only a few sentences ahead of it).
+        if self.job is not None:
+            self.job.cancel()
         if self._busy is not None:
             self._busy.release()
 

@@ -39,6 +39,12 @@ Task = Callable[[], Iterable[T]]
 
 _DONE = object()
 
+LOOKAHEAD = 8
+"""Tasks (sentences) of one job that may run or wait finished beyond the one its consumer
+reads: a consumer slower than synthesis (the sound device playing 20 minutes of speech at
+speed 0.25, a client reading slowly) no longer makes the pool hold the whole request's audio
+(issue 21); the workers serve other jobs, or wait, until it reads on."""
+
 
 MAX_DEFAULT_WORKERS = 4
 """Sentences run side by side at most, by default. Each concurrent run holds its own
@@ -143,6 +149,8 @@ class Job(Generic[T]):
         self._slots: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in tasks]
         self.cancelled = False
         self.running = 0
+        self.reading = 0
+        """The task whose pieces the consumer reads now (see :data:`LOOKAHEAD`)."""
 
     @property
     def size(self) -> int:
@@ -155,7 +163,8 @@ class Job(Generic[T]):
         (a client went away) cancels the tasks not yet started.
         """
         try:
-            for slot in self._slots:
+            for index, slot in enumerate(self._slots):
+                self._pool._advance(self, index)
                 while True:
                     item = slot.get()
                     if item is _DONE:
@@ -257,13 +266,25 @@ class WorkerPool:
             if job.running == 0:
                 self._active.pop(job.id, None)
 
+    def _advance(self, job: Job, index: int) -> None:
+        """``job``'s consumer reads task ``index`` now: tasks up to :data:`LOOKAHEAD` beyond it
+        may start."""
+        with self._cond:
+            if index > job.reading:
+                job.reading = index
+                self._cond.notify_all()
+
+    def _ready(self) -> Job | None:
+        """The first job, in round-robin order, whose next task is within its lookahead."""
+        return next((j for j in self._jobs if j._pending[0][0] <= j.reading + LOOKAHEAD), None)
+
     def _next(self) -> tuple[Job, int, Task] | None:
         with self._cond:
-            while not self._jobs and not self._closed:
+            while not self._closed and (job := self._ready()) is None:
                 self._cond.wait()
-            if self._closed:
+            if self._closed or job is None:
                 return None
-            job = self._jobs.popleft()
+            self._jobs.remove(job)
             index, task = job._pending.popleft()
             job.running += 1
             if job._pending:
