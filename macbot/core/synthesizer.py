@@ -72,6 +72,18 @@ more than two workers (four on an 8-core Mac) every run is cut shorter, so that 
 long sentences, or of none, never holds more than two full runs' memory whatever the cores
 (four runs of 600 ids would be ~560 MB on the whole model)."""
 
+CACHE_ENTRY_SHARE = 8
+"""The phrase cache keeps an utterance of at most this share of ``tts_cache_max_mb`` (8 MB,
+~95 s of audio, of the default 64 MB), or of 4 MB if that is more (a small cache)."""
+
+
+def cache_entry_limit(cache: PhraseCache) -> int:
+    """Bytes of samples the synthesizer holds for one entry of ``cache`` (0: none)."""
+    if not cache.enabled:
+        return 0
+    return max(cache.max_bytes // CACHE_ENTRY_SHARE, min(cache.max_bytes, 4 << 20))
+
+
 MAX_LOADED_VOICES = 3
 """Voices kept loaded at once besides the default (least recently used is dropped)."""
 
@@ -377,10 +389,11 @@ class Synthesizer:
     def _collect(
         self, job: Job, engine, key: str, started: float, busy: _Busy
     ) -> Iterator[AudioChunk]:
-        # Kept for the phrase cache only while they could still fit in it: an utterance the
-        # cache would refuse is not held whole (issue 21: its audio grows with the text, the
-        # speed and the pauses).
-        keep = self.cache.max_bytes if self.cache.enabled else 0
+        # Kept for the phrase cache only while they could still be a phrase of it (see
+        # cache_entry_limit): a longer utterance is not held whole, nor joined (issue 21:
+        # 5,000 characters at speed 0.25 are 61 MB of samples, which were held twice for a
+        # cache entry that would have evicted every phrase).
+        keep = cache_entry_limit(self.cache)
         chunks: list[AudioChunk] = []
         held = 0
         audio_seconds = 0.0

@@ -16,7 +16,7 @@ import soundfile as sf
 from conftest import make_config
 
 from macbot.core.formats import SPOOL_BYTES, FileWriter, encode
-from macbot.core.synthesizer import Synthesizer
+from macbot.core.synthesizer import Synthesizer, cache_entry_limit
 from macbot.tools.bench.bounds import NUMBERS, PAUSES, UNPUNCTUATED
 from macbot.tools.bench.live import ServedDaemon, free_port
 from macbot.tools.bench.memory import Sampler, at_rest
@@ -144,18 +144,22 @@ def test_a_long_answer_goes_to_disk_not_memory():
 def test_an_utterance_the_cache_would_refuse_is_not_held_for_it(tmp_path):
     """The synthesizer kept every chunk of a request, then a joined copy, for the phrase cache,
     whatever the size; it now stops keeping them once they could not fit."""
+    from macbot.core.cache import PhraseCache
+
+    assert cache_entry_limit(PhraseCache(max_bytes=64 << 20)) == 8 << 20  # the default
     config = make_config(
         tmp_path,
-        voice_assistant__performance={"tts_cache_persist": False, "tts_cache_max_mb": 0.05},
+        voice_assistant__performance={"tts_cache_persist": False, "tts_cache_max_mb": 0.4},
     )
     synth = Synthesizer(config)
     try:
-        text = "A sentence long enough to be over fifty kilobytes of audio. And a second one."
+        share = cache_entry_limit(synth.cache)  # the whole 0.4 MB (a small cache): 4.7 s
+        text = " ".join(["A sentence long enough to take a few seconds of audio."] * 4)
         chunks = list(synth.stream(text))
-        assert sum(c.samples.nbytes for c in chunks) > 50_000
+        assert sum(c.samples.nbytes for c in chunks) > share
         assert synth.cache.stats()["entries"] == 0
         small = list(synth.stream("Hi."))
-        assert sum(c.samples.nbytes for c in small) < 50_000
+        assert sum(c.samples.nbytes for c in small) < share
         assert synth.cache.stats()["entries"] == 1
     finally:
         synth.close()

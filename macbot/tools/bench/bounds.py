@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from .daemon import varied_texts
 from .live import ServedDaemon, free_port
 from .memory import Sampler, at_rest
 from .registry import reporter, suite
+
+_LOGGER = logging.getLogger(__name__)
 
 TARGET_MB = 400
 """The issue's bound on one request's peak RSS over the daemon at rest."""
@@ -191,6 +194,13 @@ def cases() -> dict[str, Case]:
     }
 
 
+def _matches(wanted: str, name: str) -> bool:
+    """``wanted`` is in the case's name (ending in ``$``: is its name)."""
+    if wanted.endswith("$"):
+        return wanted[:-1].lower() == name.lower()
+    return wanted.lower() in name.lower()
+
+
 def prepare_engines(folder: Path, report) -> dict[str, Path]:
     """``optimized_dir`` of each engine under ``folder`` (made once, then reused)."""
     dirs = {name: folder / name for name in ENGINES}
@@ -272,7 +282,7 @@ def reloads(daemon: ServedDaemon, count: int = 4) -> dict[str, Any]:
 @suite("bounds")
 def bounds_suite(args: argparse.Namespace) -> dict:
     """Peak RSS over rest of every request within the limits, per engine (``--engines``,
-    ``--cases``: substrings of the case names to run)."""
+    ``--cases``: substrings of the case names to run, or whole names ending in ``$``)."""
     report = reporter(args)
     out = Path(getattr(args, "out", None) or "bench_results/bounds")
     engines = [e for e in (getattr(args, "engines", None) or ENGINES) if e in ENGINES]
@@ -280,7 +290,7 @@ def bounds_suite(args: argparse.Namespace) -> dict:
     chosen = {
         name: case
         for name, case in cases().items()
-        if not wanted or any(w.lower() in name.lower() for w in wanted)
+        if not wanted or any(_matches(w, name) for w in wanted)
     }
     dirs = prepare_engines(out / "engines", report)
     rows: list[dict[str, Any]] = []
@@ -295,6 +305,7 @@ def bounds_suite(args: argparse.Namespace) -> dict:
                 row.update(measure(daemon, case))
                 row["target"] = f"<= +{TARGET_MB} MB"
                 rows.append(row)
+                _LOGGER.warning("bounds: %s", json.dumps(row))  # each row as it comes
                 report.advance()
             if not wanted or any("reload" in w.lower() for w in wanted):
                 rows.append(
@@ -302,6 +313,7 @@ def bounds_suite(args: argparse.Namespace) -> dict:
                     | reloads(daemon)
                     | {"target": "<= +80 MB"}
                 )
+                _LOGGER.warning("bounds: %s", json.dumps(rows[-1]))
             report.advance()
         finally:
             code = daemon.stop()
