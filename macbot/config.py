@@ -411,7 +411,8 @@ class ServerConfig:
     """HTTP worker threads of the WSGI server."""
 
     max_text_chars: int = 5000
-    """Longest text accepted by one request (characters); longer gives 413."""
+    """Longest text accepted by one request (characters); longer gives a 400
+    (``string_above_max_length``)."""
 
     max_body_bytes: int = 65536
     """Largest request body accepted (bytes); larger gives 413."""

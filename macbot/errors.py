@@ -17,8 +17,9 @@ that came back over HTTP.
     │   ├── UnsupportedFormatError  no such audio format or extension (400 / exit 12)
     │   ├── HookInputError        a hook's input is not its JSON (400 / exit 13)
     │   ├── MarkupError           malformed SSML or ``[[…]]`` command (gives the position)
+    │   ├── TextTooLong           text over the limit (400, as OpenAI answers it)
+    │   ├── SpeechTooLong         what the text says over the limit (spoken form, pauses)
     │   ├── PayloadTooLarge       body over the limit (413)
-    │   │   └── TextTooLong       text over the limit
     │   ├── NotFound              no such job, route or model id (404)
     │   ├── MethodNotAllowed      (405)
     │   ├── Unauthorized          missing or wrong bearer token (401)
@@ -205,10 +206,19 @@ class PayloadTooLarge(UsageError):
     http_status = 413
 
 
-class TextTooLong(PayloadTooLarge):
-    """Text over ``server.max_text_chars``."""
+class TextTooLong(UsageError):
+    """Text over ``server.max_text_chars``: a 400, as OpenAI answers ``string_above_max_length``
+    and as the OpenAPI document's ``maxLength`` says (it was a 413 before issue 21, which no
+    schema-driven client expects of a value over ``maxLength``)."""
 
     code = "string_above_max_length"
+
+
+class SpeechTooLong(UsageError):
+    """Text within the limit whose speech is not: its spoken form (numbers, URLs … read out)
+    or its pauses add up to more than one request may ask (:mod:`macbot.core.limits`)."""
+
+    code = "speech_too_long"
 
 
 class NotFound(UsageError):

@@ -32,6 +32,7 @@ SUITE_NAMES = (
     "kokoro-stream",
     "kokoro-targets",
     "background",
+    "bounds",
 )
 """The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
 that ``macbot --help`` does not import the benchmarks."""
@@ -118,8 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        help="variants, soak, optimize, pareto: output folder for JSON, Markdown and PNG (default: "
-        "bench_results/SUITE)",
+        help="variants, soak, optimize, pareto, bounds: output folder for JSON, Markdown and PNG "
+        "(default: bench_results/SUITE)",
     )
     parser.add_argument(
         "--probe-interval",
@@ -144,6 +145,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=int,
         default=32,
         help="kokoro-targets: sentences of the self-optimization's quality gate (default: 32)",
+    )
+    parser.add_argument(
+        "--engines",
+        nargs="*",
+        help="bounds: the engines to run (original, split, quantized; default: all three)",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="*",
+        help="bounds: only the cases whose names contain one of these (default: every case)",
     )
     parser.add_argument(
         "--force",

@@ -74,20 +74,27 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
+def wav_header(sample_rate: int, data_bytes: int, channels: int = 1, bits: int = 16) -> bytes:
+    """The 44-byte header of a PCM WAV file with ``data_bytes`` of samples (the header
+    libsndfile writes for 16-bit PCM, so :func:`wav_bytes` and a file written piece by piece
+    agree byte for byte)."""
+    byte_rate = sample_rate * channels * bits // 8
+    block_align = channels * bits // 8
+    riff = min(data_bytes + 36, 0xFFFFFFFF)
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, byte_rate, block_align, bits)
+        + b"data"
+        + struct.pack("<I", min(data_bytes, 0xFFFFFFFF))
+    )
+
+
 def wav_header_open_ended(sample_rate: int, channels: int = 1, bits: int = 16) -> bytes:
     """A WAV header whose sizes say "unknown length" (0xFFFFFFFF), for streaming.
 
     Players that read WAV from a stream (ffplay, browsers, sox) accept it and play until
     the connection ends.
     """
-    byte_rate = sample_rate * channels * bits // 8
-    block_align = channels * bits // 8
-    unknown = 0xFFFFFFFF
-    return (
-        b"RIFF"
-        + struct.pack("<I", unknown)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, byte_rate, block_align, bits)
-        + b"data"
-        + struct.pack("<I", unknown)
-    )
+    return wav_header(sample_rate, 0xFFFFFFFF, channels, bits)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import soundfile as sf
 
 from ..errors import OutputError, UnsupportedFormatError
-from .audio import to_pcm16, wav_bytes, wav_header_open_ended
+from .audio import to_pcm16, wav_bytes, wav_header, wav_header_open_ended
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,98 @@ class _AvWriter:
             self._container.mux(packet)
         self._container.close()
         return self._sink.getvalue() if self._whole else self._sink.take()
+SPOOL_BYTES = 4 << 20
+"""Bytes of one answer's file kept in memory; the rest goes to a temporary file."""
+
+
+class FileWriter:
+    """One whole file, written chunk by chunk as the audio is made, into a temporary file
+    held in memory up to :data:`SPOOL_BYTES` and on disk past that: the audio of one request
+    is never held whole (issue 21: 5 KB of ``[[slnc 10000]]`` made a 157 MB WAV and peaked at
+    1.27 GB, the float chunks, two joined copies and the WAV's own copies all at once).
+
+    :meth:`feed` each chunk's samples (at the voice's rate; resampled chunk by chunk where the
+    format has its own rate, as :class:`StreamEncoder` does), then :meth:`finish`. WAV is
+    written with a placeholder header whose sizes are filled in at the end (the same bytes as
+    :func:`~macbot.core.audio.wav_bytes`); libsndfile formats seek back themselves (FLAC's
+    STREAMINFO, MP3's info frame), as they do in a whole-file :func:`encode`.
+    """
+
+    def __init__(self, name: str | AudioFormat, voice_rate: int) -> None:
+        self.fmt = FORMATS[name] if isinstance(name, str) else name
+        self.voice_rate = voice_rate
+        self.rate = output_rate(self.fmt, voice_rate)
+        # closed by finish()/blocks()/close(): the file outlives this call
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        self.frames = 0
+        """Samples written (at :attr:`rate`)."""
+        self._sound: sf.SoundFile | None = None
+        self._av: _AvWriter | None = None
+        if self.fmt.name == "wav":
+            self.file.write(wav_header(self.rate, 0))
+        elif self.fmt.container is not None:  # AAC through PyAV
+            try:
+                self._av = _AvWriter(self.fmt, self.rate)
+            except UnsupportedFormatError:
+                self.file.close()
+                raise
+        elif self.fmt.sf_format is not None:
+            try:
+                self._sound = sf.SoundFile(
+                    self.file,
+                    "w",
+                    samplerate=self.rate,
+                    channels=1,
+                    format=self.fmt.sf_format,
+                    subtype=self.fmt.subtype,
+                    **dict(self.fmt.options),
+                )
+            except (sf.LibsndfileError, ValueError) as exc:
+                self.file.close()
+                raise UnsupportedFormatError(f"cannot encode {self.fmt.name} here: {exc}") from exc
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Append ``samples`` (float, at the voice's rate)."""
+        samples = resample(samples, self.voice_rate, self.rate)
+        self.frames += len(samples)
+        if self._sound is not None:
+            self._sound.write(samples)
+        elif self._av is not None:
+            self.file.write(self._av.feed(samples))
+        else:
+            self.file.write(to_pcm16(samples))
+
+    def finish(self) -> int:
+        """End the file: its size in bytes; :attr:`file` is then read from its start."""
+        if self._sound is not None:
+            self._sound.close()
+        elif self._av is not None:
+            self.file.write(self._av.close())
+        elif self.fmt.name == "wav":
+            self.file.seek(0)
+            self.file.write(wav_header(self.rate, self.frames * 2))
+        size = self.file.seek(0, io.SEEK_END)
+        self.file.seek(0)
+        return size
+
+    def blocks(self, size: int = 1 << 16) -> Iterator[bytes]:
+        """The finished file's bytes, ``size`` at a time; the file is closed after the last
+        (or when the reader stops)."""
+        try:
+            while block := self.file.read(size):
+                yield block
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Let go of the file (and its disk space)."""
+        if self._sound is not None and not self._sound.closed:
+            self._sound.close()
+        self.file.close()
 
 
 _MP3_BITRATES = {

@@ -26,8 +26,10 @@ from .activity import Activity
 from .audio import AudioChunk, WordTiming, concat
 from .cache import CachedAudio, PhraseCache, cache_key, default_cache_dir
 from .engines import Engine, SynthesisOptions, streams_within_sentence
+from .engines.piper import MAX_PHONEME_IDS, MIN_RUN_IDS
 from .events import Listeners
 from .hashing import cached_sha256, hash_index
+from .limits import check_speech
 from .memory import release_memory
 from .probes import host_facts
 from .selection import Decision, EngineChain
@@ -65,6 +67,24 @@ def _stop_housekeeping() -> None:
     (``terminate called without an active exception``, exit 134)."""
     for synth in list(_LIVE):
         synth.stop_housekeeping()
+
+
+RUN_BUDGET_IDS = 2 * MAX_PHONEME_IDS
+"""Phoneme ids of model runs that one synthesizer's workers may hold at once (issue 21): with
+more than two workers (four on an 8-core Mac) every run is cut shorter, so that a text of
+long sentences, or of none, never holds more than two full runs' memory whatever the cores
+(four runs of 600 ids would be ~560 MB on the whole model)."""
+
+CACHE_ENTRY_SHARE = 8
+"""The phrase cache keeps an utterance of at most this share of ``tts_cache_max_mb`` (8 MB,
+~95 s of audio, of the default 64 MB), or of 4 MB if that is more (a small cache)."""
+
+
+def cache_entry_limit(cache: PhraseCache) -> int:
+    """Bytes of samples the synthesizer holds for one entry of ``cache`` (0: none)."""
+    if not cache.enabled:
+        return 0
+    return max(cache.max_bytes // CACHE_ENTRY_SHARE, min(cache.max_bytes, 4 << 20))
 
 
 MAX_LOADED_VOICES = 3
@@ -255,6 +275,15 @@ class Synthesizer:
                 return share(voice)
         engine, decision = EngineChain(self.config, self.plan.session).load(voice)
         self.decisions[voice.name] = decision
+        return self._bounded(engine)
+
+    def _bounded(self, engine: Engine) -> Engine:
+        """``engine`` with its runs cut to this synthesizer's share of :data:`RUN_BUDGET_IDS`
+        (the Piper engines, whose runs are bounded in phoneme ids; a Kokoro run is bounded by
+        the model's 510 tokens)."""
+        if hasattr(engine, "max_phoneme_ids"):
+            share = max(MIN_RUN_IDS, RUN_BUDGET_IDS // max(1, self.workers))
+            engine.max_phoneme_ids = min(engine.max_phoneme_ids, share)
         return engine
 
     def reload_engine(self, voice: str | None = None) -> Decision:
@@ -268,6 +297,7 @@ class Synthesizer:
         info = self.resolve(voice)
         with self._reload_lock:  # one chain run per swap; requests are not blocked meanwhile
             engine, decision = EngineChain(self.config, self.plan.session).load(info)
+            engine = self._bounded(engine)
             engine.warmup()
             with self._lock:
                 old = self._engines.get(info.name)
@@ -373,11 +403,13 @@ class Synthesizer:
         the config's), and its segments are spoken with their own rate, volume and pauses.
         The cache key covers the spoken form and the text options.
 
-        Raises :class:`EmptyTextError`, :class:`~macbot.errors.MarkupError` (and voice
-        errors) at once, before any work is queued.
+        Raises :class:`EmptyTextError`, :class:`~macbot.errors.MarkupError`,
+        :class:`~macbot.errors.SpeechTooLong` (see :mod:`.limits`) and voice errors at once,
+        before any work is queued.
         """
         text_options = text_options or self.text_options()
         utterance = self.normalize(text, voice, text_options)
+        check_speech(utterance, len(text), self.config.server.max_text_chars)
         if utterance.empty:
             raise EmptyTextError("text has nothing to speak")
         normalized = utterance.text
@@ -435,7 +467,7 @@ class Synthesizer:
                 seg_options = replace(options, speed=speed, volume=options.volume * segment.volume)
             following = segments[i + 1] if i + 1 < len(segments) else None
             gap = following is not None and not following.is_pause and segment.ends_sentence
-            sentences = engine.sentences(segment.text)
+            sentences = engine.sentences(segment.text, seg_options)  # runs cut by pace too
             labels = label_segment(segment, [s.phonemes for s in sentences], numbering)
             for sentence, words in zip(sentences, labels, strict=True):
                 sentence = replace(sentence, words=words)
@@ -449,7 +481,14 @@ class Synthesizer:
     def _collect(
         self, job: Job, engine, key: str, started: float, busy: _Busy
     ) -> Iterator[AudioChunk]:
+        # Kept for the phrase cache only while they could still be a phrase of it (see
+        # cache_entry_limit): a longer utterance is not held whole, nor joined (issue 21:
+        # 5,000 characters at speed 0.25 are 61 MB of samples, which were held twice for a
+        # cache entry that would have evicted every phrase).
+        keep = cache_entry_limit(self.cache)
         chunks: list[AudioChunk] = []
+        held = 0
+        audio_seconds = 0.0
         first_audio = None
         try:
             for index, chunk in enumerate(job.results()):
@@ -457,7 +496,12 @@ class Synthesizer:
                     first_audio = time.perf_counter() - started
                     self.stats.record_first_audio(first_audio)
                 chunk = replace(chunk, index=index)
-                chunks.append(chunk)
+                audio_seconds += chunk.duration
+                held += chunk.samples.nbytes
+                if held <= keep:
+                    chunks.append(chunk)
+                else:
+                    chunks.clear()
                 yield chunk
         except GeneratorExit:
             raise  # the consumer stopped early: nothing to cache
@@ -466,24 +510,19 @@ class Synthesizer:
             raise
         finally:
             busy.release()
-        samples, rate = concat(chunks)
-        spoken = utterance_words(chunks, SPOKEN_WORDS)
-        del chunks  # the joined copy is what the cache keeps
         seconds = time.perf_counter() - started
-        self.stats.record(seconds, len(samples) / rate)
-        self.cache.put(
-            key,
-            CachedAudio(
-                samples,
-                rate,
-                engine.engine_type,
-                engine.voice.name,
-                spoken,
-            ),
-        )
+        self.stats.record(seconds, audio_seconds)
+        if chunks:
+            samples, rate = concat(chunks)
+            spoken = utterance_words(chunks, SPOKEN_WORDS)
+            del chunks  # the joined copy is what the cache keeps
+            self.cache.put(
+                key,
+                CachedAudio(samples, rate, engine.engine_type, engine.voice.name, spoken),
+            )
         self._note_activity()
         event = SynthesisEvent(
-            seconds, len(samples) / rate, first_audio, engine.engine_type, engine.voice.name
+            seconds, audio_seconds, first_audio, engine.engine_type, engine.voice.name
         )
         self._listeners.notify(event)
 
@@ -712,8 +751,10 @@ class SynthesisStream(Iterator[AudioChunk]):
             self._busy.release()
 
     def __del__(self) -> None:
-        # A stream dropped unread (its sentences were cancelled or ran to the end) must not
-        # leave the synthesizer marked busy.
+        # A stream dropped unread must not leave the synthesizer marked busy, nor its job
+        # waiting in the pool for a reader (the pool runs only a few sentences ahead of it).
+        if self.job is not None:
+            self.job.cancel()
         if self._busy is not None:
             self._busy.release()
 

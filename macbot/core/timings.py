@@ -157,37 +157,112 @@ _SKIP, _JOIN = 2.0, 0.35
 _MARKS = set("ˈˌːˑ")
 
 
+_BAND = 128
+"""How far (in phoneme words) an alignment may stray from the straight line through its
+segment: espeak joins or splits a few words per sentence, so the best pairing of normal text
+stays well inside, and a segment of thousands of words is aligned in linear time and memory."""
+
+_MOVES = ((2, 1), (1, 2), (1, 1), (1, 0), (0, 1))
+"""The moves of :func:`align`, in the order that breaks ties between equal costs."""
+
+
 def _cost(letters: int, phonemes: int) -> float:
     return abs(math.log((letters + 1) / (phonemes + 1)))
 
 
-def align(letters: Sequence[int], phonemes: Sequence[int]) -> list[tuple[list[int], list[int]]]:
+class _Costs:
+    """:func:`_cost` of one letter count against every phoneme count up to ``top``, one row per
+    letter count met (a segment has few distinct word lengths)."""
+
+    def __init__(self, top: int) -> None:
+        self.top = top
+        self.rows: dict[int, np.ndarray] = {}
+
+    def __call__(self, letters: int, phonemes: np.ndarray) -> np.ndarray:
+        row = self.rows.get(letters)
+        if row is None:
+            row = np.array([_cost(letters, p) for p in range(self.top + 1)])
+            self.rows[letters] = row
+        return row[phonemes]
+
+
+def _window(values: np.ndarray, first: int, start: int, count: int) -> np.ndarray:
+    """``count`` entries of a band row (``values``, its first column ``first``) from column
+    ``start`` on; ``inf`` outside the band."""
+    out = np.full(count, np.inf)
+    lo, hi = max(start, first), min(start + count, first + len(values))
+    if lo < hi:
+        out[lo - start : hi - start] = values[lo - first : hi - first]
+    return out
+
+
+def align(
+    letters: Sequence[int], phonemes: Sequence[int], band: int = _BAND
+) -> list[tuple[list[int], list[int]]]:
     """Pair spoken words (their letter counts) with phoneme words (their phoneme counts) in
     order: one with one, two with one or one with two, or left alone; the pairing whose lengths
-    agree best (dynamic programming). Returns the pairs as (word indices, phoneme indices)."""
+    agree best (dynamic programming). Returns the pairs as (word indices, phoneme indices).
+
+    The pairing is searched within ``band`` phoneme words of the straight line from the first
+    pair to the last (issue 21: the whole n×m table of 2,500 one-letter words took 30 s and
+    740 MB), so time and memory grow with ``(n + m) × band``; a segment shorter than the band
+    gets the same pairing as the whole table.
+    """
     n, m = len(letters), len(phonemes)
-    inf = float("inf")
-    best = [[inf] * (m + 1) for _ in range(n + 1)]
-    step: list[list[tuple[int, int]]] = [[(0, 0)] * (m + 1) for _ in range(n + 1)]
-    best[0][0] = 0.0
-    moves = ((1, 1, 0.0), (2, 1, _JOIN), (1, 2, _JOIN), (1, 0, _SKIP), (0, 1, _SKIP))
+    said = np.asarray(phonemes, dtype=np.int64).reshape(-1)
+    joined = said[:-1] + said[1:] if m > 1 else np.zeros(0, dtype=np.int64)
+    costs = _Costs(int(max(said.max(initial=0), joined.max(initial=0))))
+
+    def bounds(i: int) -> tuple[int, int]:
+        if n == 0:
+            return 0, m
+        lo = (i - 1) * m // n - band
+        hi = -(-(i + 1) * m // n) + band
+        return max(0, lo), min(m, hi)
+
+    # per row: its first column, the best costs and the move that reached each cell
+    rows: list[tuple[int, np.ndarray, np.ndarray]] = []
     for i in range(n + 1):
-        for j in range(m + 1):
-            if best[i][j] == inf:
-                continue
-            for di, dj, extra in moves:
-                a, b = i + di, j + dj
-                if a > n or b > m:
-                    continue
-                cost = best[i][j] + extra
-                if di and dj:
-                    cost += _cost(sum(letters[i:a]), sum(phonemes[j:b]))
-                if cost < best[a][b]:
-                    best[a][b], step[a][b] = cost, (di, dj)
+        lo, hi = bounds(i)
+        width = hi - lo + 1
+        cols = np.arange(lo, hi + 1)
+        cand = np.full((4, width), np.inf)
+        if i == 0:
+            cand[3, 0] = 0.0  # the start (row 0's band starts at column 0); never traced back
+        if i >= 1:
+            first1, best1, _ = rows[i - 1]
+            l1 = letters[i - 1]
+            ok = cols >= 1
+            prev = _window(best1, first1, lo - 1, width)  # (i-1, j-1)
+            cand[2, ok] = prev[ok] + 0.0 + costs(l1, said[cols[ok] - 1])
+            ok2 = cols >= 2
+            prev = _window(best1, first1, lo - 2, width)  # (i-1, j-2)
+            cand[1, ok2] = prev[ok2] + _JOIN + costs(l1, joined[cols[ok2] - 2])
+            cand[3] = _window(best1, first1, lo, width) + _SKIP  # (i-1, j)
+        if i >= 2:
+            first2, best2, _ = rows[i - 2]
+            l2 = letters[i - 2] + letters[i - 1]
+            ok = cols >= 1
+            prev = _window(best2, first2, lo - 1, width)  # (i-2, j-1)
+            cand[0, ok] = prev[ok] + _JOIN + costs(l2, said[cols[ok] - 1])
+        move = np.argmin(cand, axis=0).astype(np.int8)
+        best = cand[move, np.arange(width)]
+        # a word of the voice left alone, along the row: x[j] = min(c[j], x[j-1] + skip)
+        while True:
+            skipped = np.concatenate(([np.inf], best[:-1] + _SKIP))
+            better = skipped < best
+            if not better.any():
+                break
+            best = np.where(better, skipped, best)
+            move[better] = 4
+        rows.append((lo, best, move))
+        if i >= 2:
+            rows[i - 2] = (rows[i - 2][0], np.zeros(0), rows[i - 2][2])  # its costs are spent
     pairs = []
     i, j = n, m
     while i or j:
-        di, dj = step[i][j]
+        first, _, move = rows[i]
+        di, dj = _MOVES[move[j - first]]
         pairs.append((list(range(i - di, i)), list(range(j - dj, j))))
         i, j = i - di, j - dj
     return pairs[::-1]

@@ -39,6 +39,12 @@ Task = Callable[[], Iterable[T]]
 
 _DONE = object()
 
+LOOKAHEAD = 8
+"""Tasks (sentences) of one job that may run or wait finished beyond the one its consumer
+reads: a consumer slower than synthesis (the sound device playing 20 minutes of speech at
+speed 0.25, a client reading slowly) no longer makes the pool hold the whole request's audio
+(issue 21); the workers serve other jobs, or wait, until it reads on."""
+
 
 MAX_DEFAULT_WORKERS = 4
 """Sentences run side by side at most, by default. Each concurrent run holds its own
@@ -148,6 +154,8 @@ class Job(Generic[T]):
         self.leading = lead and len(tasks) > 1
         """The first task runs alone until it yields its first piece (see
         :meth:`WorkerPool.submit`); cleared then."""
+        self.reading = 0
+        """The task whose pieces the consumer reads now (see :data:`LOOKAHEAD`)."""
 
     @property
     def size(self) -> int:
@@ -160,7 +168,8 @@ class Job(Generic[T]):
         (a client went away) cancels the tasks not yet started.
         """
         try:
-            for slot in self._slots:
+            for index, slot in enumerate(self._slots):
+                self._pool._advance(self, index)
                 while True:
                     item = slot.get()
                     if item is _DONE:
@@ -267,14 +276,31 @@ class WorkerPool:
             if job.running == 0:
                 self._active.pop(job.id, None)
 
+    def _advance(self, job: Job, index: int) -> None:
+        """``job``'s consumer reads task ``index`` now: tasks up to :data:`LOOKAHEAD` beyond it
+        may start."""
+        with self._cond:
+            if index > job.reading:
+                job.reading = index
+                self._cond.notify_all()
+
+    def _ready(self) -> Job | None:
+        """The first job, in round-robin order, whose next task is within its lookahead and
+        not held back behind its leading first task."""
+        return next(
+            (
+                j
+                for j in self._jobs
+                if not (j.leading and j.running) and j._pending[0][0] <= j.reading + LOOKAHEAD
+            ),
+            None,
+        )
+
     def _next(self) -> tuple[Job, int, Task] | None:
         with self._cond:
-            while not self._closed:
-                job = next((j for j in self._jobs if not (j.leading and j.running)), None)
-                if job is not None:
-                    break
+            while not self._closed and (job := self._ready()) is None:
                 self._cond.wait()
-            else:
+            if self._closed or job is None:
                 return None
             self._jobs.remove(job)
             index, task = job._pending.popleft()

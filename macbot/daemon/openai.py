@@ -24,13 +24,14 @@ import base64
 import itertools
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ..core.audio import AudioChunk, WordTiming, concat
-from ..core.formats import FORMATS, StreamEncoder, encode, supported_formats
+from ..core.audio import AudioChunk, WordTiming
+from ..core.formats import FORMATS, StreamEncoder, supported_formats
 from ..core.kokoro_files import voices_path as kokoro_voices_path
 from ..core.timings import shifted
 from ..core.voices import AUTO_FALLBACK, kokoro_names
@@ -42,7 +43,7 @@ from ..errors import (
     UnsupportedFormatError,
     UsageError,
 )
-from . import parsing
+from . import audiofile, parsing
 from .state import DaemonState, state
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def speech() -> Response:
 
     Request JSON: ``model`` (required: ``tts-1``, ``tts-1-hd``, ``gpt-4o-mini-tts``,
     ``piper`` or a Piper voice name), ``input`` (required, at most ``server.max_text_chars``,
-    else 413), ``voice`` (OpenAI or Piper voice name; default: the configured voice),
+    else 400), ``voice`` (OpenAI or Piper voice name; default: the configured voice),
     ``response_format`` (``mp3`` default, ``opus``, ``aac``, ``flac``, ``wav``, ``pcm``; ``pcm`` is
     raw 16-bit little-endian mono at 24 kHz like OpenAI's), ``speed`` (0.25–4),
     ``instructions`` (accepted, ignored), ``stream_format`` (``audio``/``sse``) or
@@ -109,7 +110,20 @@ def speech() -> Response:
     stream_format = _stream_format(body)
     text_options = parsing.text_options(body, "normalization_options", synth.text_options())
     options = synth.default_options().with_overrides(speed=speed)
+    started = time.perf_counter()
     chunks = synth.stream(text, voice, options, text_options)
+    if stream_format is None:
+        # A whole file: written as the sentences come, so a failure is still an error status
+        # and the audio is never held whole (issue 21).
+        written = audiofile.write(chunks, fmt, started, param="input")
+        headers = {
+            "X-Engine": written.first.engine,
+            "X-Voice": written.first.voice,
+            "X-Cache": "hit" if written.cached else "miss",
+            "X-Sample-Rate": str(written.writer.rate),
+            "X-Audio-Duration": f"{written.duration:.3f}",
+        }
+        return audiofile.file_response(written, headers, FORMATS[fmt].mime)
     first = next(chunks, None)
     if first is None:
         raise EmptyTextError("input has nothing to speak", param="input")
@@ -119,11 +133,6 @@ def speech() -> Response:
         "X-Cache": "hit" if first.meta.get("cached") else "miss",
         "X-Sample-Rate": str(StreamEncoder(fmt, first.sample_rate).rate),
     }
-    if stream_format is None:
-        # A whole file: synthesize the rest here too, so a failure is still an error status.
-        samples, rate = concat([first, *chunks])
-        headers["X-Audio-Duration"] = f"{len(samples) / rate:.3f}"
-        return Response(encode(samples, rate, fmt), 200, headers, mimetype=FORMATS[fmt].mime)
     generator = _stream(first, chunks, fmt, stream_format == "sse")
     mime = "text/event-stream" if stream_format == "sse" else FORMATS[fmt].mime
     headers["Cache-Control"] = "no-store"

@@ -3,8 +3,10 @@ effective config, memory, Prometheus metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from flask import Blueprint, Response, jsonify
 from ..config import auth_token
 from ..version import __version__
 from .metrics import METRICS_MIME
+from .openai import MODELS, OPENAI_VOICES
+from .parsing import DEFAULT_VOICE_ALIAS
 from .security import masked
 from .state import state
 
@@ -140,8 +144,10 @@ def metrics() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of the whole API (``macbot/daemon/openapi.yaml``) as JSON."""
-    return jsonify(openapi_document())
+    """The OpenAPI 3.1 document of the whole API (``macbot/daemon/openapi.yaml``) as JSON,
+    with this daemon's text limit and names filled in (see :func:`served_document`)."""
+    st = state()
+    return jsonify(served_document(st.config.server.max_text_chars, st.voice_names()))
 
 
 @functools.cache
@@ -149,6 +155,39 @@ def openapi_document() -> dict[str, Any]:
     """The packaged ``openapi.yaml``, parsed."""
     text = resources.files(__package__).joinpath("openapi.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
+
+
+def served_document(max_text_chars: int, voices: Collection[str]) -> dict[str, Any]:
+    """:func:`openapi_document` as this daemon serves it, so that a request its schemas
+    accept is one the daemon speaks (issue 21: schemathesis found names the schemas left
+    free refused with 400): ``Text``'s ``maxLength`` is ``server.max_text_chars``; voice
+    names are those installed here (``voices``) and ``default``, as an ``enum``; the OpenAI
+    route's ``model`` is an ``enum`` of its models and the voices, its ``voice`` a ``pattern``
+    that also takes OpenAI's voice names in any case."""
+    doc = copy.deepcopy(openapi_document())
+    schemas = doc["components"]["schemas"]
+    schemas["Text"]["maxLength"] = max_text_chars
+    names = sorted(voices)
+    schemas["VoiceName"]["enum"] = [*names, DEFAULT_VOICE_ALIAS, None]
+    speech = schemas["SpeechRequest"]["properties"]
+    speech["model"]["enum"] = [*MODELS, *(n for n in names if n not in MODELS)]
+    spoken = [_literal(n) for n in [*names, DEFAULT_VOICE_ALIAS]]
+    spoken += ["".join(f"[{c.upper()}{c}]" for c in n) for n in OPENAI_VOICES]
+    name = {"type": "string", "pattern": f"^(?:{'|'.join(spoken)})$"}
+    speech["voice"] = {
+        "description": speech["voice"]["description"],
+        "anyOf": [
+            {"type": "null"},
+            name,
+            {"type": "object", "required": ["id"], "properties": {"id": name}},
+        ],
+    }
+    return doc
+
+
+def _literal(text: str) -> str:
+    """``text`` as a regular expression matching only itself (ECMA-262 and Python alike)."""
+    return "".join(f"\\{c}" if c in r".^$*+?()[]{}|\/" else c for c in text)
 
 
 def _file_entry(path: Path, kind: str, voice: str | None) -> dict[str, Any]:

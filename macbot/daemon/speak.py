@@ -3,22 +3,21 @@ pause and resume, and the sound devices."""
 
 from __future__ import annotations
 
-import base64
 import itertools
 import logging
+import time
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify
 
-from ..core.audio import wav_bytes
 from ..core.captions import captions as caption_text
 from ..core.captions import check_format
 from ..core.formats import FORMATS, NATIVE_PCM, StreamEncoder
 from ..core.playback import check_policy
-from ..core.synthesizer import Result, SynthesisStream, Synthesizer
+from ..core.synthesizer import SynthesisStream, Synthesizer
 from ..core.timings import NO_DURATIONS
 from ..errors import EmptyTextError, NoAudioDeviceError, NotFound, UsageError
-from . import parsing
+from . import audiofile, parsing
 from .state import state
 
 _LOGGER = logging.getLogger(__name__)
@@ -92,9 +91,10 @@ def speak() -> Response:
                 param=name,
             )
     options = synth.default_options().with_overrides(speed=speed)
+    started = time.perf_counter()
     if timestamps or captions is not None:
-        result = synth.synthesize(text, voice, options, text_options)
-        return _timed_response(synth, result, text, captions)
+        chunks = synth.stream(text, voice, options, text_options)
+        return _timed_response(synth, audiofile.write(chunks, "wav", started), text, captions)
     if stream:
         return _stream_response(synth.stream(text, voice, options, text_options), fmt)
     if play:
@@ -102,15 +102,20 @@ def speak() -> Response:
         ok, reason = player.available()
         if not ok:
             # Synthesize anyway: the text is checked and the phrase lands in the cache.
-            result = synth.synthesize(text, voice, options, text_options)
+            chunks = synth.stream(text, voice, options, text_options)
+            try:
+                first = next(chunks)
+                duration = first.duration + sum(chunk.duration for chunk in chunks)
+            finally:
+                chunks.close()
             return jsonify(
                 status="unavailable",
                 played=False,
                 message=f"playback unavailable: {reason}",
-                engine=result.engine,
-                voice=result.voice,
-                duration=round(result.duration, 3),
-                cached=result.cached,
+                engine=first.engine,
+                voice=first.voice,
+                duration=round(duration, 3),
+                cached=bool(first.meta.get("cached")),
             )
         job = player.submit(synth.stream(text, voice, options, text_options), policy)
         return jsonify(
@@ -122,40 +127,38 @@ def speak() -> Response:
             engine=engine.engine_type,
             voice=engine.voice.name,
         )
-    result = synth.synthesize(text, voice, options, text_options)
+    # The WAV is written as the sentences come and sent from that file (issue 21).
+    written = audiofile.write(synth.stream(text, voice, options, text_options), "wav", started)
     headers = {
-        "X-Engine": result.engine,
-        "X-Voice": result.voice,
-        "X-Cache": "hit" if result.cached else "miss",
-        "X-Audio-Duration": f"{result.duration:.3f}",
-        "X-Synthesis-Seconds": f"{result.seconds:.4f}",
+        "X-Engine": written.first.engine,
+        "X-Voice": written.first.voice,
+        "X-Cache": "hit" if written.cached else "miss",
+        "X-Audio-Duration": f"{written.duration:.3f}",
+        "X-Synthesis-Seconds": f"{written.seconds:.4f}",
     }
-    return Response(
-        wav_bytes(result.samples, result.sample_rate), 200, headers, mimetype="audio/wav"
-    )
+    return audiofile.file_response(written, headers, "audio/wav")
 
 
 def _timed_response(
-    synth: Synthesizer, result: Result, text: str, captions: str | None = None
+    synth: Synthesizer, written: audiofile.Written, text: str, captions: str | None = None
 ) -> Response:
     """``/speak``'s answer with ``timestamps``: the WAV in base64 and the words (and the
     caption file in format ``captions``, when asked)."""
     out: dict[str, object] = {
-        "audio": base64.b64encode(wav_bytes(result.samples, result.sample_rate)).decode("ascii"),
-        "sample_rate": result.sample_rate,
-        "duration": round(result.duration, 6),
-        "words": [{"word": w.word, "start": w.start, "end": w.end} for w in result.words],
-        "engine": result.engine,
-        "voice": result.voice,
-        "cached": result.cached,
+        "sample_rate": written.writer.rate,
+        "duration": round(written.duration, 6),
+        "words": [{"word": w.word, "start": w.start, "end": w.end} for w in written.words],
+        "engine": written.first.engine,
+        "voice": written.first.voice,
+        "cached": written.cached,
     }
     if captions is not None:
         out["captions_format"] = captions
-        out["captions"] = caption_text(result.words, captions, text) if result.words else None
-    if not result.words:
-        engine = synth.engine(result.voice)
+        out["captions"] = caption_text(written.words, captions, text) if written.words else None
+    if not written.words:
+        engine = synth.engine(written.first.voice)
         out["words_unavailable"] = "no words were spoken" if engine.has_durations else NO_DURATIONS
-    return jsonify(out)
+    return audiofile.json_with_audio(written, out)
 
 
 def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
@@ -192,7 +195,8 @@ def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
 def normalize() -> Response:
     """The words ``/speak`` would say: the text front end's result, nothing synthesized.
 
-    Request JSON: ``text`` (required), ``voice`` (its language picks the rules), ``normalize``
+    Request JSON: ``text`` (required), ``voice`` (a name from ``/voices``, ``default`` or
+    ``null``: its language picks the rules), ``normalize``
     (options, as on ``/speak``). Answer: ``{"text": the spoken form (pauses as
     ``[[slnc MS]]``), "language": the rules' language or null, "segments": [{"text", "rate",
     "volume"} or {"pause"}], "notes": [...], "options": the options in force}``. Malformed
@@ -202,7 +206,7 @@ def normalize() -> Response:
     synth = st.synthesizer
     body = parsing.json_body('{"text": "**Hello** at 5pm"}')
     text = parsing.text(body, "text", st.config.server.max_text_chars)
-    voice = parsing.optional_str(body, "voice")
+    voice = parsing.voice_name(body.get("voice"), st.voice_names())  # as on /speak
     text_options = parsing.text_options(body, "normalize", synth.text_options())
     utterance = synth.normalize(text, voice, text_options)
     return jsonify(**utterance.to_dict(), options=text_options.to_dict())

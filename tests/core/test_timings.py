@@ -5,8 +5,11 @@ patched with piper's own alignment output, the real text front end and synthesiz
 
 from __future__ import annotations
 
+import math
+import random
 import re
 from types import SimpleNamespace
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -22,6 +25,7 @@ from macbot.core.text.segments import Segment, Span
 from macbot.core.timings import (
     NO_DURATIONS,
     Numbering,
+    align,
     input_word,
     label_segment,
     phoneme_word_frames,
@@ -97,6 +101,90 @@ def test_words_espeak_joins_or_splits_are_paired_by_length():
         ["well-known"],
         ["fact"],
     ]
+
+
+def whole_table_align(letters, phonemes):
+    """The alignment as it was before issue 21: the whole n×m table (the reference)."""
+    n, m = len(letters), len(phonemes)
+    best = [[math.inf] * (m + 1) for _ in range(n + 1)]
+    step = [[(0, 0)] * (m + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    moves = ((1, 1, 0.0), (2, 1, 0.35), (1, 2, 0.35), (1, 0, 2.0), (0, 1, 2.0))
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if best[i][j] == math.inf:
+                continue
+            for di, dj, extra in moves:
+                a, b = i + di, j + dj
+                if a > n or b > m:
+                    continue
+                cost = best[i][j] + extra
+                if di and dj:
+                    ratio = (sum(letters[i:a]) + 1) / (sum(phonemes[j:b]) + 1)
+                    cost += abs(math.log(ratio))
+                if cost < best[a][b]:
+                    best[a][b], step[a][b] = cost, (di, dj)
+    pairs = []
+    i, j = n, m
+    while i or j:
+        di, dj = step[i][j]
+        pairs.append((list(range(i - di, i)), list(range(j - dj, j))))
+        i, j = i - di, j - dj
+    return pairs[::-1]
+
+
+def espeak_like(rng: random.Random, words: int) -> tuple[list[int], list[int]]:
+    """Letter counts of ``words`` words and the phoneme counts of a voice that says most one to
+    one, joins some pairs into one word and splits some words in two."""
+    letters = [rng.randint(1, 12) for _ in range(words)]
+    phonemes: list[int] = []
+    i = 0
+    while i < words:
+        roll = rng.random()
+        if roll < 0.08 and i + 1 < words:
+            phonemes.append(letters[i] + letters[i + 1] + rng.randint(-2, 1))
+            i += 2
+            continue
+        if roll < 0.12 and letters[i] > 5:
+            phonemes.extend([letters[i] // 2, letters[i] - letters[i] // 2])
+        else:
+            phonemes.append(max(0, letters[i] + rng.randint(-2, 2)))
+        i += 1
+    return letters, phonemes
+
+
+def test_alignment_pairs_as_the_whole_table_did():
+    # issue 21 item 5: the banded search gives the whole table's pairing, ties included
+    rng = random.Random(21)
+    for _ in range(400):
+        letters, phonemes = espeak_like(rng, rng.randint(0, 30))
+        assert align(letters, phonemes) == whole_table_align(letters, phonemes)
+        # a narrow band on short text: still the whole table's pairing wherever it stays near
+        # the line, and always a complete one
+        pairs = align(letters, phonemes, band=2)
+        assert [k for said, _ in pairs for k in said] == list(range(len(letters)))
+        assert [k for _, sounds in pairs for k in sounds] == list(range(len(phonemes)))
+    for _ in range(3):
+        # a long paragraph (wider than the band): the same pairing
+        letters, phonemes = espeak_like(rng, 400)
+        assert align(letters, phonemes, band=32) == whole_table_align(letters, phonemes)
+
+
+def test_2500_one_letter_words_align_in_bounded_memory(shared_synth):
+    # issue 21 item 5: "a b c …" within the 5,000-character limit took 30.6 s and 740 MB (the
+    # whole 2,500 × 2,500 table of Python floats); the band keeps it near linear
+    text = " ".join("abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range(2500))
+    segment = Segment((Span(text, text),))
+    sentences = [s.phonemes for s in shared_synth.engine().sentences(segment.text)]
+    tracemalloc.start()
+    try:
+        labels = label_segment(segment, sentences)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40_000_000, f"{peak / 1e6:.0f} MB"
+    said = [lab.word for sentence in labels for piece in sentence for lab in piece]
+    assert said[:3] == ["a", "b", "c"] and len(said) >= 2400
 
 
 def test_phoneme_word_frames_skip_pauses_and_sentence_marks():

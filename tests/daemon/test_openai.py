@@ -72,8 +72,13 @@ def test_pcm_is_24khz_16bit_like_openai(client, expected):
     )
     pcm = np.frombuffer(resp.content, dtype="<i2").astype(np.float32) / 32767
     want = resample(expected, 22050, 24000)
-    assert pcm.shape == want.shape
-    assert np.max(np.abs(pcm - want)) < 3 / 32767
+    assert abs(len(pcm) - len(want)) <= 2
+    pcm, want = pcm[: len(want)], want[: len(pcm)]
+    # The file is resampled sentence by sentence as it is written (issue 21: one request never
+    # holds its whole audio), which differs from resampling the whole at once only near the
+    # sentences' edges, by less than -54 dBFS.
+    assert np.max(np.abs(pcm - want)) < 2e-3
+    assert float(np.sqrt(np.mean((pcm - want) ** 2))) < 1e-4
 
 
 def test_streaming_response_with_the_client(client, expected, live_server):

@@ -12,10 +12,11 @@ from conftest import RecordingOutput, make_config, start_server
 from jsonschema import Draft202012Validator
 from openapi_check import check
 
-from macbot.daemon.ops import openapi_document
+from macbot.daemon.ops import openapi_document, served_document
 from macbot.daemon.state import state_of
 
 SPEECH = {"model": "tts-1", "input": "Spec check.", "voice": "alloy"}
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,21 @@ def test_document_is_openapi_31_with_valid_schemas(spec, live_server):
     for schema in spec["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
     served = live_server.get("/openapi.json")
-    assert served.status_code == 200 and served.json() == spec
+    st = state_of(live_server.app)
+    own = served_document(st.config.server.max_text_chars, st.voice_names())
+    assert served.status_code == 200 and served.json() == own
+    for schema in own["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+    # the packaged document with this daemon's limit and names, nothing else
+    schemas, packaged = own["components"]["schemas"], spec["components"]["schemas"]
+    assert {k for k in schemas if schemas[k] != packaged[k]} <= {
+        "Text",
+        "VoiceName",
+        "SpeechRequest",
+    }
+    assert {k: v for k, v in own.items() if k != "components"} == {
+        k: v for k, v in spec.items() if k != "components"
+    }
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(spec, live_server):
@@ -62,6 +77,11 @@ def test_live_responses_conform(spec, live_server):
         ("/speak", "post", s.post("/speak", json={"text": "Spec check."})),
         ("/speak", "post", s.post("/speak", json={"text": 5})),
         ("/speak", "post", s.post("/speak", json={"text": "x" * 5001})),
+        (
+            "/speak",
+            "post",
+            s.post("/speak", data=b'{"text": "' + b"x" * 70_000 + b'"}', headers=JSON),
+        ),
         ("/speak", "post", s.post("/speak", json={"text": "hi"}, headers={"Host": "evil.test"})),
         (
             "/speak",
@@ -186,3 +206,94 @@ def test_checker_catches_a_nonconforming_body(spec):
 
     with pytest.raises(AssertionError, match="not of type 'boolean'"):
         check(spec, Fake(), "/health", "get")
+
+
+# -- issue 21: what schemathesis found between the document and the behaviour ------------------
+
+
+def valid(document: dict, schema: str, body: object) -> bool:
+    ref = {"$ref": f"#/components/schemas/{schema}", "components": document["components"]}
+    return Draft202012Validator(ref).is_valid(body)
+
+
+@pytest.fixture
+def served(live_server) -> dict:
+    return live_server.get("/openapi.json").json()
+
+
+@pytest.mark.parametrize(
+    ("voice", "status"), [(None, 200), ("", 400), (" ", 400), ("default", 200), ("nobody", 400)]
+)
+def test_schemathesis_normalize_voice_null_and_blank_agree_with_the_spec(
+    spec, served, live_server, voice, status
+):
+    """``voice: null`` was answered 200 though the schema said string; ``""`` was refused
+    though the schema allowed it (and ``/normalize`` took any string, a path too)."""
+    body = {"text": "Hello at 5pm", "voice": voice}
+    resp = live_server.post("/normalize", json=body)
+    assert resp.status_code == status, resp.text
+    assert valid(served, "NormalizeRequest", body) == (status == 200)
+    if voice in (None, "", " "):
+        assert valid(spec, "NormalizeRequest", body) == (status == 200)
+    check(spec, resp, "/normalize", "post")
+
+
+def test_schemathesis_policy_null_is_the_default_policy_as_the_spec_says(spec, live_server):
+    """``policy: null`` was spoken (queued) though the schema's enum had no null."""
+    body = {"text": "Policy check.", "policy": None}
+    assert valid(spec, "SpeakRequest", body)
+    resp = live_server.post("/speak", json=body)
+    assert resp.status_code == 200 and resp.json()["policy"] == "queue"
+    assert not valid(spec, "SpeakRequest", {**body, "policy": "shout"})
+    live_server.post("/interrupt")
+
+
+def test_schemathesis_names_are_enums_of_what_is_installed(served, live_server):
+    """A voice or model name the schema allowed (any string) was refused with 400; the served
+    document now lists the names this daemon has, so schema-valid means spoken."""
+    default = live_server.synth.default_voice.name
+    cases = [
+        ("/speak", "SpeakRequest", {"text": "Hi.", "play": False, "voice": default}, True),
+        ("/speak", "SpeakRequest", {"text": "Hi.", "play": False, "voice": "default"}, True),
+        ("/speak", "SpeakRequest", {"text": "Hi.", "play": False, "voice": "nobody"}, False),
+        ("/v1/audio/speech", "SpeechRequest", {**SPEECH, "voice": "ECHO"}, True),
+        ("/v1/audio/speech", "SpeechRequest", {**SPEECH, "voice": {"id": default}}, True),
+        ("/v1/audio/speech", "SpeechRequest", {**SPEECH, "voice": "nobody"}, False),
+        ("/v1/audio/speech", "SpeechRequest", {**SPEECH, "voice": "echo."}, False),
+        ("/v1/audio/speech", "SpeechRequest", {**SPEECH, "model": default}, True),
+        ("/v1/audio/speech", "SpeechRequest", {**SPEECH, "model": "gpt-9"}, False),
+    ]
+    for path, schema, body, accepted in cases:
+        resp = live_server.post(path, json=body)
+        assert (resp.status_code == 200) == accepted, (body, resp.status_code, resp.text[:200])
+        assert valid(served, schema, body) == accepted, body
+        check(served, resp, path, "post")
+
+
+@pytest.mark.parametrize(("path", "field"), [("/speak", "text"), ("/v1/audio/speech", "input")])
+def test_schemathesis_text_over_max_length_is_a_400_as_the_spec_says(
+    served, live_server, path, field
+):
+    """A text over ``maxLength`` was a 413, which no schema-driven client expects of a value
+    the schema refuses; a body over ``server.max_body_bytes`` stays a 413."""
+    limit = served["components"]["schemas"]["Text"]["maxLength"]
+    assert limit == live_server.synth.config.server.max_text_chars
+    base = {"play": False} if path == "/speak" else dict(SPEECH)
+    resp = live_server.post(path, json={**base, field: "x" * (limit + 1)})
+    assert resp.status_code == 400 and "too long" in resp.text
+    assert not valid(
+        served,
+        "SpeakRequest" if path == "/speak" else "SpeechRequest",
+        {**base, field: "x" * (limit + 1)},
+    )
+    check(served, resp, path, "post")
+    big = b'{"' + field.encode() + b'": "' + b"x" * 70_000 + b'"}'
+    assert live_server.post(path, data=big, headers=JSON).status_code == 413
+
+
+def test_the_served_limit_follows_the_config():
+    doc = served_document(120, {"en_US-joe-medium"})
+    schemas = doc["components"]["schemas"]
+    assert schemas["Text"]["maxLength"] == 120
+    assert schemas["VoiceName"]["enum"] == ["en_US-joe-medium", "default", None]
+    assert openapi_document()["components"]["schemas"]["Text"]["maxLength"] == 5000

@@ -52,6 +52,11 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_CHUNK_FRAMES = 32
 DEFAULT_CONTEXT_FRAMES = 12
 DEFAULT_GROWTH = 4.0
+MAX_DECODE_FRAMES = 384
+"""The longest decoder call, in latent frames (4.5 s of audio from a 22.05 kHz voice): the
+decoder's memory grows with its frames, so a long sentence, or any at speed 0.25 (issue 21:
+one sentence of 600 phoneme ids decoded whole added 393 MB), is decoded in windows of at most
+this many frames with the usual context, which is exact (see above)."""
 
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
@@ -147,9 +152,12 @@ class Window:
         return self.size - (self.stop - self.start)
 
 
-def chunk_sizes(frames: int, chunk: int, growth: float = 1.0) -> list[int]:
+def chunk_sizes(
+    frames: int, chunk: int, growth: float = 1.0, largest: int | None = None
+) -> list[int]:
     """Sizes of the chunks that cover ``frames``: ``chunk``, then each ``growth`` times the one
-    before (rounded up; ``growth`` 0: the rest in one piece), the last one cut to fit."""
+    before (rounded up; ``growth`` 0: the rest in one piece) but at most ``largest``, the last
+    one cut to fit."""
     if chunk < 1 or not (growth == 0 or growth >= 1):
         raise ValueError(f"chunk must be >= 1 and growth 0 or >= 1 (got {chunk}, {growth})")
     sizes: list[int] = []
@@ -158,17 +166,24 @@ def chunk_sizes(frames: int, chunk: int, growth: float = 1.0) -> list[int]:
         sizes.append(min(size, frames - done))
         done += sizes[-1]
         size = frames if growth == 0 else math.ceil(size * growth)
+        if largest is not None:
+            size = max(1, min(size, largest))
     return sizes
 
 
 def plan_chunks(
-    frames: int, chunk: int, context: int, fixed: bool = False, growth: float = 1.0
+    frames: int,
+    chunk: int,
+    context: int,
+    fixed: bool = False,
+    growth: float = 1.0,
+    largest: int | None = None,
 ) -> list[Window]:
     """Decoder windows for a sentence of ``frames`` latent frames.
 
     Chunks of :func:`chunk_sizes` cover the sentence in order (``growth`` 1: all ``chunk``
-    frames, the last one may be shorter). Each window adds up to ``context`` frames on both
-    sides, cut at the sentence's edges.
+    frames, the last one may be shorter; none over ``largest``). Each window adds up to
+    ``context`` frames on both sides, cut at the sentence's edges.
 
     ``fixed``: every window is ``chunk + 2·context`` frames (``growth`` must be 1). Windows
     crossing an edge are shifted inside the sentence; when the sentence is shorter than one
@@ -185,7 +200,7 @@ def plan_chunks(
         return [Window(0, frames, 0, frames, size)]
     windows = []
     keep_start = 0
-    for length in chunk_sizes(frames, chunk, growth):
+    for length in chunk_sizes(frames, chunk, growth, largest):
         keep_stop = keep_start + length
         if not fixed:
             start, stop = max(0, keep_start - context), min(frames, keep_stop + context)
@@ -248,6 +263,8 @@ class ChunkedEngine(SentenceStreamer):
         self.growth = growth
         self.short_decoder = short_decoder
         """Static mode: decodes sentences shorter than one window at their own length."""
+        self.max_decode_frames = MAX_DECODE_FRAMES
+        """The longest call of the dynamic decoder (see :data:`MAX_DECODE_FRAMES`)."""
         self._decoder_input = decoder.get_inputs()[0].name
         frames_dim = decoder.get_inputs()[0].shape[-1]
         self.static_frames = frames_dim if isinstance(frames_dim, int) else None
@@ -355,6 +372,10 @@ class ChunkedEngine(SentenceStreamer):
         """The bound on one model run (see :data:`~.piper.MAX_PHONEME_IDS`)."""
         return self.text.max_phoneme_ids
 
+    @max_phoneme_ids.setter
+    def max_phoneme_ids(self, value: int) -> None:
+        self.text.max_phoneme_ids = value
+
     @property
     def sample_rate(self) -> int:
         return self.voice_config.sample_rate
@@ -363,8 +384,10 @@ class ChunkedEngine(SentenceStreamer):
     def providers(self) -> list[str]:
         return list(self.decoder.get_providers())
 
-    def sentences(self, text: str) -> list[Sentence]:
-        """Phonemize ``text`` into model runs (see :meth:`~.piper.PiperText.sentences`)."""
+    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
+        """Phonemize ``text`` into model runs (see :meth:`~.piper.PiperText.sentences`), at
+        :attr:`max_phoneme_ids` whatever the pace: the decoder's windows bound the memory of
+        a slow sentence (``options`` is not needed)."""
         return self.text.sentences(text)
 
     def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
@@ -427,14 +450,20 @@ class ChunkedEngine(SentenceStreamer):
         """The decoder calls for a latent of ``frames`` frames (see :meth:`decode`); a window
         of ``size`` 0 means "the whole latent, at its own length"."""
         short = self.short_decoder is not None and frames < (self.static_frames or 0)
-        if frames > 0 and (short or (whole and self.static_frames is None)):
+        if frames > 0 and short:
             return [Window(0, frames, 0, frames, 0)]
+        if self.static_frames is not None:
+            return plan_chunks(frames, self.chunk_frames, self.context_frames, fixed=True)
+        if whole and 0 < frames <= self.max_decode_frames:
+            return [Window(0, frames, 0, frames, 0)]
+        if whole:  # a long sentence, or a slow one: in windows, to bound the decoder's memory
+            return plan_chunks(frames, self.max_decode_frames, self.context_frames)
         return plan_chunks(
             frames,
             self.chunk_frames,
             self.context_frames,
-            fixed=self.static_frames is not None,
-            growth=1.0 if self.static_frames is not None else self.growth,
+            growth=self.growth,
+            largest=self.max_decode_frames,
         )
 
     def decode(self, latent: np.ndarray, whole: bool = False) -> Iterator[np.ndarray]:
@@ -442,8 +471,9 @@ class ChunkedEngine(SentenceStreamer):
         concatenated are the full model's raw output.
 
         Dynamic decoder: chunks of ``chunk_frames``, each next one ``growth`` times larger;
-        ``whole``: one piece. Static decoder: chunks of ``chunk_frames`` (``whole`` ignored),
-        sentences shorter than one window to ``short_decoder`` when there is one.
+        ``whole``: one piece; none over :attr:`max_decode_frames`. Static decoder: chunks of
+        ``chunk_frames`` (``whole`` ignored), sentences shorter than one window to
+        ``short_decoder`` when there is one.
         """
         hop = self.hop_length
         for w in self.windows(latent.shape[-1], whole):

@@ -86,6 +86,10 @@ class MLPackageEngine(SentenceStreamer):
     def max_phoneme_ids(self) -> int:
         return self.text.max_phoneme_ids
 
+    @max_phoneme_ids.setter
+    def max_phoneme_ids(self, value: int) -> None:
+        self.text.max_phoneme_ids = value
+
     def describe(self) -> dict[str, object]:
         return {
             "engine_type": self.label,
@@ -100,8 +104,8 @@ class MLPackageEngine(SentenceStreamer):
             "streams_within_sentence": False,
         }
 
-    def sentences(self, text: str) -> list[Sentence]:
-        return self.text.sentences(text)
+    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
+        return self.text.sentences(text, options)
 
     def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
         return self.text.label_sentences(sentences, segment)

@@ -239,7 +239,7 @@ class KokoroEngine(SentenceStreamer):
             phonemes = self.kokoro.tokenizer.phonemize(text, self.language)
         return " ".join(phonemes.split())
 
-    def sentences(self, text: str) -> list[Sentence]:
+    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
         """Phonemize ``text`` into model runs: one per sentence, a sentence over
         :data:`MAX_TOKENS` tokens cut at clause marks, then word gaps."""
         pieces: list[tuple[str, bool]] = []

@@ -46,6 +46,9 @@ failed at a 12 GB cap. 600 ids bounds a run to ~145 MB and well under a second o
 machine, and splits only sentences far longer than an assistant's: the ten benchmark
 sentences have 81 to 175 ids, so normal text is never cut."""
 
+MIN_RUN_IDS = 64
+"""The shortest cut of :meth:`PiperEngine.run_limit` (a run at the slowest pace)."""
+
 CLAUSE_MARKS = frozenset(",;:—–")
 """Phonemes a long sentence is preferably cut after (espeak keeps clause punctuation)."""
 
@@ -118,24 +121,40 @@ class PiperText:
         self.max_phoneme_ids = MAX_PHONEME_IDS
         """The bound on one model run (see :data:`MAX_PHONEME_IDS`)."""
 
-    def sentences(self, text: str) -> list[Sentence]:
+    def run_limit(self, options: SynthesisOptions | None = None) -> int:
+        """The most phoneme ids of one run spoken with ``options``: :attr:`max_phoneme_ids`
+        at the voice's own pace, proportionally fewer when slower (its length scale over the
+        speed), since the whole model's memory grows with the frames it makes (issue 21: 600
+        ids at speed 0.25 added 373 MB, 150 ids 129 MB)."""
+        if options is None:
+            return self.max_phoneme_ids
+        own = self.voice_config.length_scale or 1.0
+        length = options.length_scale if options.length_scale is not None else own
+        stretch = length / options.speed / own
+        if stretch <= 1.0:
+            return self.max_phoneme_ids
+        return max(min(MIN_RUN_IDS, self.max_phoneme_ids), int(self.max_phoneme_ids / stretch))
+
+    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
         """Phonemize ``text`` into model runs (empty list: nothing speakable).
 
-        One run per sentence, except that a sentence over :attr:`max_phoneme_ids` is cut
-        (:func:`split_phonemes`) so that no run's memory and time grow without bound: text
-        without sentence punctuation is otherwise one sentence however long it is.
+        One run per sentence, except that a sentence over :meth:`run_limit` (for ``options``:
+        :attr:`max_phoneme_ids` at the voice's own pace) is cut (:func:`split_phonemes`) so
+        that no run's memory and time grow without bound: text without sentence punctuation is
+        otherwise one sentence however long it is.
         """
+        most = self.run_limit(options)
         pieces: list[tuple[list[str], bool]] = []
         for phonemes in self._phonemizer.phonemize(text):
             if not phonemes:
                 continue
             ids = self._phonemizer.phonemes_to_ids(phonemes)
-            if len(ids) <= self.max_phoneme_ids:
+            if len(ids) <= most:
                 pieces.append((phonemes, False))
                 continue
             # ids are BOS, then each phoneme's ids and a pad, then EOS: 2 per phoneme here.
             per_phoneme = max(1.0, (len(ids) - 2) / len(phonemes))
-            limit = max(2, int((self.max_phoneme_ids - 2) / per_phoneme))
+            limit = max(2, int((most - 2) / per_phoneme))
             parts = split_phonemes(phonemes, limit)
             pieces += [(part, j < len(parts) - 1) for j, part in enumerate(parts)]
         return [
@@ -331,9 +350,10 @@ class PiperEngine(SentenceStreamer):
 
     # -- text → sentences --------------------------------------------------------------------
 
-    def sentences(self, text: str) -> list[Sentence]:
-        """Phonemize ``text`` into model runs (see :meth:`PiperText.sentences`)."""
-        return self.text.sentences(text)
+    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
+        """Phonemize ``text`` into model runs, shorter when ``options`` speak slower (see
+        :meth:`PiperText.sentences`)."""
+        return self.text.sentences(text, options)
 
     def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
         return self.text.label_sentences(sentences, segment)

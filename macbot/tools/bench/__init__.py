@@ -14,7 +14,9 @@ hand-made bad messages on the WebSocket and Wyoming), ``live-bounds`` (Wyoming's
 the longest synthesis, stop after a drop, the clause splitter's cost), ``captions`` (caption
 cues vs whisper's word times), ``kokoro-variants``, ``kokoro-stream`` and ``kokoro-targets``
 (Kokoro's variants, streaming and targets against kokoro-onnx's ``create()``), ``background``
-(piper-tts in another session while the daemon optimizes itself, against alone).
+(piper-tts in another session while the daemon optimizes itself, against alone), ``bounds``
+(every request within the limits, peak RSS over rest per engine: original, split, quantized
+winner).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from . import (  # noqa: F401  (each registers its suites)
     background,
     badmessages,
     captions,
+    bounds,
     daemon,
     frontend,
     kokoro,

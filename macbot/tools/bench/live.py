@@ -78,8 +78,18 @@ class ServedDaemon:
     """A real ``macbot serve`` process with its own config file, log and free port: what a
     user runs, measured from outside (RSS and threads of that process only, SIGHUP reloads)."""
 
-    def __init__(self, performance: dict[str, Any], folder: Path, threads: int = 8) -> None:
+    def __init__(
+        self,
+        performance: dict[str, Any],
+        folder: Path,
+        threads: int = 8,
+        tts: dict[str, Any] | None = None,
+        server: dict[str, Any] | None = None,
+    ) -> None:
+        """``tts``, ``server``: more keys of ``models.tts`` and ``server``."""
         self.folder = Path(folder)
+        self.tts = tts or {}
+        self.server = server or {}
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config_path = self.folder / "macbot.yaml"
         self.port = free_port()
@@ -103,11 +113,20 @@ class ServedDaemon:
     def write_config(self, **performance: Any) -> None:
         self.performance.update(performance)
         data = {
-            "models": {"tts": {"piper": DETERMINISTIC}},
+            "models": {"tts": {"piper": DETERMINISTIC, **self.tts}},
             "voice_assistant": {"performance": self.performance},
-            "server": {"port": self.port, "threads": self.threads},
+            "server": {"port": self.port, "threads": self.threads, **self.server},
         }
         self.config_path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    @property
+    def websocket_url(self) -> str:
+        port = self.server.get("websocket", {}).get("port", 8124)
+        return f"ws://127.0.0.1:{port}/"
+
+    @property
+    def wyoming_port(self) -> int:
+        return int(self.server.get("wyoming", {}).get("port", 10200))
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

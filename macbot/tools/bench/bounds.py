@@ -1,0 +1,325 @@
+"""Per-request memory bounds (issue 21): ``bounds``.
+
+Every request within the limits, on every engine the daemon may run: a real ``macbot serve``
+process (``tts_auto_optimize: false``, so that the background optimizer changes nothing
+meanwhile) with ``optimized_dir`` holding nothing (the original model), the voice's split
+(``macbot split``), or the split and the quantized winner of ``macbot optimize``. Each case is
+sent at rest (the last burst's memory released) and its peak RSS over that rest is sampled from
+outside; the reloads case reads RSS at rest after four config reloads.
+
+Target: every case ≤ +400 MB over rest, and time bounded (the seconds are in the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ...core.voices import bundled_voice
+from .daemon import varied_texts
+from .live import ServedDaemon, free_port
+from .memory import Sampler, at_rest
+from .registry import reporter, suite
+
+_LOGGER = logging.getLogger(__name__)
+
+TARGET_MB = 400
+"""The issue's bound on one request's peak RSS over the daemon at rest."""
+
+ENGINES = ("original", "split", "quantized")
+"""What ``optimized_dir`` holds: nothing, the voice's split, the split and the optimizer's
+quantized winner."""
+
+SMALL_OPTIMIZE = ["--sentences", "3", "--wer-margin", "16", "--rounds", "1"]
+SMALL_OPTIMIZE += ["--recipes", "dec-conv"]
+"""A short `macbot optimize` (three gate sentences, one recipe): its winner is a quantized
+decoder on this kind of machine."""
+
+
+def prose(chars: int = 5000) -> str:
+    """Varied sentences, punctuated, up to ``chars`` characters."""
+    out: list[str] = []
+    size = 0
+    for text in varied_texts(400, seed=21):
+        if size + len(text) + 1 > chars:
+            break
+        out.append(text)
+        size += len(text) + 1
+    return " ".join(out)
+
+
+UNPUNCTUATED = "word " * 990
+"""Issue 11's case: 4,950 characters without sentence punctuation."""
+PAUSES = "Hi.[[slnc 10000]]" * (5000 // len("Hi.[[slnc 10000]]"))
+"""Issue 21's case: 5 KB of ten-second pauses between words (49 minutes of silence)."""
+ONE_LETTER_WORDS = " ".join("abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range(2500))
+"""Issue 21's alignment case: 2,500 one-letter words (one segment of 4,999 characters)."""
+NUMBERS = ("999999999999999 " * 320)[:5000]
+"""Digits the front end says as words: its spoken form is eleven times the text."""
+
+
+@dataclass
+class Outcome:
+    status: int | str
+    detail: str = ""
+
+
+Case = Callable[[ServedDaemon], Outcome]
+
+
+def _http(path: str, body: dict[str, Any]) -> Case:
+    def run(daemon: ServedDaemon) -> Outcome:
+        reply = daemon.client.request("POST", path, body)
+        detail = f"{len(reply.body) / 1e6:.1f} MB answer"
+        if reply.status != 200:
+            detail = reply.body[:160].decode("utf-8", "replace")
+        return Outcome(reply.status, detail)
+
+    return run
+
+
+def _at_once(case: Case, count: int) -> Case:
+    def run(daemon: ServedDaemon) -> Outcome:
+        with ThreadPoolExecutor(count) as pool:
+            outcomes = list(pool.map(lambda _: case(daemon), range(count)))
+        return Outcome(
+            ",".join(str(o.status) for o in outcomes), outcomes[0].detail if outcomes else ""
+        )
+
+    return run
+
+
+def _websocket(messages: list[dict[str, Any]]) -> Case:
+    def run(daemon: ServedDaemon) -> Outcome:
+        from websockets.sync.client import connect
+
+        audio = 0
+        try:
+            with connect(daemon.websocket_url, max_size=None, open_timeout=30) as ws:
+                for message in messages:
+                    ws.send(json.dumps(message))
+                while True:
+                    reply = ws.recv(timeout=600)
+                    if isinstance(reply, bytes):
+                        audio += len(reply)
+                        continue
+                    event = json.loads(reply)
+                    if event["type"] in ("done", "error"):
+                        detail = f"{audio / 1e6:.1f} MB audio"
+                        if event["type"] == "error":
+                            detail = str(event.get("error"))[:160]
+                        return Outcome(event["type"], detail)
+        except Exception as exc:  # a dropped connection is an outcome to report, not a crash
+            return Outcome("dropped", f"{type(exc).__name__}: {str(exc)[:120]}")
+
+    return run
+
+
+def _wyoming(text: str) -> Case:
+    def run(daemon: ServedDaemon) -> Outcome:
+        audio = 0
+        with socket.create_connection(("127.0.0.1", daemon.wyoming_port), timeout=600) as sock:
+            data = json.dumps({"text": text}).encode()
+            header = {"type": "synthesize", "data_length": len(data)}
+            sock.sendall(json.dumps(header).encode() + b"\n" + data)
+            stream = sock.makefile("rb")
+            while True:
+                line = stream.readline()
+                if not line:
+                    return Outcome("dropped", f"{audio / 1e6:.1f} MB audio")
+                event = json.loads(line)
+                for key in ("data_length", "payload_length"):
+                    length = event.get(key) or 0
+                    if length:
+                        chunk = stream.read(length)
+                        audio += len(chunk) if key == "payload_length" else 0
+                if event["type"] in ("audio-stop", "error"):
+                    return Outcome(event["type"], f"{audio / 1e6:.1f} MB audio")
+
+    return run
+
+
+def cases() -> dict[str, Case]:
+    """Every request of the suite, by name."""
+    text = prose()
+    slow = {"speed": 0.25, "play": False}
+    return {
+        "/speak 5,000 characters, speed 0.25": _http("/speak", {"text": text, **slow}),
+        "/speak 5,000 characters, speed 0.25, stream": _http(
+            "/speak", {"text": text, "speed": 0.25, "stream": True}
+        ),
+        "/speak 5,000 characters, speed 0.25, timestamps": _http(
+            "/speak", {"text": text, "timestamps": True, **slow}
+        ),
+        "/v1/audio/speech opus, 5,000 characters, speed 0.25": _http(
+            "/v1/audio/speech",
+            {"model": "tts-1", "input": text, "response_format": "opus", "speed": 0.25},
+        ),
+        "/v1/audio/speech flac, 5,000 characters, speed 0.25": _http(
+            "/v1/audio/speech",
+            {"model": "tts-1", "input": text, "response_format": "flac", "speed": 0.25},
+        ),
+        "/speak 5 KB unpunctuated": _http("/speak", {"text": UNPUNCTUATED, "play": False}),
+        "/speak 5 KB unpunctuated, speed 0.25": _http("/speak", {"text": UNPUNCTUATED, **slow}),
+        "/speak 5 KB of [[slnc 10000]]": _http("/speak", {"text": PAUSES, "play": False}),
+        "4 x /speak 5 KB of [[slnc 10000]] at once": _at_once(
+            _http("/speak", {"text": PAUSES, "play": False}), 4
+        ),
+        "/speak 2,500 one-letter words, timestamps": _http(
+            "/speak", {"text": ONE_LETTER_WORDS, "play": False, "timestamps": True}
+        ),
+        "/speak 5 KB of digits, speed 0.25": _http("/speak", {"text": NUMBERS, **slow}),
+        "WebSocket 200,000 characters without spaces": _websocket(
+            [{"type": "text", "text": "a" * 5000} for _ in range(40)] + [{"type": "close"}]
+        ),
+        "WebSocket 5,000 characters, speed 0.25": _websocket(
+            [{"type": "start", "speed": 0.25}]
+            + [{"type": "text", "text": text[i : i + 50]} for i in range(0, len(text), 50)]
+            + [{"type": "close"}]
+        ),
+        "Wyoming 5,000 characters": _wyoming(text),
+    }
+
+
+def _matches(wanted: str, name: str) -> bool:
+    """``wanted`` is in the case's name (ending in ``$``: is its name)."""
+    if wanted.endswith("$"):
+        return wanted[:-1].lower() == name.lower()
+    return wanted.lower() in name.lower()
+
+
+def prepare_engines(folder: Path, report) -> dict[str, Path]:
+    """``optimized_dir`` of each engine under ``folder`` (made once, then reused)."""
+    dirs = {name: folder / name for name in ENGINES}
+    voice = bundled_voice()
+    split = f"{voice.name}.split"
+    dirs["original"].mkdir(parents=True, exist_ok=True)
+    python = [sys.executable, "-m", "macbot"]
+    if not (dirs["split"] / split).is_dir():
+        report.step("macbot split", None)
+        subprocess.run([*python, "split", "--output", str(dirs["split"])], check=True)
+    if not (dirs["quantized"] / "tune.json").is_file():
+        report.step("macbot optimize (small)", None)
+        dirs["quantized"].mkdir(parents=True, exist_ok=True)
+        if not (dirs["quantized"] / split).exists():
+            subprocess.run(
+                ["cp", "-r", str(dirs["split"] / split), str(dirs["quantized"] / split)], check=True
+            )
+        config = folder / "optimize.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "models": {"tts": {"optimized_dir": str(dirs["quantized"])}},
+                    "voice_assistant": {"performance": {"tts_auto_optimize": False}},
+                }
+            ),
+            encoding="utf-8",
+        )
+        subprocess.run([*python, "--config", str(config), "optimize", *SMALL_OPTIMIZE], check=True)
+    return dirs
+
+
+def start(optimized_dir: Path, folder: Path) -> ServedDaemon:
+    """A served daemon on ``optimized_dir``, the WebSocket and Wyoming on free ports."""
+    return ServedDaemon(
+        {"tts_auto_optimize": False},
+        folder,
+        tts={"optimized_dir": str(optimized_dir)},
+        server={
+            "websocket": {"port": free_port()},
+            "wyoming": {"enabled": True, "port": free_port()},
+        },
+    )
+
+
+def measure(daemon: ServedDaemon, case: Case) -> dict[str, Any]:
+    """One case at rest: its added peak RSS, seconds and outcome."""
+    rest = at_rest(daemon)
+    with Sampler(daemon, interval=0.02) as sampler:
+        started = time.perf_counter()
+        outcome = case(daemon)
+        seconds = time.perf_counter() - started
+    return {
+        "rest_mb": round(rest, 1),
+        "added_peak_mb": round(max(sampler.peak, daemon.rss_mb()) - rest, 1),
+        "seconds": round(seconds, 1),
+        "status": outcome.status,
+        "detail": outcome.detail,
+    }
+
+
+def reloads(daemon: ServedDaemon, count: int = 4) -> dict[str, Any]:
+    """RSS at rest before and after ``count`` config reloads (a request after each)."""
+    daemon.post_speak("Before the reloads.")
+    before = at_rest(daemon)
+    started = time.perf_counter()
+    for n in range(count):
+        daemon.reload(tts_cache_size=100 + n)  # a performance change: a new synthesizer
+        daemon.post_speak(f"Reloaded {n + 1} times.")
+    after = at_rest(daemon)
+    return {
+        "rest_mb": round(before, 1),
+        "added_peak_mb": round(after - before, 1),
+        "seconds": round(time.perf_counter() - started, 1),
+        "status": "grown at rest",
+        "detail": f"{before:.0f} → {after:.0f} MB (allowed +80)",
+    }
+
+
+@suite("bounds")
+def bounds_suite(args: argparse.Namespace) -> dict:
+    """Peak RSS over rest of every request within the limits, per engine (``--engines``,
+    ``--cases``: substrings of the case names to run, or whole names ending in ``$``)."""
+    report = reporter(args)
+    out = Path(getattr(args, "out", None) or "bench_results/bounds")
+    engines = [e for e in (getattr(args, "engines", None) or ENGINES) if e in ENGINES]
+    wanted = getattr(args, "cases", None) or []
+    chosen = {
+        name: case
+        for name, case in cases().items()
+        if not wanted or any(_matches(w, name) for w in wanted)
+    }
+    dirs = prepare_engines(out / "engines", report)
+    rows: list[dict[str, Any]] = []
+    for engine in engines:
+        report.step(f"{engine}: {len(chosen)} cases and reloads", len(chosen) + 1)
+        daemon = start(dirs[engine], Path(tempfile.mkdtemp(prefix=f"macbot-bounds-{engine}-")))
+        try:
+            running = daemon.client.request("GET", "/tts-performance")
+            engine_type = json.loads(running.body).get("engine_type")
+            for name, case in chosen.items():
+                row = {"engine": f"{engine} ({engine_type})", "case": name}
+                row.update(measure(daemon, case))
+                row["target"] = f"<= +{TARGET_MB} MB"
+                rows.append(row)
+                _LOGGER.warning("bounds: %s", json.dumps(row))  # each row as it comes
+                report.advance()
+            if not wanted or any("reload" in w.lower() for w in wanted):
+                rows.append(
+                    {"engine": f"{engine} ({engine_type})", "case": "4 config reloads"}
+                    | reloads(daemon)
+                    | {"target": "<= +80 MB"}
+                )
+                _LOGGER.warning("bounds: %s", json.dumps(rows[-1]))
+            report.advance()
+        finally:
+            code = daemon.stop()
+        if code != 0:
+            rows.append(
+                {"engine": engine, "case": "daemon exit status", "rest_mb": "", "added_peak_mb": ""}
+                | {"seconds": "", "status": code, "detail": "", "target": "0"}
+            )
+    return {"suite": "bounds", "rows": rows}
