@@ -181,7 +181,7 @@ class Synthesizer:
 
     def resolve(self, voice: str | None) -> VoiceInfo:
         """The voice for a request (``None``: the configured default)."""
-        if voice is None or voice in ("", self.default_voice.name):
+        if voice is None or voice in ("", AUTO, self.default_voice.name):
             return self.default_voice
         return find_voice(voice, self.config.tts)
 

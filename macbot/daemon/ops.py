@@ -19,7 +19,7 @@ from ..config import auth_token
 from ..version import __version__
 from .metrics import METRICS_MIME
 from .openai import MODELS, OPENAI_VOICES
-from .parsing import DEFAULT_VOICE_ALIAS
+from .parsing import AUTO, DEFAULT_VOICE_ALIAS
 from .security import masked
 from .state import state
 
@@ -168,10 +168,10 @@ def served_document(max_text_chars: int, voices: Collection[str]) -> dict[str, A
     schemas = doc["components"]["schemas"]
     schemas["Text"]["maxLength"] = max_text_chars
     names = sorted(voices)
-    schemas["VoiceName"]["enum"] = [*names, DEFAULT_VOICE_ALIAS, None]
+    schemas["VoiceName"]["enum"] = [*names, DEFAULT_VOICE_ALIAS, AUTO, None]
     speech = schemas["SpeechRequest"]["properties"]
     speech["model"]["enum"] = [*MODELS, *(n for n in names if n not in MODELS)]
-    spoken = [_literal(n) for n in [*names, DEFAULT_VOICE_ALIAS]]
+    spoken = [_literal(n) for n in [*names, DEFAULT_VOICE_ALIAS, AUTO]]
     spoken += ["".join(f"[{c.upper()}{c}]" for c in n) for n in OPENAI_VOICES]
     name = {"type": "string", "pattern": f"^(?:{'|'.join(spoken)})$"}
     speech["voice"] = {

@@ -11,7 +11,7 @@ from flask import request
 
 from ..core.engines.piper import check_speed
 from ..core.text import TextOptions
-from ..core.voices import is_blend
+from ..core.voices import AUTO, is_blend
 from ..errors import EmptyTextError, InvalidType, TextTooLong, UsageError, VoiceNotFoundError
 
 MAX_VOICE_NAME = 100
@@ -61,9 +61,11 @@ def check_string(value: str, key: str) -> str:
 
 def voice_name(value: object, known: Collection[str], key: str = "voice") -> str | None:
     """A voice named in a request: one of ``known`` (the names ``/voices`` lists), or
-    ``"default"``/``null`` for the configured voice (``None``). Never a path: over HTTP a
-    voice is a name, paths belong in the config file (issue 11: ``/etc/shadow`` and ``/etc``
-    got different answers, and any ``.onnx`` with a ``.json`` beside it loaded)."""
+    ``"default"``/``"auto"``/``null`` for the configured voice (``None``; under ``voice:
+    auto`` it is auto's choice, so a client that copies the config's ``auto`` gets it). Never
+    a path: over HTTP a voice is a name, paths belong in the config file (issue 11:
+    ``/etc/shadow`` and ``/etc`` got different answers, and any ``.onnx`` with a ``.json``
+    beside it loaded)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -75,7 +77,7 @@ def voice_name(value: object, known: Collection[str], key: str = "voice") -> str
             f"'{key}' is too long ({len(value)} characters, limit {MAX_VOICE_NAME})", param=key
         )
     check_string(value, key)
-    if value == DEFAULT_VOICE_ALIAS:
+    if value in (DEFAULT_VOICE_ALIAS, AUTO):
         return None
     if value in known or is_blend(value):
         return value  # a blend's parts are checked when it is parsed (a clear error there)

@@ -119,8 +119,15 @@ def test_found_9_say_writes_every_listed_extension(tmp_path, extension):
         assert len(proc.stderr.strip().splitlines()) == 1
         pytest.skip(proc.stderr.strip())
     assert proc.returncode == 0, proc.stderr
-    info = sf.info(str(out))
-    assert 0.5 < info.duration < 3
+    if extension in (".aac", ".m4a"):  # FFmpeg's formats (through PyAV): libsndfile has none
+        import av
+
+        with av.open(str(out)) as container:
+            frames = [f for f in container.decode(audio=0)]
+        duration = sum(f.samples for f in frames) / frames[0].sample_rate
+    else:
+        duration = sf.info(str(out)).duration
+    assert 0.5 < duration < 3
 
 
 def test_say_refuses_an_unknown_extension_in_one_line(tmp_path):

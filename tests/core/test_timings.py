@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import random
 import re
-from types import SimpleNamespace
 import tracemalloc
+from types import SimpleNamespace
 
 import numpy as np
 import pytest

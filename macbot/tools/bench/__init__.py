@@ -28,8 +28,8 @@ import sys
 from . import (  # noqa: F401  (each registers its suites)
     background,
     badmessages,
-    captions,
     bounds,
+    captions,
     daemon,
     frontend,
     kokoro,
