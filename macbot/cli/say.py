@@ -18,6 +18,7 @@ import logging
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..client.http import DaemonClient
 from ..client.say import ProgressLine, WordPrinter, say_via_daemon, speed_for_rate
@@ -35,6 +36,10 @@ from ..errors import (
     VoiceNotFoundError,
 )
 from .common import GLOBAL_LONG, command, spinner
+
+if TYPE_CHECKING:  # only for annotations: say starts without loading the synthesizer
+    from ..core.engines import SynthesisOptions
+    from ..core.synthesizer import Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -275,12 +280,7 @@ def _timed_here(
 
     synth = Synthesizer(config)
     try:
-        options = synth.default_options().with_overrides(
-            speed=speed,
-            noise_scale=args.noise_scale,
-            noise_w_scale=args.noise_w_scale,
-            speaker=args.speaker,
-        )
+        options = _local_options(synth, args, speed)
         with spinner("synthesizing…"):
             result = synth.synthesize(text, args.voice, options)
         has_durations = synth.engine(result.voice).has_durations
@@ -289,6 +289,19 @@ def _timed_here(
     file_text = captions(result.words, fmt, text) if result.words else None
     reason = "no words were spoken" if has_durations else NO_DURATIONS
     return wav_bytes(result.samples, result.sample_rate), result.duration, file_text, reason
+
+
+def _local_options(
+    synth: Synthesizer, args: argparse.Namespace, speed: float | None
+) -> SynthesisOptions:
+    """The in-process synthesis options: the config's, with ``-r``/``--speed`` and the
+    in-process-only overrides (noise scales, speaker)."""
+    return synth.default_options().with_overrides(
+        speed=speed,
+        noise_scale=args.noise_scale,
+        noise_w_scale=args.noise_w_scale,
+        speaker=args.speaker,
+    )
 
 
 def voice_name(spec: str | None, config: AppConfig) -> str | None:
@@ -355,20 +368,17 @@ def _say_here(
             raise NoAudioDeviceError(reason, hint="use -o FILE.wav to write a file")
     synth = Synthesizer(config)
     try:
-        options = synth.default_options().with_overrides(
-            speed=speed,
-            noise_scale=args.noise_scale,
-            noise_w_scale=args.noise_w_scale,
-            speaker=args.speaker,
-        )
+        options = _local_options(synth, args, speed)
         if output is not None:
             made = ProgressLine.for_text(text, options.speed)
             chunks = []
+            seconds = 0.0
             try:
                 with spinner("synthesizing…") if not made.enabled else nullcontext():
                     for chunk in synth.stream(text, args.voice, options):
                         chunks.append(chunk)
-                        made.update(sum(c.duration for c in chunks))
+                        seconds += chunk.duration
+                        made.update(seconds)
             finally:
                 made.close()
             samples, rate = concat(chunks)

@@ -45,7 +45,7 @@ from .kokoro_variants import (
     build_static,
     calibration_feeds,
 )
-from .optimizer import Built, OptimizeOptions, Optimizer, Report, optimize
+from .optimizer import Built, OptimizeOptions, Optimizer, Report, one_line, optimize
 from .toolkit.phrases import CALIBRATION_PHRASES
 
 _LOGGER = logging.getLogger(__name__)
@@ -219,11 +219,6 @@ class KokoroOptimizer(Optimizer):
             figures.engine,
         )
         return figures
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def optimize_voice(

@@ -262,11 +262,11 @@ class Optimizer:
         except Exception as exc:  # recorded as a failed run (stopping, e.g. SIGTERM, is not)
             failed = self.state.step or "?"
             if self.state.step_named(failed).state == "running":
-                self._end(failed, "failed", _one_line(exc))
+                self._end(failed, "failed", one_line(exc))
             self.state.state = "failed"
             self.state.step = None
             self.state.finished_at = now_iso()
-            self.state.reason = f"{failed} failed: {_one_line(exc)}"
+            self.state.reason = f"{failed} failed: {one_line(exc)}"
             self._save()
             self.report(self.state)
             raise
@@ -859,7 +859,8 @@ def _size_mb(path: Path) -> float | None:
     return None
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """The first line of ``exc`` (its type when it has no text), at most 300 characters."""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
 

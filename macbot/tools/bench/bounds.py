@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from websockets.sync.client import connect
 
 from ...core.voices import bundled_voice
 from .daemon import varied_texts
@@ -104,8 +105,6 @@ def _at_once(case: Case, count: int) -> Case:
 
 def _websocket(messages: list[dict[str, Any]]) -> Case:
     def run(daemon: ServedDaemon) -> Outcome:
-        from websockets.sync.client import connect
-
         audio = 0
         try:
             with connect(daemon.websocket_url, max_size=None, open_timeout=30) as ws:
