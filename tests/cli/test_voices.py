@@ -232,9 +232,17 @@ def test_kokoro_files_go_to_the_kokoro_folder_with_their_config_key(setup, tmp_p
     added = json.loads(proc.stdout)
     assert added["kind"] == "kokoro-voices" and added["voices"] == ["af_heart", "jm_kumo"]
     assert "models.tts.kokoro.voices_path" in added["notes"][0]
-    # the Piper listing is not confused by them
+    # the Piper listing is not confused by them (the Kokoro voices listed are the packaged
+    # ones until the config points at the added files)
     listed = json.loads(macbot(config, "voices", "--json").stdout)
-    assert [v["name"] for v in listed] == ["en_US-joe-medium"]
+    assert [v["name"] for v in listed if v["family"] == "piper"] == ["en_US-joe-medium"]
+    assert {v["name"] for v in listed if v["family"] == "kokoro"} == {
+        "jf_alpha",
+        "jf_gongitsune",
+        "jf_nezumi",
+        "jf_tebukuro",
+        "jm_kumo",
+    }
     not_styles = tmp_path / "other.npz"
     np.savez(not_styles, x=np.zeros((3, 7)))
     refused = macbot(config, "voices", "add", str(not_styles))
