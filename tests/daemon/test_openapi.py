@@ -295,5 +295,5 @@ def test_the_served_limit_follows_the_config():
     doc = served_document(120, {"en_US-joe-medium"})
     schemas = doc["components"]["schemas"]
     assert schemas["Text"]["maxLength"] == 120
-    assert schemas["VoiceName"]["enum"] == ["en_US-joe-medium", "default", None]
+    assert schemas["VoiceName"]["enum"] == ["en_US-joe-medium", "default", "auto", None]
     assert openapi_document()["components"]["schemas"]["Text"]["maxLength"] == 5000
