@@ -148,9 +148,15 @@ def test_a_killed_daemon_leaves_no_stopped_optimizer_and_no_config_file(tmp_path
     try:
         parent = psutil.Process(daemon.pid)
 
+        def cmdline(process: psutil.Process) -> list[str]:
+            try:  # a short-lived helper (a probe's command) may exit while we look
+                return process.cmdline()
+            except psutil.Error:
+                return []
+
         def the_child() -> bool:
             nonlocal child
-            kids = [p for p in parent.children() if "optimize" in p.cmdline()]
+            kids = [p for p in parent.children() if "optimize" in cmdline(p)]
             child = kids[0].pid if kids else None
             return child is not None
 
