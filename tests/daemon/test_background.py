@@ -54,9 +54,12 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 
 def autogroup_nice(pid: int) -> int | None:
-    """``/proc/PID/autogroup``: ``/autogroup-123 nice 19``."""
+    """``/proc/PID/autogroup``: ``/autogroup-123 nice 19``. A process still in the boot session's
+    default group (as in some CI containers, where nothing ever called ``setsid``) reads an empty
+    file: None."""
     try:
-        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+        fields = Path(f"/proc/{pid}/autogroup").read_text().split()
+        return int(fields[-1]) if fields else None
     except (OSError, ValueError):
         return None
 
