@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,19 @@ limit: measured on the joe voice (``macbot bench runs``, one run per fresh proce
 failed at a 12 GB cap. 600 ids bounds a run to ~145 MB and well under a second on a quiet
 machine, and splits only sentences far longer than an assistant's: the ten benchmark
 sentences have 81 to 175 ids, so normal text is never cut."""
+
+WHOLE_MODEL_IDS = 400
+"""Phoneme ids, times the pace's stretch (see :meth:`PiperText.stretch`), that the whole model
+runs at once, across all the workers that share it (issue 21). Its memory grows with the
+frames it makes, about 0.23 MB a frame on joe (``macbot bench runs``), and a phoneme id makes
+2.0 frames in prose, 3.0 in spelled letters and 3.1 in a list of letters and commas at the
+voice's own pace, four times that at speed 0.25. So a cut at :data:`MAX_PHONEME_IDS` was not
+a bound: two workers' runs of 600 ids of spelled letters peaked at +887 MB, and two runs at
+speed 0.25 at +534 MB. A run is now at most this long, and the runs of all workers together
+hold at most this many paced ids (a worker waits for the others' runs to end): at most ~1,250
+frames, ~290 MB, in the worst text measured. Two typical sentences (81 to 175 ids) still run
+side by side, and a sentence of up to ~165 characters (2.4 ids each) is never cut. The split (:mod:`.chunked`) bounds
+its decoder in frames, since it knows the durations before decoding."""
 
 MIN_RUN_IDS = 64
 """The shortest cut of :meth:`PiperEngine.run_limit` (a run at the slowest pace)."""
@@ -126,14 +143,19 @@ class PiperText:
         at the voice's own pace, proportionally fewer when slower (its length scale over the
         speed), since the whole model's memory grows with the frames it makes (issue 21: 600
         ids at speed 0.25 added 373 MB, 150 ids 129 MB)."""
-        if options is None:
-            return self.max_phoneme_ids
-        own = self.voice_config.length_scale or 1.0
-        length = options.length_scale if options.length_scale is not None else own
-        stretch = length / options.speed / own
+        stretch = self.stretch(options)
         if stretch <= 1.0:
             return self.max_phoneme_ids
         return max(min(MIN_RUN_IDS, self.max_phoneme_ids), int(self.max_phoneme_ids / stretch))
+
+    def stretch(self, options: SynthesisOptions | None) -> float:
+        """How many times longer than at the voice's own pace ``options`` speak (its length
+        scale over the speed): the frames, and the whole model's memory, grow with it."""
+        if options is None:
+            return 1.0
+        own = self.voice_config.length_scale or 1.0
+        length = options.length_scale if options.length_scale is not None else own
+        return length / options.speed / own
 
     def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
         """Phonemize ``text`` into model runs (empty list: nothing speakable).
@@ -233,8 +255,32 @@ def finish_sentence(
     return make_chunk(engine, audio, sentence)
 
 
+class RunBudget:
+    """Paced phoneme ids (see :data:`WHOLE_MODEL_IDS`) that one model's runs hold at once: a
+    run waits until the others leave room for it (one run alone always fits)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, ids: float) -> Iterator[None]:
+        weight = min(self.total, max(1, math.ceil(ids)))
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + weight <= self.total)
+            self.held += weight
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.held -= weight
+                self._changed.notify_all()
+
+
 class PiperEngine(SentenceStreamer):
-    """A Piper voice run through onnxruntime, one model run per sentence."""
+    """A Piper voice run through onnxruntime, one model run per sentence, its runs bounded
+    together by :data:`WHOLE_MODEL_IDS`."""
 
     family = "piper"
 
@@ -258,6 +304,9 @@ class PiperEngine(SentenceStreamer):
         self.label = label or implementation
         self.model_path = model_path or voice.model_path
         self.text = PiperText(voice_config, {i.name for i in session.get_inputs()})
+        self.text.max_phoneme_ids = WHOLE_MODEL_IDS
+        self.budget = RunBudget(WHOLE_MODEL_IDS)
+        """What the workers' runs of this model hold together."""
         self.load_seconds = 0.0
         self.run_options = run_options
         """Options of every model run (the session plan's: arena shrinkage)."""
@@ -375,7 +424,8 @@ class PiperEngine(SentenceStreamer):
         (:attr:`has_durations`), its frames per phoneme id."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            result = self.session.run(None, feed, self.run_options)
+            with self.budget.hold(len(phoneme_ids) * self.text.stretch(options)):
+                result = self.session.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.label} model failed: {exc}") from exc
         durations = np.asarray(result[1]).reshape(-1) if len(result) > 1 else None

@@ -82,7 +82,7 @@ def test_split_phonemes_prefers_clauses_then_words_then_cuts_hard():
 def test_pieces_of_one_sentence_join_without_sentence_silence(small_bound, engine):
     """The cut pieces play as one sentence: no ``sentence_silence`` between them, and the
     joined audio is about as long as the unsplit sentence."""
-    text = "the quick brown fox jumps over the lazy dog " * 4
+    text = "the quick brown fox jumps over the lazy dog " * 3
     runs = small_bound.sentences(text)
     assert len(runs) > 2
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.5)
@@ -124,3 +124,50 @@ def test_idle_memory_is_released_after_a_burst():
         synth.release_idle_memory()  # and can run again at any time
     finally:
         synth.close()
+
+
+class _Watched:
+    """The real session, noting how many paced ids the engine's runs hold while each runs."""
+
+    def __init__(self, engine: PiperEngine) -> None:
+        self.engine = engine
+        self.session = engine.session
+        self.held: list[int] = []
+
+    def run(self, *args, **kwargs):
+        self.held.append(self.engine.budget.held)
+        return self.session.run(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def test_found_6_the_whole_models_runs_share_one_budget(shared_synth):
+    """Issue 21: two workers each ran 600 ids of spelled letters on the whole model at once
+    (+887 MB). Its runs are now at most WHOLE_MODEL_IDS long, and together hold at most
+    WHOLE_MODEL_IDS paced ids: a run of 300 waits while another of 300 runs, and at speed
+    0.25 a run counts four times its ids."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from macbot.core.engines.piper import WHOLE_MODEL_IDS
+
+    real = shared_synth.engine()
+    engine = PiperEngine(real.voice, real.session, real.voice_config)
+    assert engine.max_phoneme_ids == WHOLE_MODEL_IDS < MAX_PHONEME_IDS
+    letters = " ".join("abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range(400))
+    assert max(len(r.phoneme_ids) for r in engine.sentences(letters)) <= WHOLE_MODEL_IDS
+    watched = _Watched(engine)
+    engine.session = watched
+    ids = engine.sentences(letters)[0].phoneme_ids[:300]
+    quiet = SynthesisOptions(noise_scale=0, noise_w_scale=0)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _: engine.infer(ids, quiet), range(4)))
+    assert watched.held == [300] * 4  # each ran alone: 600 would not fit
+    slow = SynthesisOptions(speed=0.25, noise_scale=0, noise_w_scale=0)
+    runs = engine.sentences(letters, slow)
+    assert max(len(r.phoneme_ids) for r in runs) <= WHOLE_MODEL_IDS // 4
+    watched.held.clear()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda r: engine.infer(r.phoneme_ids, slow), runs[:2]))
+    assert all(h <= WHOLE_MODEL_IDS for h in watched.held)
+    assert engine.budget.held == 0
