@@ -60,8 +60,8 @@ a bound: two workers' runs of 600 ids of spelled letters peaked at +887 MB, and 
 speed 0.25 at +534 MB. A run is now at most this long, and the runs of all workers together
 hold at most this many paced ids (a worker waits for the others' runs to end): at most ~1,250
 frames, ~290 MB, in the worst text measured. Two typical sentences (81 to 175 ids) still run
-side by side, and a sentence of up to ~165 characters (2.4 ids each) is never cut. The split (:mod:`.chunked`) bounds
-its decoder in frames, since it knows the durations before decoding."""
+side by side, and a sentence of up to ~165 characters (2.4 ids each) is never cut. The split
+(:mod:`.chunked`) bounds its decoder in frames, since it knows the durations before decoding."""
 
 MIN_RUN_IDS = 64
 """The shortest cut of :meth:`PiperEngine.run_limit` (a run at the slowest pace)."""
