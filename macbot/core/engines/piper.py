@@ -53,7 +53,7 @@ sentences have 81 to 175 ids, so normal text is never cut."""
 WHOLE_MODEL_IDS = 400
 """Phoneme ids, times the pace's stretch (see :meth:`PiperText.stretch`), that the whole model
 runs at once, across all the workers that share it (issue 21). Its memory grows with the
-frames it makes, about 0.23 MB a frame on joe (``macbot bench runs``), and a phoneme id makes
+frames it makes, about 0.23 MB a frame on joe (one run per fresh process), and a phoneme id makes
 2.0 frames in prose, 3.0 in spelled letters and 3.1 in a list of letters and commas at the
 voice's own pace, four times that at speed 0.25. So a cut at :data:`MAX_PHONEME_IDS` was not
 a bound: two workers' runs of 600 ids of spelled letters peaked at +887 MB, and two runs at
