@@ -298,10 +298,3 @@ def test_say_extensions_match_what_the_formats_write():
     from macbot.core.formats import FILE_FORMATS
 
     assert set(FILE_EXTENSIONS) == set(FILE_FORMATS)
-
-
-def test_bench_suite_names_match_the_registry():
-    from macbot.cli.bench import SUITE_NAMES
-    from macbot.tools.bench import SUITES
-
-    assert set(SUITE_NAMES) == set(SUITES)

@@ -228,7 +228,7 @@ def test_the_cli_builds_the_pipelines_default_recipes():
 def test_pareto_front_and_plot(tmp_path):
     """The `pareto` suite's front: no other candidate is at least as fast, as accurate and as
     small while strictly better on one."""
-    from macbot.tools.bench.optimize import pareto_front, plot_pareto
+    from benchmarks.optimize import pareto_front, plot_pareto
 
     rows = [
         {"candidate": "piper", "speedup": 1.0, "size_mb": 63.2, "wer_delta_points": 0.0},

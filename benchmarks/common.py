@@ -1,20 +1,18 @@
-"""The benchmark registry: each suite is a function ``(args) -> dict`` registered with
-:func:`suite`; results are printed as Markdown tables (:func:`markdown`) and JSON.
+"""What every suite shares: the sentences, progress reporting, timing and Markdown tables.
 
 Suites measure contenders side by side in one run (interleaved rounds), so that ratios stay
 fair on a busy machine; compare ratios, not absolute times. Long suites report progress
-through ``args.reporter`` (:class:`Reporter`).
+through :attr:`~benchmarks.options.BenchOptions.reporter` (a :class:`Reporter`).
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ..toolkit.phrases import VERIFY_SENTENCES
+from macbot.tools.toolkit.phrases import VERIFY_SENTENCES
 
 SENTENCES = VERIFY_SENTENCES[:8]
 """Typical assistant replies, used by every suite."""
@@ -24,19 +22,6 @@ MORE_SENTENCES = [
     "The oven has reached two hundred degrees and is ready for the bread.",
 ]
 """With :data:`SENTENCES`, the ten sentences of the multi-sentence request."""
-
-Suite = Callable[[argparse.Namespace], dict]
-SUITES: dict[str, Suite] = {}
-
-
-def suite(name: str) -> Callable[[Suite], Suite]:
-    """Register a suite under ``name``."""
-
-    def register(fn: Suite) -> Suite:
-        SUITES[name] = fn
-        return fn
-
-    return register
 
 
 class Reporter(Protocol):
@@ -57,11 +42,6 @@ class Silent:
 
     def advance(self, units: int = 1) -> None:
         pass
-
-
-def reporter(args: argparse.Namespace) -> Reporter:
-    """The suite's reporter (silent when the caller gave none)."""
-    return getattr(args, "reporter", None) or Silent()
 
 
 def timed(fn: Callable[[], float]) -> tuple[float, float]:

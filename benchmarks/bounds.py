@@ -12,7 +12,6 @@ Target: every case ≤ +400 MB over rest, and time bounded (the seconds are in t
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import socket
@@ -29,11 +28,12 @@ from typing import Any
 import yaml
 from websockets.sync.client import connect
 
-from ...core.voices import bundled_voice
+from macbot.core.voices import bundled_voice
+
 from .daemon import varied_texts
-from .live import ServedDaemon, free_port
+from .harness import ServedDaemon, free_port
 from .memory import Sampler, at_rest
-from .registry import reporter, suite
+from .options import BenchOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -278,14 +278,13 @@ def reloads(daemon: ServedDaemon, count: int = 4) -> dict[str, Any]:
     }
 
 
-@suite("bounds")
-def bounds_suite(args: argparse.Namespace) -> dict:
+def bounds_suite(bench: BenchOptions) -> dict:
     """Peak RSS over rest of every request within the limits, per engine (``--engines``,
     ``--cases``: substrings of the case names to run, or whole names ending in ``$``)."""
-    report = reporter(args)
-    out = Path(getattr(args, "out", None) or "bench_results/bounds")
-    engines = [e for e in (getattr(args, "engines", None) or ENGINES) if e in ENGINES]
-    wanted = getattr(args, "cases", None) or []
+    report = bench.reporter
+    out = Path(bench.out or "bench_results/bounds")
+    engines = [e for e in (bench.engines or ENGINES) if e in ENGINES]
+    wanted = bench.cases or []
     chosen = {
         name: case
         for name, case in cases().items()

@@ -3,7 +3,7 @@ first sentence of a streamed reply (the suites themselves run under `benchmark_t
 
 from __future__ import annotations
 
-from macbot.tools.bench.livespeech import (
+from benchmarks.livespeech import (
     REPLIES,
     UNSEEN_SENTENCES,
     first_sentence,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import threading
@@ -11,11 +10,13 @@ from collections.abc import Callable
 
 from piper import PiperVoice, SynthesisConfig
 
-from ...core.voices import bundled_voice
-from ...core.workers import compute_cores
-from ...errors import MacbotError
-from .live import start_daemon
-from .registry import MORE_SENTENCES, SENTENCES, p50, reporter, suite
+from macbot.core.voices import bundled_voice
+from macbot.core.workers import compute_cores
+from macbot.errors import MacbotError
+
+from .common import MORE_SENTENCES, SENTENCES, p50
+from .harness import start_daemon
+from .options import BenchOptions
 
 
 def wall(fn: Callable[[], object]) -> float:
@@ -39,8 +40,7 @@ def varied_texts(count: int, seed: int = 7) -> list[str]:
     return texts
 
 
-@suite("daemon")
-def daemon_suite(args: argparse.Namespace) -> dict:
+def daemon_suite(bench: BenchOptions) -> dict:
     """The daemon against piper-tts in-process, side by side in one run (targets in the last
     column), with the adaptive worker plan (the default) against the two fixed plans it
     replaces on this machine: one worker with every thread, and one worker per core with one
@@ -48,7 +48,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     Every contender runs with noise scales 0 and no sentence silence, so all make the same audio.
     """
-    report = reporter(args)
+    report = bench.reporter
     report.step("starting four daemons")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # 8 clients queue by design
     voice = PiperVoice.load(bundled_voice().model_path)
@@ -91,7 +91,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
     # 1. one sentence per request vs piper in-process (interleaved, cache off)
     report.step("1 sentence, 10 sentences, cache, 8 clients", 4)
     lone: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
-    for _ in range(args.rounds):
+    for _ in range(bench.rounds):
         for text in SENTENCES:
             lone["piper"].append(wall(lambda text=text: piper_run(text)))
             for name, live in plans.items():
@@ -111,7 +111,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
     paragraph = " ".join(SENTENCES + MORE_SENTENCES)
     ten: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
     ttfa, total_stream = [], []
-    for _ in range(args.rounds):
+    for _ in range(bench.rounds):
         ten["piper"].append(wall(lambda: piper_run(paragraph)))
         for name, live in plans.items():
             ten[name].append(wall(lambda live=live: live.post_speak(paragraph)))
@@ -141,7 +141,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     # 3. cache hit vs miss
     miss, hit = [], []
-    for n, text in enumerate((SENTENCES + MORE_SENTENCES) * args.rounds):
+    for n, text in enumerate((SENTENCES + MORE_SENTENCES) * bench.rounds):
         text = f"{text} Number {n}."
         miss.append(wall(lambda text=text: cached.post_speak(text)))
         hit.append(wall(lambda text=text: cached.post_speak(text)))
@@ -191,7 +191,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
         "suite": "daemon",
         "workers": adaptive.synth.workers,
         "intra_op_threads": adaptive.synth.intra_op_threads,
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "rows": rows,
         "note": "RSS: see the memory suite (a served daemon measured from outside)",
     }
