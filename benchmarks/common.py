@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from macbot.core.clauses import ClauseSplitter
 from macbot.tools.toolkit.phrases import VERIFY_SENTENCES
 
 SENTENCES = VERIFY_SENTENCES[:8]
@@ -22,6 +23,16 @@ MORE_SENTENCES = [
     "The oven has reached two hundred degrees and is ready for the bread.",
 ]
 """With :data:`SENTENCES`, the ten sentences of the multi-sentence request."""
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` as the daemon cuts streamed text (its
+    :class:`~macbot.core.clauses.ClauseSplitter`, at sentence ends only: abbreviations,
+    decimals and markup are read as the daemon reads them); all of it when nothing ends."""
+    whole = max(len(text.split()), 1)
+    splitter = ClauseSplitter(min_words=whole, max_words=whole)
+    pieces = splitter.feed(text)
+    return pieces[0] if pieces else splitter.flush()
 
 
 class Reporter(Protocol):

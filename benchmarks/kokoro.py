@@ -41,7 +41,7 @@ from macbot.tools.optimizer import OptimizeOptions
 from macbot.tools.toolkit.phrases import HELDOUT_SENTENCES, VERIFY_SENTENCES
 from macbot.tools.toolkit.transcriber import Transcriber, word_error_rate
 
-from .common import markdown, p50
+from .common import first_sentence, markdown, p50
 from .livespeech import pair_words
 from .optimize import pareto_front, plot_pareto
 from .options import BenchOptions
@@ -140,20 +140,20 @@ def kokoro_stream_suite(bench: BenchOptions) -> dict:
         rows.append({"approach": "decoder windows", **chunked_error(*split, feeds, chunk, context)})
         report.advance()
     report.step("first piece vs first sentence", None)
-    first_sentence = re.split(r"(?<=[.!?])\s+", REPLY)[0]
-    piece = first_piece(first_sentence)
+    first = first_sentence(REPLY)
+    piece = first_piece(first)
     engine.create("Hello.", VOICE)
     whole_s = piece_s = 0.0
     for _ in range(bench.rounds):
         started = time.perf_counter()
-        engine.create(first_sentence, VOICE)
+        engine.create(first, VOICE)
         whole_s += time.perf_counter() - started
         started = time.perf_counter()
         engine.create(piece, VOICE)
         piece_s += time.perf_counter() - started
     rows.append(
         {
-            "approach": f"first piece {piece!r} of {first_sentence!r}",
+            "approach": f"first piece {piece!r} of {first!r}",
             "first_vs_whole": round(piece_s / whole_s, 3),
         }
     )
@@ -201,7 +201,7 @@ def kokoro_targets_suite(bench: BenchOptions) -> dict:
     ours = theirs = 0.0
     first_ours: list[float] = []
     first_theirs: list[float] = []
-    first_sentence = re.split(r"(?<=[.!?])\s+", REPLY)[0]
+    first = first_sentence(REPLY)
     try:
         for _ in range(bench.rounds):
             for text in sentences:
@@ -216,7 +216,7 @@ def kokoro_targets_suite(bench: BenchOptions) -> dict:
             first_ours.append(time.perf_counter() - started)
             stream.close()
             started = time.perf_counter()
-            baseline.create(first_sentence, VOICE)
+            baseline.create(first, VOICE)
             first_theirs.append(time.perf_counter() - started)
         report.step("WER and word timings on unseen sentences", None)
         transcriber = Transcriber(threads=THREADS)

@@ -40,7 +40,7 @@ from macbot.daemon.websocket import SpeechSocket
 from macbot.tools.split import split_voice
 from macbot.tools.toolkit.transcriber import Transcriber
 
-from .common import p50
+from .common import first_sentence, p50
 from .harness import DETERMINISTIC
 from .options import BenchOptions
 
@@ -109,11 +109,6 @@ def _synthesizer(optimized_dir: Path) -> Synthesizer:
     synth = Synthesizer(config)
     synth.warmup()
     return synth
-
-
-def first_sentence(text: str) -> str:
-    """The reply's first sentence (up to its first ``.``, ``!`` or ``?``)."""
-    return re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0]
 
 
 def stream_reply(url: str, text: str, rate: float = WORDS_PER_SECOND) -> float:
