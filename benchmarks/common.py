@@ -7,13 +7,21 @@ through :attr:`~benchmarks.options.BenchOptions.reporter` (a :class:`Reporter`).
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from macbot.core.clauses import ClauseSplitter
 from macbot.tools.toolkit.phrases import VERIFY_SENTENCES
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+"""The source checkout that holds ``benchmarks/`` (put on a child's path by :func:`child`)."""
 
 SENTENCES = VERIFY_SENTENCES[:8]
 """Typical assistant replies, used by every suite."""
@@ -53,6 +61,21 @@ class Silent:
 
     def advance(self, units: int = 1) -> None:
         pass
+
+
+def child(code: str, *argv: str, env: dict[str, str] | None = None, timeout: float = 1800) -> Any:
+    """Run ``python -c code argv…`` in a fresh process that can import ``benchmarks`` (from any
+    working folder); return the JSON of its last line of output."""
+    path = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {}), "PYTHONPATH": path},
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def timed(fn: Callable[[], float]) -> tuple[float, float]:

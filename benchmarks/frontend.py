@@ -1,6 +1,6 @@
 """The ``frontend`` suite: does the text front end make LLM replies sound as a person says them?
 
-For each reply of :data:`~macbot.tools.bench.replies.REPLIES` (markdown, emoji, numbers,
+For each reply of :data:`~benchmarks.replies.REPLIES` (markdown, emoji, numbers,
 money, times, dates, units, URLs …), three contenders are synthesized with the bundled voice
 (noise 0) and heard by whisper tiny.en:
 

@@ -12,10 +12,7 @@ answer time of a 5,000-character text without punctuation.
 
 from __future__ import annotations
 
-import json
 import resource
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +29,7 @@ from macbot.core.synthesizer import IDLE_RELEASE_SECONDS
 from macbot.core.voices import bundled_voice
 from macbot.core.workers import compute_cores
 
+from .common import child
 from .daemon import varied_texts
 from .harness import ServedDaemon
 from .options import BenchOptions
@@ -65,21 +63,14 @@ def run_probe(ids: int) -> dict:
     }
 
 
-def _child(code: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def runs_suite(bench: BenchOptions) -> dict:
     """Peak memory and time of one model run by its length (each in a fresh process)."""
     report = bench.reporter
     report.step("one model run per length", len(RUN_LENGTHS))
     rows = []
     for ids in RUN_LENGTHS:
-        probe = _child(
-            "import json; from macbot.tools.bench.memory import run_probe; "
+        probe = child(
+            "import json; from benchmarks.memory import run_probe; "
             f"print(json.dumps(run_probe({ids})))"
         )
         probe["s_per_audio_s"] = round(probe["seconds"] / probe["audio_s"], 4)
@@ -142,8 +133,8 @@ def memory_suite(bench: BenchOptions) -> dict:
     report = bench.reporter
     count = bench.rss_requests
     report.step("piper-tts in its own process", None)
-    piper = _child(
-        "import json; from macbot.tools.bench.memory import piper_probe; "
+    piper = child(
+        "import json; from benchmarks.memory import piper_probe; "
         f"print(json.dumps(piper_probe({count})))"
     )
     folder = Path(tempfile.mkdtemp(prefix="macbot-memory-"))

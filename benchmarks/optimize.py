@@ -38,7 +38,7 @@ from macbot.tools.toolkit.extras import require
 from macbot.tools.toolkit.phrases import HELDOUT_SENTENCES
 from macbot.tools.toolkit.transcriber import Transcriber, word_error_rate
 
-from .common import SENTENCES, markdown, p50
+from .common import SENTENCES, child, markdown, p50
 from .daemon import varied_texts
 from .harness import DETERMINISTIC, start_daemon
 from .options import BenchOptions
@@ -339,20 +339,14 @@ def _start_probe(folder: Path) -> dict[str, Any]:
 
 _RSS_SCRIPT = """
 import json, sys
-from macbot.tools.bench.optimize import rss_probe
+from benchmarks.optimize import rss_probe
 print(json.dumps(rss_probe(sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]))))
 """
 
 
 def _rss_probe(folder: Path, optimized: bool, count: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", _RSS_SCRIPT, str(folder), "1" if optimized else "0", str(count)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, ENV_AUTO_OPTIMIZE: "0"},
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    flag = "1" if optimized else "0"
+    return child(_RSS_SCRIPT, str(folder), flag, str(count), env={ENV_AUTO_OPTIMIZE: "0"})
 
 
 def rss_probe(folder: str, optimized: bool, count: int) -> dict[str, Any]:

@@ -7,11 +7,8 @@ off: see :mod:`macbot.core.sessions`).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -27,7 +24,7 @@ from macbot.core.selection import EngineChain
 from macbot.core.sessions import SessionPlan
 from macbot.core.voices import bundled_voice
 
-from .common import SENTENCES
+from .common import SENTENCES, child
 from .options import BenchOptions
 
 MEMORY_MODES = {
@@ -129,13 +126,10 @@ def rss_suite(bench: BenchOptions) -> dict:
     rows = []
     for mode in MEMORY_MODES:
         code = (
-            "import json,sys; from macbot.tools.bench.session import rss_worker; "
+            "import json,sys; from benchmarks.session import rss_worker; "
             f"print(json.dumps(rss_worker({mode!r}, {n})))"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = child(code)
         rss = result["rss_mb"]
         rows.append(
             {
