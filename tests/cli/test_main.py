@@ -15,6 +15,7 @@ import pytest
 import requests
 import soundfile as sf
 
+from benchmarks.harness import free_port
 from macbot import cli
 from macbot.cli.main import build_parser
 from macbot.errors import ExitCode
@@ -127,12 +128,6 @@ def test_voices_lists_the_bundled_voice():
     proc = run("voices", "--json")
     assert proc.returncode == 0
     assert '"en_US-joe-medium"' in proc.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_answers_the_seed_curl_and_exits_cleanly_on_sigterm(tmp_path):
