@@ -57,14 +57,16 @@ def register(sub) -> None:
         parser.set_defaults(handler=run)
         return
     suites, options = found
+    width = max(map(len, suites.SUITES))
+    parser.epilog = "suites:\n" + "\n".join(
+        f"  {name:<{width}}  {entry.about}" for name, entry in suites.SUITES.items()
+    )
     parser.add_argument(
         "suites",
         nargs="*",
         default=[suites.DEFAULT_SUITE],
         metavar="SUITE",
-        help=f"suites to run, in order: {', '.join(suites.SUITES)} (default: "
-        f"{suites.DEFAULT_SUITE}, the real-time factor of piper-tts, the engine, /speak and "
-        "`macbot say`)",
+        help=f"suites to run, in order (listed below; default: {suites.DEFAULT_SUITE})",
     )
     options.add_arguments(parser)
     parser.set_defaults(handler=run)
