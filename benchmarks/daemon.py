@@ -1,4 +1,5 @@
-"""The ``daemon`` suite: the daemon over HTTP against piper-tts in-process, side by side."""
+"""The ``daemon`` suite: the daemon over HTTP against piper-tts in-process, side by side, on
+each worker plan of :func:`plans` (a table of :class:`Plan` rows)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from piper import PiperVoice, SynthesisConfig
 
@@ -40,6 +43,25 @@ def varied_texts(count: int, seed: int = 7) -> list[str]:
     return texts
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One row of the suite's table: a worker plan, its daemon's performance settings."""
+
+    name: str
+    performance: dict[str, Any] = field(default_factory=dict, hash=False)
+    targets: bool = False
+    """Whether the issue's targets apply (the default plan's rows carry them)."""
+
+
+def plans(cores: int) -> list[Plan]:
+    """The adaptive plan (the default, first) and the two fixed plans it replaces."""
+    return [
+        Plan("adaptive plan (default)", targets=True),
+        Plan(f"1 worker x {cores} threads", {"tts_workers": 1}),
+        Plan(f"{cores} workers x 1 thread", {"tts_workers": cores}),
+    ]
+
+
 def daemon_suite(bench: BenchOptions) -> dict:
     """The daemon against piper-tts in-process, side by side in one run (targets in the last
     column), with the adaptive worker plan (the default) against the two fixed plans it
@@ -53,16 +75,12 @@ def daemon_suite(bench: BenchOptions) -> dict:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # 8 clients queue by design
     voice = PiperVoice.load(bundled_voice().model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    cores = compute_cores()
-    adaptive = start_daemon({"tts_cache_enabled": False})
-    wide = start_daemon({"tts_cache_enabled": False, "tts_workers": 1})
-    narrow = start_daemon({"tts_cache_enabled": False, "tts_workers": cores})
-    cached = start_daemon({"tts_cache_enabled": True, "tts_cache_size": 1000})
-    plans = {
-        "adaptive plan (default)": adaptive,
-        f"1 worker x {cores} threads": wide,
-        f"{cores} workers x 1 thread": narrow,
+    table = plans(compute_cores())
+    daemons = {
+        plan: start_daemon({"tts_cache_enabled": False, **plan.performance}) for plan in table
     }
+    adaptive = daemons[table[0]]
+    cached = start_daemon({"tts_cache_enabled": True, "tts_cache_size": 1000})
 
     def piper_run(text: str) -> None:
         for _ in voice.synthesize(text, piper_cfg):
@@ -70,7 +88,7 @@ def daemon_suite(bench: BenchOptions) -> dict:
 
     for text in SENTENCES[:2]:  # warm every path
         piper_run(text)
-        for live in plans.values():
+        for live in daemons.values():
             live.post_speak(text)
 
     rows: list[dict] = []
@@ -90,31 +108,27 @@ def daemon_suite(bench: BenchOptions) -> dict:
 
     # 1. one sentence per request vs piper in-process (interleaved, cache off)
     report.step("1 sentence, 10 sentences, cache, 8 clients", 4)
-    lone: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
+    piper: list[float] = []
+    lone: dict[Plan, list[float]] = {plan: [] for plan in table}
     for _ in range(bench.rounds):
         for text in SENTENCES:
-            lone["piper"].append(wall(lambda text=text: piper_run(text)))
-            for name, live in plans.items():
-                lone[name].append(wall(lambda text=text, live=live: live.post_speak(text)))
-    for name in plans:
-        target = "ratio <= 1.05" if name.startswith("adaptive") else ""
-        row(
-            f"1 sentence: POST /speak, {name}",
-            sum(lone[name]),
-            sum(lone["piper"]),
-            "s total",
-            target,
-        )
+            piper.append(wall(lambda text=text: piper_run(text)))
+            for plan, live in daemons.items():
+                lone[plan].append(wall(lambda text=text, live=live: live.post_speak(text)))
+    for plan in table:
+        target = "ratio <= 1.05" if plan.targets else ""
+        row(f"1 sentence: POST /speak, {plan.name}", sum(lone[plan]), sum(piper), "s total", target)
     report.advance()
 
     # 2. a 10-sentence request vs piper on the same text
     paragraph = " ".join(SENTENCES + MORE_SENTENCES)
-    ten: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
+    piper_ten: list[float] = []
+    ten: dict[Plan, list[float]] = {plan: [] for plan in table}
     ttfa, total_stream = [], []
     for _ in range(bench.rounds):
-        ten["piper"].append(wall(lambda: piper_run(paragraph)))
-        for name, live in plans.items():
-            ten[name].append(wall(lambda live=live: live.post_speak(paragraph)))
+        piper_ten.append(wall(lambda: piper_run(paragraph)))
+        for plan, live in daemons.items():
+            ten[plan].append(wall(lambda live=live: live.post_speak(paragraph)))
         started = time.perf_counter()
         first = None
         for piece in adaptive.client.stream(
@@ -124,19 +138,23 @@ def daemon_suite(bench: BenchOptions) -> dict:
                 first = time.perf_counter() - started
         total_stream.append(time.perf_counter() - started)
         ttfa.append(first or float("nan"))
-    for name in plans:
-        target = "ratio <= 0.95" if name.startswith("adaptive") else ""
+    for plan in table:
+        target = "ratio <= 0.95" if plan.targets else ""
         row(
-            f"10 sentences: POST /speak, {name}", p50(ten[name]), p50(ten["piper"]), "s p50", target
+            f"10 sentences: POST /speak, {plan.name}",
+            p50(ten[plan]),
+            p50(piper_ten),
+            "s p50",
+            target,
         )
     row(
         "10 sentences streamed: time to first audio",
         p50(ttfa),
-        p50(ten["piper"]),
+        p50(piper_ten),
         "s p50",
         "(vs piper's whole paragraph)",
     )
-    row("10 sentences streamed: last byte", p50(total_stream), p50(ten["piper"]), "s p50", "")
+    row("10 sentences streamed: last byte", p50(total_stream), p50(piper_ten), "s p50", "")
     report.advance()
 
     # 3. cache hit vs miss
@@ -150,7 +168,7 @@ def daemon_suite(bench: BenchOptions) -> dict:
 
     # 4. 8 clients x 25 requests vs one client (cache off: every request synthesizes)
     texts = (SENTENCES + MORE_SENTENCES) * 3
-    for name, live in plans.items():
+    for plan, live in daemons.items():
         one = wall(lambda live=live: [live.post_speak(texts[i % len(texts)]) for i in range(25)])
         errors: list[str] = []
 
@@ -168,24 +186,23 @@ def daemon_suite(bench: BenchOptions) -> dict:
         for c in clients:
             c.join()
         eight = time.perf_counter() - started
-        adaptive_plan = name.startswith("adaptive")
         row(
-            f"8 clients x 25: throughput, {name}",
+            f"8 clients x 25: throughput, {plan.name}",
             200 / eight,
             25 / one,
             "req/s",
-            "ratio >= 1.08" if adaptive_plan else "",
+            "ratio >= 1.08" if plan.targets else "",
         )
         row(
-            f"8 clients x 25: errors, {name}",
+            f"8 clients x 25: errors, {plan.name}",
             float(len(errors)),
             None,
             "count",
-            "0" if adaptive_plan else "",
+            "0" if plan.targets else "",
         )
     report.advance()
 
-    for live in (*plans.values(), cached):
+    for live in (*daemons.values(), cached):
         live.stop()
     return {
         "suite": "daemon",
