@@ -12,6 +12,7 @@ says so in one line and exits with :attr:`~macbot.errors.ExitCode.NO_BENCHMARKS`
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,8 @@ from ..config import AppConfig
 from ..errors import BenchmarksMissing, ExitCode, UsageError
 from .common import ProgressReporter, command, progress
 
+_LOGGER = logging.getLogger(__name__)
+
 CHECKOUT = Path(__file__).resolve().parents[2]
 """The folder above the ``macbot`` package: a source checkout's root when run from one."""
 
@@ -27,23 +30,26 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 def benchmarks() -> tuple[ModuleType, ModuleType] | None:
     """``benchmarks.suites`` and ``benchmarks.options`` of the checkout ``macbot`` was
     imported from, or ``None`` (an installed wheel: there is no checkout, or its
-    ``benchmarks`` is not the one beside this package)."""
+    ``benchmarks`` is not the one beside this package). A checkout's benchmarks that fail to
+    import raise their ``ImportError`` (a bug to see, not a missing checkout)."""
     folder = CHECKOUT / "benchmarks"
     if not (folder / "suites.py").is_file():
         return None
     if str(CHECKOUT) not in sys.path:
         sys.path.append(str(CHECKOUT))
-    try:
-        from benchmarks import options, suites
-    except ImportError:
-        return None
+    from benchmarks import options, suites
+
     if Path(suites.__file__).resolve().parent != folder:
         return None  # another project's `benchmarks` came first on sys.path
     return suites, options
 
 
 def register(sub) -> None:
-    found = benchmarks()
+    try:
+        found = benchmarks()
+    except ImportError as exc:  # every command builds this parser: only `bench` must fail
+        _LOGGER.debug("the checkout's benchmarks do not import: %s", exc)
+        found = None
     parser = command(
         sub,
         "bench",
