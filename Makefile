@@ -28,12 +28,12 @@ run: $(STAMP)
 	$(BIN)/macbot --config $(CONFIG) serve
 
 test: $(STAMP)
-	$(BIN)/ruff check macbot scripts tests
+	$(BIN)/ruff check macbot benchmarks scripts tests
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check macbot scripts tests
+	$(BIN)/ruff check macbot benchmarks scripts tests
 	$(BIN)/lint-imports
 
 clean:

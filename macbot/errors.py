@@ -35,6 +35,7 @@ that came back over HTTP.
     ├── AddressInUseError         the port is taken (exit 9)
     ├── ModelUnsupportedError     the graph lacks what a tool needs (exit 10)
     ├── MissingExtraError         an optional package is missing (501 / exit 11)
+    ├── BenchmarksMissing         ``bench`` outside a source checkout (exit 16)
     ├── ServiceError              launchctl/systemctl refused (exit 20)
     ├── ServiceNotRunning         the daemon does not answer (exit 21)
     │   └── DaemonUnavailable     nothing answers at its address
@@ -86,6 +87,8 @@ class ExitCode(enum.IntEnum):
     """A packaged model's parts are missing or fail their SHA-256 check (reinstall them)."""
     DOWNLOAD_FAILED = 15
     """``voices download``: the voice could not be fetched (no such voice, no network)."""
+    NO_BENCHMARKS = 16
+    """``bench``: the benchmarks live in a source checkout's ``benchmarks/``, not in the wheel."""
     SERVICE_FAILED = 20
     """``service``: launchctl/systemctl refused or is missing (the message says why)."""
     SERVICE_NOT_RUNNING = 21
@@ -394,6 +397,14 @@ class MissingExtraError(MacbotError):
     code = "missing_extra"
     exit_code = ExitCode.MISSING_EXTRA
     http_status = 501
+
+
+class BenchmarksMissing(MacbotError):
+    """``macbot bench`` run from an installed package: the suites live in a source
+    checkout's ``benchmarks/`` (beside ``macbot/``), which a wheel does not hold."""
+
+    code = "benchmarks_missing"
+    exit_code = ExitCode.NO_BENCHMARKS
 
 
 class ModelNotFoundError(MacbotError):

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real bundled voice, the real app served by waitress on a free port."""
+"""Shared fixtures: the real bundled voice, the real app served by waitress on a free port
+(benchmarks/harness.py, shared with the benchmarks)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ import numpy as np
 import pytest
 import requests
 
+from benchmarks.harness import serve
 from macbot.config import AppConfig, config_from_dict
 from macbot.core.playback import Player
 from macbot.core.synthesizer import Synthesizer
-from macbot.daemon.app import create_app
-from macbot.daemon.server import Server
 from macbot.daemon.state import state_of
 from macbot.errors import NoAudioDeviceError
 
@@ -201,14 +201,10 @@ class LiveServer:
 
 
 def start_server(config: AppConfig, output: RecordingOutput, synth: Synthesizer | None = None):
-    synth = synth or Synthesizer(config)
-    synth.warmup()
-    app = create_app(config, synthesizer=synth, player=Player(output))
-    server = Server(app, "127.0.0.1", 0, threads=4, grace=5)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    live = LiveServer(server.url, app, output, synth)
-    return live, server, thread
+    """The real app playing on ``output``, served by the harness the benchmarks use too."""
+    daemon = serve(config, Player(output), synth, threads=4, grace=5)
+    live = LiveServer(daemon.url, daemon.app, output, daemon.synth)
+    return live, daemon.server, daemon.thread
 
 
 @pytest.fixture(scope="module")

@@ -1,182 +1,100 @@
-"""``macbot bench``: benchmarks, side by side (same as ``scripts/benchmark_tts.py``)."""
+"""``macbot bench``: the benchmark suites of a source checkout (same as
+``scripts/benchmark_tts.py``).
+
+The suites live beside the package, in the checkout's top-level ``benchmarks/`` (a wheel holds
+none of them). This command is their one door from ``macbot``: it imports ``benchmarks`` only
+from the checkout this package was imported from, and only its light modules
+(``benchmarks.suites`` and ``benchmarks.options``: names and options) when building the parser;
+a suite's own module is imported when the suite runs. Without a checkout, ``macbot bench``
+says so in one line and exits with :attr:`~macbot.errors.ExitCode.NO_BENCHMARKS`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from ..config import AppConfig
-from ..errors import ExitCode, UsageError
+from ..errors import BenchmarksMissing, ExitCode, UsageError
 from .common import ProgressReporter, command, progress
 
-SUITE_NAMES = (
-    "rtf",
-    "daemon",
-    "split",
-    "load",
-    "rss",
-    "memspeed",
-    "variants",
-    "runs",
-    "memory",
-    "soak",
-    "frontend",
-    "optimize",
-    "pareto",
-    "websocket",
-    "word-timings",
-    "bad-messages",
-    "live-bounds",
-    "captions",
-    "kokoro-variants",
-    "kokoro-stream",
-    "kokoro-targets",
-    "background",
-    "bounds",
-)
-"""The suites of :mod:`macbot.tools.bench` (a test keeps the two lists equal); named here so
-that ``macbot --help`` does not import the benchmarks."""
+_LOGGER = logging.getLogger(__name__)
 
-DEFAULT_SUITE = "rtf"
+CHECKOUT = Path(__file__).resolve().parents[2]
+"""The folder above the ``macbot`` package: a source checkout's root when run from one."""
+
+
+def benchmarks() -> tuple[ModuleType, ModuleType] | None:
+    """``benchmarks.suites`` and ``benchmarks.options`` of the checkout ``macbot`` was
+    imported from, or ``None`` (an installed wheel: there is no checkout, or its
+    ``benchmarks`` is not the one beside this package). A checkout's benchmarks that fail to
+    import raise their ``ImportError`` (a bug to see, not a missing checkout)."""
+    folder = CHECKOUT / "benchmarks"
+    if not (folder / "suites.py").is_file():
+        return None
+    if str(CHECKOUT) not in sys.path:
+        sys.path.append(str(CHECKOUT))
+    from benchmarks import options, suites
+
+    if Path(suites.__file__).resolve().parent != folder:
+        return None  # another project's `benchmarks` came first on sys.path
+    return suites, options
 
 
 def register(sub) -> None:
+    try:
+        found = benchmarks()
+    except ImportError as exc:  # every command builds this parser: only `bench` must fail
+        _LOGGER.debug("the checkout's benchmarks do not import: %s", exc)
+        found = None
     parser = command(
         sub,
         "bench",
-        help="benchmark engines side by side (Markdown tables on stdout)",
+        help="benchmark engines side by side (Markdown tables on stdout; source checkout only)",
         description="Run benchmark suites; every contender is timed on the same sentences in\n"
         "turn, so the ratios are fair on a busy machine. Results: Markdown on stdout,\n"
-        "JSON with --json.",
+        "JSON with --json. The suites live in a source checkout's benchmarks/.",
     )
-    add_arguments(parser)
-    parser.set_defaults(handler=run)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The benchmark's options (``macbot bench`` and ``scripts/benchmark_tts.py``)."""
+    if found is None:
+        parser.add_argument("suites", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        parser.set_defaults(handler=run)
+        return
+    suites, options = found
+    width = max(map(len, suites.SUITES))
+    parser.epilog = "suites:\n" + "\n".join(
+        f"  {name:<{width}}  {entry.about}" for name, entry in suites.SUITES.items()
+    )
     parser.add_argument(
         "suites",
         nargs="*",
-        default=[DEFAULT_SUITE],
+        default=[suites.DEFAULT_SUITE],
         metavar="SUITE",
-        help=f"suites to run, in order: {', '.join(SUITE_NAMES)} (default: {DEFAULT_SUITE}, the "
-        "real-time factor of piper-tts, the engine, /speak and `macbot say`)",
+        help=f"suites to run, in order (listed below; default: {suites.DEFAULT_SUITE})",
     )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="rounds over the suite's sentences; each round times every contender on each "
-        "sentence in turn (default: 3)",
-    )
-    parser.add_argument(
-        "--cli-runs", type=int, default=4, help="rtf: `macbot say` processes to time (default: 4)"
-    )
-    parser.add_argument(
-        "--rss-requests",
-        type=int,
-        default=200,
-        help="daemon: varied requests for the RSS check (default: 200)",
-    )
-    parser.add_argument(
-        "--soak-requests",
-        type=int,
-        default=1000,
-        help="soak: mixed requests to send (default: 1000)",
-    )
-    parser.add_argument(
-        "--bad-messages",
-        type=int,
-        default=1000,
-        help="bad-messages: generated messages per protocol (default: 1000)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the results here (default: none)")
-    parser.add_argument(
-        "--chunk-frames", type=int, default=32, help="split: first chunk, frames (default: 32)"
-    )
-    parser.add_argument(
-        "--context-frames", type=int, default=12, help="split: context, frames (default: 12)"
-    )
-    parser.add_argument(
-        "--static-chunk-frames",
-        type=int,
-        default=64,
-        help="split: the static decoder's chunk, frames (default: 64)",
-    )
-    parser.add_argument(
-        "--growth", type=float, default=4.0, help="split: chunk growth factor (default: 4)"
-    )
-    parser.add_argument(
-        "--sweep-rounds", type=int, default=1, help="split: rounds of the sweep (default: 1)"
-    )
-    parser.add_argument(
-        "--variants",
-        nargs="*",
-        help="variants: models to compare (.onnx; default: every variant with a manifest in "
-        "optimized_models/)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="variants, soak, optimize, pareto, bounds: output folder for JSON, Markdown and PNG "
-        "(default: bench_results/SUITE)",
-    )
-    parser.add_argument(
-        "--probe-interval",
-        type=float,
-        default=1.0,
-        help="optimize: seconds between lone-sentence probes during the optimization (default: 1)",
-    )
-    parser.add_argument(
-        "--kokoro-recipes",
-        nargs="*",
-        help="kokoro-variants: recipes to build and measure (default: all of "
-        "macbot.tools.kokoro_variants.RECIPES)",
-    )
-    parser.add_argument(
-        "--kokoro-sentences",
-        type=int,
-        default=8,
-        help="kokoro-variants, kokoro-stream: unseen sentences to time and gate (default: 8)",
-    )
-    parser.add_argument(
-        "--kokoro-gate-sentences",
-        type=int,
-        default=32,
-        help="kokoro-targets: sentences of the self-optimization's quality gate (default: 32)",
-    )
-    parser.add_argument(
-        "--engines",
-        nargs="*",
-        help="bounds: the engines to run (original, split, quantized; default: all three)",
-    )
-    parser.add_argument(
-        "--cases",
-        nargs="*",
-        help="bounds: only the cases whose names contain one of these (default: every case)",
-    )
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="pareto: rebuild and re-measure every candidate (default: reuse OUT/models)",
-    )
-    return parser
+    options.add_arguments(parser)
+    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, _config: AppConfig) -> int:
-    if args.rounds < 1:
-        raise UsageError(f"--rounds must be at least 1 (got {args.rounds})")
-    unknown = [name for name in args.suites if name not in SUITE_NAMES]
+    found = benchmarks()
+    if found is None:
+        raise BenchmarksMissing(
+            "the benchmarks live in a source checkout's benchmarks/, not in the installed package",
+            hint="git clone the project and run `macbot bench` (or "
+            "scripts/benchmark_tts.py) from its .venv",
+        )
+    suites, options = found
+    unknown = [name for name in args.suites if name not in suites.SUITES]
     if unknown:
         raise UsageError(
-            f"unknown suite {unknown[0]!r}", hint=f"the suites are {', '.join(SUITE_NAMES)}"
+            f"unknown suite {unknown[0]!r}", hint=f"the suites are {', '.join(suites.SUITES)}"
         )
-    from ..tools import bench
-
     with progress() as bar:
-        args.reporter = ProgressReporter(bar)
-        bench.run(args)
-    if args.json:
-        print(f"results written to {args.json}")
+        bench = options.from_args(args, ProgressReporter(bar))
+        suites.run(args.suites, bench)
+    if bench.json:
+        print(f"results written to {bench.json}")
     return ExitCode.OK

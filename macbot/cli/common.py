@@ -106,7 +106,7 @@ def progress() -> Progress:
 
 
 class ProgressReporter:
-    """A benchmark :class:`~macbot.tools.bench.registry.Reporter` on a rich progress bar."""
+    """A benchmark reporter (``benchmarks.common.Reporter``) on a rich progress bar."""
 
     def __init__(self, bar: Progress) -> None:
         self.bar = bar

@@ -4,7 +4,9 @@
   decoder (``onnx``, the ``toolkit`` extra);
 - :mod:`.tune`: time the engine candidates with the daemon's own session plan;
 - :mod:`.toolkit`: make, inspect, verify, trial and gate quantized variants;
-- :mod:`.bench`: the benchmark suites (``scripts/benchmark_tts.py``, ``macbot bench``).
+- :mod:`.toolkit`'s speed measurement and :mod:`.tune`: the engine benchmarks a user runs
+  on this host (``macbot quantize --benchmark``, ``macbot tune``).
 
-The daemon never imports this package.
+The benchmark suites live beside the package, in a source checkout's ``benchmarks/``. The
+daemon never imports this package.
 """

@@ -15,6 +15,7 @@ import pytest
 import requests
 import soundfile as sf
 
+from benchmarks.harness import free_port
 from macbot import cli
 from macbot.cli.main import build_parser
 from macbot.errors import ExitCode
@@ -127,12 +128,6 @@ def test_voices_lists_the_bundled_voice():
     proc = run("voices", "--json")
     assert proc.returncode == 0
     assert '"en_US-joe-medium"' in proc.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_answers_the_seed_curl_and_exits_cleanly_on_sigterm(tmp_path):
@@ -298,10 +293,3 @@ def test_say_extensions_match_what_the_formats_write():
     from macbot.core.formats import FILE_FORMATS
 
     assert set(FILE_EXTENSIONS) == set(FILE_FORMATS)
-
-
-def test_bench_suite_names_match_the_registry():
-    from macbot.cli.bench import SUITE_NAMES
-    from macbot.tools.bench import SUITES
-
-    assert set(SUITE_NAMES) == set(SUITES)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import pytest
 import yaml
 from conftest import SMALL_ARGS, optimized_config
 
+from benchmarks.harness import free_port
 from macbot.core.background import (
     ENV_PRIORITY,
     PRIO_DARWIN_BG,
@@ -36,12 +36,6 @@ from macbot.daemon.optimizer import OptimizationSupervisor
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "power"
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="reads Linux's /proc")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(condition, timeout: float, what: str) -> None:

@@ -1,7 +1,7 @@
 """The bad-message fuzzer (issue 21 targets): generated (hypothesis) and hand-made messages on
 the WebSocket and on Wyoming each get an error event or an answer: never an internal error, a
 connection dropped without an error event, or a hang. The ``bad-messages`` benchmark sends
-1,000 generated ones per protocol with the same probes (macbot/tools/bench/badmessages.py)."""
+1,000 generated ones per protocol with the same probes (benchmarks/badmessages.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from collections import Counter
 import pytest
 from conftest import make_config
 
-from macbot.daemon.app import create_app
-from macbot.daemon.state import state_of
-from macbot.daemon.websocket import SpeechSocket
-from macbot.daemon.wyoming import WyomingServer
-from macbot.tools.bench.badmessages import (
+from benchmarks.badmessages import (
     HAND_MADE_WEBSOCKET,
     HAND_MADE_WYOMING,
     probe_websocket,
@@ -22,6 +18,10 @@ from macbot.tools.bench.badmessages import (
     run_generated,
     strategies,
 )
+from macbot.daemon.app import create_app
+from macbot.daemon.state import state_of
+from macbot.daemon.websocket import SpeechSocket
+from macbot.daemon.wyoming import WyomingServer
 
 GENERATED = 60
 """Per protocol here (kept fast); the benchmark sends 1,000."""

@@ -62,7 +62,7 @@ def test_srt_parses_and_matches_the_vtt(split_server):
 def test_cue_starts_agree_with_whisper(split_server):
     """Each cue's first word against the same word as whisper tiny.en hears and times it
     (the benchmark `macbot bench captions` reports the median over more sentences)."""
-    from macbot.tools.bench.livespeech import pair_words
+    from benchmarks.livespeech import pair_words
     from macbot.tools.toolkit.transcriber import Transcriber
 
     body = speak(split_server, "vtt")

@@ -17,15 +17,10 @@ import requests
 import yaml
 from conftest import make_config
 
+from benchmarks.harness import free_port
 from macbot.daemon.app import create_app
 from macbot.daemon.server import start_listeners
 from macbot.daemon.state import state_of
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, log) -> dict:

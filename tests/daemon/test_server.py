@@ -19,18 +19,13 @@ import yaml
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from benchmarks.harness import free_port
 from macbot.core.formats import resample
 from macbot.daemon.state import state_of
 
 LONG_TEXT = " ".join(
     f"This is sentence number {n} of a request that is still running." for n in range(1, 4)
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(path: Path, port: int, **server) -> None:

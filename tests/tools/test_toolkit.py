@@ -272,7 +272,7 @@ def test_cli_errors_are_one_line_with_named_codes(tmp_path, capsys, monkeypatch)
 
 
 def test_variants_benchmark_writes_json_markdown_and_plots(variants, tmp_path):
-    from macbot.tools.bench.variants import PIPER, run_variants
+    from benchmarks.variants import PIPER, run_variants
 
     path = variants["static"][0]
     result = run_variants(

@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.common import MORE_SENTENCES, SENTENCES
 from macbot.core.engines.piper import (
     MAX_PHONEME_IDS,
     PiperEngine,
     SynthesisOptions,
     split_phonemes,
 )
-from macbot.tools.bench.registry import MORE_SENTENCES, SENTENCES
 
 WORDS_4950 = "word " * 990
 """The issue's case: 4,950 characters, inside ``max_text_chars``, no sentence punctuation."""

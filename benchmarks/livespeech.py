@@ -17,7 +17,6 @@ Noise scales 0 (every round says the same), phrase cache off (every round synthe
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import re
@@ -30,18 +29,20 @@ from pathlib import Path
 from piper import PiperVoice, SynthesisConfig
 from websockets.sync.client import connect
 
-from ...config import AppConfig, config_from_dict
-from ...core.engines.chunked import find_split, split_dir_for
-from ...core.manifests import Manifest
-from ...core.synthesizer import Synthesizer
-from ...core.voices import bundled_voice
-from ...daemon.app import create_app
-from ...daemon.state import state_of
-from ...daemon.websocket import SpeechSocket
-from ..split import split_voice
-from ..toolkit.transcriber import Transcriber
-from .live import DETERMINISTIC
-from .registry import p50, reporter, suite
+from macbot.config import AppConfig, config_from_dict
+from macbot.core.engines.chunked import find_split, split_dir_for
+from macbot.core.manifests import Manifest
+from macbot.core.synthesizer import Synthesizer
+from macbot.core.voices import bundled_voice
+from macbot.daemon.app import create_app
+from macbot.daemon.state import state_of
+from macbot.daemon.websocket import SpeechSocket
+from macbot.tools.split import split_voice
+from macbot.tools.toolkit.transcriber import Transcriber
+
+from .common import first_sentence, p50
+from .harness import DETERMINISTIC
+from .options import BenchOptions
 
 WORDS_PER_SECOND = 15.0
 
@@ -110,11 +111,6 @@ def _synthesizer(optimized_dir: Path) -> Synthesizer:
     return synth
 
 
-def first_sentence(text: str) -> str:
-    """The reply's first sentence (up to its first ``.``, ``!`` or ``?``)."""
-    return re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0]
-
-
 def stream_reply(url: str, text: str, rate: float = WORDS_PER_SECOND) -> float:
     """Send ``text`` word by word at ``rate`` words/s; return seconds from sending the first
     sentence's last word to the first audio (negative: audio came before it)."""
@@ -146,11 +142,10 @@ def stream_reply(url: str, text: str, rate: float = WORDS_PER_SECOND) -> float:
     return first_audio[0] - sent_last[0]
 
 
-@suite("websocket")
-def websocket_suite(args: argparse.Namespace) -> dict:
+def websocket_suite(bench: BenchOptions) -> dict:
     """First audio of replies streamed in at 15 words/s over the WebSocket, from the first
     sentence's last word, against piper-tts synthesizing that whole sentence."""
-    report = reporter(args)
+    report = bench.reporter
     report.step("splitting the voice (when needed), loading the daemon and piper-tts")
     voice = bundled_voice()
     synth = _synthesizer(_split(voice))
@@ -168,9 +163,9 @@ def websocket_suite(args: argparse.Namespace) -> dict:
     stream_reply(socket.url, REPLIES[0], rate=1000.0)  # warm every path
     piper_times: dict[str, list[float]] = {t: [] for t in REPLIES}
     ws_times: dict[str, list[float]] = {t: [] for t in REPLIES}
-    report.step("interleaved rounds", args.rounds * len(REPLIES))
+    report.step("interleaved rounds", bench.rounds * len(REPLIES))
     try:
-        for _ in range(args.rounds):
+        for _ in range(bench.rounds):
             for text in REPLIES:
                 piper_times[text].append(piper_first(text))
                 ws_times[text].append(stream_reply(socket.url, text))
@@ -208,7 +203,7 @@ def websocket_suite(args: argparse.Namespace) -> dict:
     return {
         "suite": "websocket",
         "rate_words_per_s": WORDS_PER_SECOND,
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "median_ratio": median_ratio,
         "target": "<= 0.6",
         "rows": rows,
@@ -234,10 +229,9 @@ def pair_words(
     return pairs
 
 
-@suite("word-timings")
-def word_timings_suite(args: argparse.Namespace) -> dict:
+def word_timings_suite(bench: BenchOptions) -> dict:
     """The daemon's word timings against whisper tiny.en's, on unseen sentences."""
-    report = reporter(args)
+    report = bench.reporter
     report.step("splitting the voice (when needed), loading it and whisper")
     synth = _synthesizer(_split(bundled_voice()))
     transcriber = Transcriber(threads=2)

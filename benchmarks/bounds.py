@@ -3,16 +3,16 @@
 Every request within the limits, on every engine the daemon may run: a real ``macbot serve``
 process (``tts_auto_optimize: false``, so that the background optimizer changes nothing
 meanwhile) with ``optimized_dir`` holding nothing (the original model), the voice's split
-(``macbot split``), or the split and the quantized winner of ``macbot optimize``. Each case is
-sent at rest (the last burst's memory released) and its peak RSS over that rest is sampled from
-outside; the reloads case reads RSS at rest after four config reloads.
+(``macbot split``), or the split and the quantized winner of ``macbot optimize``. Each case (a
+row of :func:`scenarios`) is sent at rest (the last burst's memory released) and its peak RSS
+over that rest is sampled from outside; the reloads case reads RSS at rest after four config
+reloads.
 
 Target: every case ≤ +400 MB over rest, and time bounded (the seconds are in the table).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import socket
@@ -20,20 +20,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from websockets.sync.client import connect
 
-from ...core.voices import bundled_voice
+from macbot.core.voices import bundled_voice
+
 from .daemon import varied_texts
-from .live import ServedDaemon, free_port
+from .harness import ServedDaemon, free_port
 from .memory import Sampler, at_rest
-from .registry import reporter, suite
+from .options import BenchOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,119 +78,160 @@ class Outcome:
     detail: str = ""
 
 
-Case = Callable[[ServedDaemon], Outcome]
+@dataclass(frozen=True)
+class Scenario:
+    """One row of the suite's table: a request, the protocol it goes by, how many at once."""
+
+    name: str
+    protocol: Literal["http", "websocket", "wyoming"]
+    path: str = ""
+    """HTTP: the route."""
+    body: dict[str, Any] = field(default_factory=dict)
+    """HTTP: the JSON body; Wyoming: the ``synthesize`` event's data."""
+    messages: tuple[dict[str, Any], ...] = ()
+    """WebSocket: the messages, in order."""
+    at_once: int = 1
+    """Copies sent together, each on its own connection."""
 
 
-def _http(path: str, body: dict[str, Any]) -> Case:
-    def run(daemon: ServedDaemon) -> Outcome:
-        reply = daemon.client.request("POST", path, body)
-        detail = f"{len(reply.body) / 1e6:.1f} MB answer"
-        if reply.status != 200:
-            detail = reply.body[:160].decode("utf-8", "replace")
-        return Outcome(reply.status, detail)
-
-    return run
-
-
-def _at_once(case: Case, count: int) -> Case:
-    def run(daemon: ServedDaemon) -> Outcome:
-        with ThreadPoolExecutor(count) as pool:
-            outcomes = list(pool.map(lambda _: case(daemon), range(count)))
-        return Outcome(
-            ",".join(str(o.status) for o in outcomes), outcomes[0].detail if outcomes else ""
-        )
-
-    return run
+def send(daemon: ServedDaemon, scenario: Scenario) -> Outcome:
+    """Send ``scenario`` (``at_once`` copies together) and wait for its outcome."""
+    if scenario.at_once > 1:
+        with ThreadPoolExecutor(scenario.at_once) as pool:
+            outcomes = list(
+                pool.map(lambda _: _send_one(daemon, scenario), range(scenario.at_once))
+            )
+        return Outcome(",".join(str(o.status) for o in outcomes), outcomes[0].detail)
+    return _send_one(daemon, scenario)
 
 
-def _websocket(messages: list[dict[str, Any]]) -> Case:
-    def run(daemon: ServedDaemon) -> Outcome:
-        audio = 0
-        try:
-            with connect(daemon.websocket_url, max_size=None, open_timeout=30) as ws:
-                for message in messages:
-                    ws.send(json.dumps(message))
-                while True:
-                    reply = ws.recv(timeout=600)
-                    if isinstance(reply, bytes):
-                        audio += len(reply)
-                        continue
-                    event = json.loads(reply)
-                    if event["type"] in ("done", "error"):
-                        detail = f"{audio / 1e6:.1f} MB audio"
-                        if event["type"] == "error":
-                            detail = str(event.get("error"))[:160]
-                        return Outcome(event["type"], detail)
-        except Exception as exc:  # a dropped connection is an outcome to report, not a crash
-            return Outcome("dropped", f"{type(exc).__name__}: {str(exc)[:120]}")
-
-    return run
+def _send_one(daemon: ServedDaemon, scenario: Scenario) -> Outcome:
+    if scenario.protocol == "websocket":
+        return _websocket(daemon, scenario.messages)
+    if scenario.protocol == "wyoming":
+        return _wyoming(daemon, scenario.body)
+    reply = daemon.client.request("POST", scenario.path, scenario.body)
+    detail = f"{len(reply.body) / 1e6:.1f} MB answer"
+    if reply.status != 200:
+        detail = reply.body[:160].decode("utf-8", "replace")
+    return Outcome(reply.status, detail)
 
 
-def _wyoming(text: str) -> Case:
-    def run(daemon: ServedDaemon) -> Outcome:
-        audio = 0
-        with socket.create_connection(("127.0.0.1", daemon.wyoming_port), timeout=600) as sock:
-            data = json.dumps({"text": text}).encode()
-            header = {"type": "synthesize", "data_length": len(data)}
-            sock.sendall(json.dumps(header).encode() + b"\n" + data)
-            stream = sock.makefile("rb")
+def _websocket(daemon: ServedDaemon, messages: tuple[dict[str, Any], ...]) -> Outcome:
+    audio = 0
+    try:
+        with connect(daemon.websocket_url, max_size=None, open_timeout=30) as ws:
+            for message in messages:
+                ws.send(json.dumps(message))
             while True:
-                line = stream.readline()
-                if not line:
-                    return Outcome("dropped", f"{audio / 1e6:.1f} MB audio")
-                event = json.loads(line)
-                for key in ("data_length", "payload_length"):
-                    length = event.get(key) or 0
-                    if length:
-                        chunk = stream.read(length)
-                        audio += len(chunk) if key == "payload_length" else 0
-                if event["type"] in ("audio-stop", "error"):
-                    return Outcome(event["type"], f"{audio / 1e6:.1f} MB audio")
+                reply = ws.recv(timeout=600)
+                if isinstance(reply, bytes):
+                    audio += len(reply)
+                    continue
+                event = json.loads(reply)
+                if event["type"] in ("done", "error"):
+                    detail = f"{audio / 1e6:.1f} MB audio"
+                    if event["type"] == "error":
+                        detail = str(event.get("error"))[:160]
+                    return Outcome(event["type"], detail)
+    except Exception as exc:  # a dropped connection is an outcome to report, not a crash
+        return Outcome("dropped", f"{type(exc).__name__}: {str(exc)[:120]}")
 
-    return run
+
+def _wyoming(daemon: ServedDaemon, body: dict[str, Any]) -> Outcome:
+    audio = 0
+    with socket.create_connection(("127.0.0.1", daemon.wyoming_port), timeout=600) as sock:
+        data = json.dumps(body).encode()
+        header = {"type": "synthesize", "data_length": len(data)}
+        sock.sendall(json.dumps(header).encode() + b"\n" + data)
+        stream = sock.makefile("rb")
+        while True:
+            line = stream.readline()
+            if not line:
+                return Outcome("dropped", f"{audio / 1e6:.1f} MB audio")
+            event = json.loads(line)
+            for key in ("data_length", "payload_length"):
+                length = event.get(key) or 0
+                if length:
+                    chunk = stream.read(length)
+                    audio += len(chunk) if key == "payload_length" else 0
+            if event["type"] in ("audio-stop", "error"):
+                return Outcome(event["type"], f"{audio / 1e6:.1f} MB audio")
 
 
-def cases() -> dict[str, Case]:
-    """Every request of the suite, by name."""
+def scenarios() -> list[Scenario]:
+    """Every request of the suite, in the order it runs."""
     text = prose()
     slow = {"speed": 0.25, "play": False}
-    return {
-        "/speak 5,000 characters, speed 0.25": _http("/speak", {"text": text, **slow}),
-        "/speak 5,000 characters, speed 0.25, stream": _http(
-            "/speak", {"text": text, "speed": 0.25, "stream": True}
+    speech = {"model": "tts-1", "input": text, "speed": 0.25}
+    return [
+        Scenario("/speak 5,000 characters, speed 0.25", "http", "/speak", {"text": text, **slow}),
+        Scenario(
+            "/speak 5,000 characters, speed 0.25, stream",
+            "http",
+            "/speak",
+            {"text": text, "speed": 0.25, "stream": True},
         ),
-        "/speak 5,000 characters, speed 0.25, timestamps": _http(
-            "/speak", {"text": text, "timestamps": True, **slow}
+        Scenario(
+            "/speak 5,000 characters, speed 0.25, timestamps",
+            "http",
+            "/speak",
+            {"text": text, "timestamps": True, **slow},
         ),
-        "/v1/audio/speech opus, 5,000 characters, speed 0.25": _http(
+        Scenario(
+            "/v1/audio/speech opus, 5,000 characters, speed 0.25",
+            "http",
             "/v1/audio/speech",
-            {"model": "tts-1", "input": text, "response_format": "opus", "speed": 0.25},
+            {**speech, "response_format": "opus"},
         ),
-        "/v1/audio/speech flac, 5,000 characters, speed 0.25": _http(
+        Scenario(
+            "/v1/audio/speech flac, 5,000 characters, speed 0.25",
+            "http",
             "/v1/audio/speech",
-            {"model": "tts-1", "input": text, "response_format": "flac", "speed": 0.25},
+            {**speech, "response_format": "flac"},
         ),
-        "/speak 5 KB unpunctuated": _http("/speak", {"text": UNPUNCTUATED, "play": False}),
-        "/speak 5 KB unpunctuated, speed 0.25": _http("/speak", {"text": UNPUNCTUATED, **slow}),
-        "/speak 5 KB of [[slnc 10000]]": _http("/speak", {"text": PAUSES, "play": False}),
-        "4 x /speak 5 KB of [[slnc 10000]] at once": _at_once(
-            _http("/speak", {"text": PAUSES, "play": False}), 4
+        Scenario(
+            "/speak 5 KB unpunctuated", "http", "/speak", {"text": UNPUNCTUATED, "play": False}
         ),
-        "/speak 2,500 one-letter words, timestamps": _http(
-            "/speak", {"text": ONE_LETTER_WORDS, "play": False, "timestamps": True}
+        Scenario(
+            "/speak 5 KB unpunctuated, speed 0.25", "http", "/speak", {"text": UNPUNCTUATED, **slow}
         ),
-        "/speak 5 KB of digits, speed 0.25": _http("/speak", {"text": NUMBERS, **slow}),
-        "WebSocket 200,000 characters without spaces": _websocket(
-            [{"type": "text", "text": "a" * 5000} for _ in range(40)] + [{"type": "close"}]
+        Scenario(
+            "/speak 5 KB of [[slnc 10000]]", "http", "/speak", {"text": PAUSES, "play": False}
         ),
-        "WebSocket 5,000 characters, speed 0.25": _websocket(
-            [{"type": "start", "speed": 0.25}]
-            + [{"type": "text", "text": text[i : i + 50]} for i in range(0, len(text), 50)]
-            + [{"type": "close"}]
+        Scenario(
+            "4 x /speak 5 KB of [[slnc 10000]] at once",
+            "http",
+            "/speak",
+            {"text": PAUSES, "play": False},
+            at_once=4,
         ),
-        "Wyoming 5,000 characters": _wyoming(text),
-    }
+        Scenario(
+            "/speak 2,500 one-letter words, timestamps",
+            "http",
+            "/speak",
+            {"text": ONE_LETTER_WORDS, "play": False, "timestamps": True},
+        ),
+        Scenario("/speak 5 KB of digits, speed 0.25", "http", "/speak", {"text": NUMBERS, **slow}),
+        Scenario(
+            "WebSocket 200,000 characters without spaces",
+            "websocket",
+            messages=(
+                *({"type": "text", "text": "a" * 5000} for _ in range(40)),
+                {"type": "close"},
+            ),
+        ),
+        Scenario(
+            "WebSocket 5,000 characters, speed 0.25",
+            "websocket",
+            messages=(
+                {"type": "start", "speed": 0.25},
+                *({"type": "text", "text": text[i : i + 50]} for i in range(0, len(text), 50)),
+                {"type": "close"},
+            ),
+        ),
+        Scenario("Wyoming 5,000 characters", "wyoming", body={"text": text}),
+    ]
 
 
 def _matches(wanted: str, name: str) -> bool:
@@ -244,12 +285,12 @@ def start(optimized_dir: Path, folder: Path) -> ServedDaemon:
     )
 
 
-def measure(daemon: ServedDaemon, case: Case) -> dict[str, Any]:
-    """One case at rest: its added peak RSS, seconds and outcome."""
+def measure(daemon: ServedDaemon, scenario: Scenario) -> dict[str, Any]:
+    """One scenario from rest: its added peak RSS, seconds and outcome."""
     rest = at_rest(daemon)
     with Sampler(daemon, interval=0.02) as sampler:
         started = time.perf_counter()
-        outcome = case(daemon)
+        outcome = send(daemon, scenario)
         seconds = time.perf_counter() - started
     return {
         "rest_mb": round(rest, 1),
@@ -278,19 +319,14 @@ def reloads(daemon: ServedDaemon, count: int = 4) -> dict[str, Any]:
     }
 
 
-@suite("bounds")
-def bounds_suite(args: argparse.Namespace) -> dict:
+def bounds_suite(bench: BenchOptions) -> dict:
     """Peak RSS over rest of every request within the limits, per engine (``--engines``,
     ``--cases``: substrings of the case names to run, or whole names ending in ``$``)."""
-    report = reporter(args)
-    out = Path(getattr(args, "out", None) or "bench_results/bounds")
-    engines = [e for e in (getattr(args, "engines", None) or ENGINES) if e in ENGINES]
-    wanted = getattr(args, "cases", None) or []
-    chosen = {
-        name: case
-        for name, case in cases().items()
-        if not wanted or any(_matches(w, name) for w in wanted)
-    }
+    report = bench.reporter
+    out = Path(bench.out or "bench_results/bounds")
+    engines = [e for e in (bench.engines or ENGINES) if e in ENGINES]
+    wanted = bench.cases or []
+    chosen = [s for s in scenarios() if not wanted or any(_matches(w, s.name) for w in wanted)]
     dirs = prepare_engines(out / "engines", report)
     rows: list[dict[str, Any]] = []
     for engine in engines:
@@ -299,9 +335,9 @@ def bounds_suite(args: argparse.Namespace) -> dict:
         try:
             running = daemon.client.request("GET", "/tts-performance")
             engine_type = json.loads(running.body).get("engine_type")
-            for name, case in chosen.items():
-                row = {"engine": f"{engine} ({engine_type})", "case": name}
-                row.update(measure(daemon, case))
+            for scenario in chosen:
+                row = {"engine": f"{engine} ({engine_type})", "case": scenario.name}
+                row.update(measure(daemon, scenario))
                 row["target"] = f"<= +{TARGET_MB} MB"
                 rows.append(row)
                 _LOGGER.warning("bounds: %s", json.dumps(row))  # each row as it comes

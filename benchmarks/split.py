@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -11,12 +10,13 @@ from pathlib import Path
 import numpy as np
 from piper import PiperVoice, SynthesisConfig
 
-from ...config import AppConfig
-from ...core.engines import SynthesisOptions, registry
-from ...core.engines.chunked import ChunkedEngine, find_split, split_dir_for
-from ...core.voices import bundled_voice
-from ..split import split_voice
-from .registry import reporter, suite
+from macbot.config import AppConfig
+from macbot.core.engines import SynthesisOptions, registry
+from macbot.core.engines.chunked import ChunkedEngine, find_split, split_dir_for
+from macbot.core.voices import bundled_voice
+from macbot.tools.split import split_voice
+
+from .options import BenchOptions
 
 PARAGRAPHS = [
     "Your next meeting starts in fifteen minutes in the small conference room on the third "
@@ -42,8 +42,7 @@ def _split_for_bench(voice, optimized_dir: Path, static_frames: int) -> Path:
     return split_dir_for(voice, tmp)
 
 
-@suite("split")
-def split_suite(args: argparse.Namespace) -> dict:
+def split_suite(bench: BenchOptions) -> dict:
     """Streaming inside a sentence: the chunked split engine vs piper-tts and the unsplit engine.
 
     Every round times, on each paragraph in turn: piper-tts's ``PiperVoice.synthesize``
@@ -54,23 +53,23 @@ def split_suite(args: argparse.Namespace) -> dict:
     Then a sweep of chunk × context sizes: max difference of the joined chunks, time to first
     audio and to the end, as ratios to decoding each sentence whole.
     """
-    report = reporter(args)
+    report = bench.reporter
     report.step("splitting the voice (when needed) and loading the engines")
     voice = bundled_voice()
     config = AppConfig()
     folder = _split_for_bench(
-        voice, config.tts.optimized_dir, args.static_chunk_frames + 2 * args.context_frames
+        voice, config.tts.optimized_dir, bench.static_chunk_frames + 2 * bench.context_frames
     )
-    chunk = args.chunk_frames
-    context = args.context_frames
-    growth = args.growth
+    chunk = bench.chunk_frames
+    context = bench.context_frames
+    growth = bench.growth
     options = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0, sentence_silence=0.0)
     piper_voice = PiperVoice.load(voice.model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     unsplit = registry.load(voice)
     chunked = ChunkedEngine.load_split(voice, folder, chunk, context, growth)
     static = None
-    static_chunk = args.static_chunk_frames
+    static_chunk = bench.static_chunk_frames
     if (folder / f"decoder.static{static_chunk + 2 * context}.onnx").is_file():
         static = ChunkedEngine.load_split(voice, folder, static_chunk, context, static=True)
 
@@ -102,8 +101,8 @@ def split_suite(args: argparse.Namespace) -> dict:
     for fn in contenders.values():  # warm every path
         fn(PARAGRAPHS[0])
     times = {n: {"first": [], "total": []} for n in contenders}
-    report.step("interleaved rounds", args.rounds * len(PARAGRAPHS))
-    for _ in range(args.rounds):
+    report.step("interleaved rounds", bench.rounds * len(PARAGRAPHS))
+    for _ in range(bench.rounds):
         for text in PARAGRAPHS:
             for name, fn in contenders.items():
                 first, total = fn(text)
@@ -153,11 +152,11 @@ def split_suite(args: argparse.Namespace) -> dict:
             }
         )
     report.step("chunk x context sweep")
-    sweep = _chunk_sweep(voice, folder, options, args)
+    sweep = _chunk_sweep(voice, folder, options, bench)
     return {
         "suite": "split",
         "paragraphs": len(PARAGRAPHS),
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "split": str(folder),
         "rows": rows,
         "sweep": sweep,
@@ -169,7 +168,7 @@ SWEEP_CHUNKS = (16, 32, 64)
 SWEEP_GROWTHS = (1.0, 2.0, 4.0, 0.0)
 
 
-def _chunk_sweep(voice, folder: Path, options, args: argparse.Namespace) -> list[dict]:
+def _chunk_sweep(voice, folder: Path, options, bench: BenchOptions) -> list[dict]:
     """On each paragraph's first sentence: for each context (chunk 64, growth 1) the max
     difference of the joined chunks from decoding whole; for each first chunk × growth (at
     ``--context-frames``) the time to first audio (encoder + first chunk), the decode time
@@ -180,7 +179,7 @@ def _chunk_sweep(voice, folder: Path, options, args: argparse.Namespace) -> list
     latents = [engine.latent(s.phoneme_ids, options) for s in sentences]
     whole_audio = [_decode_whole(engine, z) for z in latents]
     encoder_s = []
-    for _ in range(args.sweep_rounds):
+    for _ in range(bench.sweep_rounds):
         for sentence in sentences:
             started = time.perf_counter()
             engine.latent(sentence.phoneme_ids, options)
@@ -192,7 +191,7 @@ def _chunk_sweep(voice, folder: Path, options, args: argparse.Namespace) -> list
         """Chunked and whole decoding of each latent in turn (ratios side by side)."""
         diff, stall = 0.0, 0.0
         firsts, chunked_s, whole_s = [], [], []
-        for _ in range(args.sweep_rounds):
+        for _ in range(bench.sweep_rounds):
             for z, reference in zip(latents, whole_audio, strict=True):
                 engine.chunk_frames, engine.context_frames, engine.growth = chunk, context, growth
                 started = time.perf_counter()
@@ -225,7 +224,7 @@ def _chunk_sweep(voice, folder: Path, options, args: argparse.Namespace) -> list
 
     rows = [measure(64, ctx, 1.0) for ctx in SWEEP_CONTEXTS]
     rows += [
-        measure(chunk, args.context_frames, growth)
+        measure(chunk, bench.context_frames, growth)
         for chunk in SWEEP_CHUNKS
         for growth in SWEEP_GROWTHS
     ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -12,21 +11,22 @@ from pathlib import Path
 import soundfile as sf
 from piper import PiperVoice, SynthesisConfig
 
-from ...config import config_from_dict
-from ...core.synthesizer import Synthesizer
-from ...core.voices import bundled_voice
-from .live import DETERMINISTIC, start_daemon
-from .registry import SENTENCES, reporter, suite, timed
+from macbot.config import config_from_dict
+from macbot.core.synthesizer import Synthesizer
+from macbot.core.voices import bundled_voice
+
+from .common import SENTENCES, timed
+from .harness import DETERMINISTIC, start_daemon
+from .options import BenchOptions
 
 
-@suite("rtf")
-def rtf_suite(args: argparse.Namespace) -> dict:
+def rtf_suite(bench: BenchOptions) -> dict:
     """Real-time factor of piper-tts in-process, the macbot engine, `/speak` and `macbot say`.
 
     Every round times each contender on the same sentence, in turn, with noise scales 0 (the
     same audio from all). RTF = synthesis seconds / audio seconds (lower is faster).
     """
-    report = reporter(args)
+    report = bench.reporter
     report.step("loading piper-tts, the engine and the daemon")
     voice = PiperVoice.load(bundled_voice().model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
@@ -88,15 +88,15 @@ def rtf_suite(args: argparse.Namespace) -> dict:
     }
     results: dict[str, dict[str, list[float]]] = {n: {"wall": [], "audio": []} for n in contenders}
     results["macbot say (new process, incl. load)"] = {"wall": [], "audio": []}
-    report.step("interleaved rounds", args.rounds * len(SENTENCES) + args.cli_runs)
-    for _ in range(args.rounds):
+    report.step("interleaved rounds", bench.rounds * len(SENTENCES) + bench.cli_runs)
+    for _ in range(bench.rounds):
         for text in SENTENCES:
             for name, fn in contenders.items():
                 wall, audio = timed(lambda fn=fn, text=text: fn(text))
                 results[name]["wall"].append(wall)
                 results[name]["audio"].append(audio)
             report.advance()
-    for text in SENTENCES[: args.cli_runs]:
+    for text in SENTENCES[: bench.cli_runs]:
         wall, audio = timed(lambda text=text: cli_run(text))
         results["macbot say (new process, incl. load)"]["wall"].append(wall)
         results["macbot say (new process, incl. load)"]["audio"].append(audio)
@@ -118,4 +118,4 @@ def rtf_suite(args: argparse.Namespace) -> dict:
                 "vs_piper": round(rtf / base, 3),
             }
         )
-    return {"suite": "rtf", "sentences": len(SENTENCES), "rounds": args.rounds, "rows": rows}
+    return {"suite": "rtf", "sentences": len(SENTENCES), "rounds": bench.rounds, "rows": rows}

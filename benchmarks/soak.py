@@ -11,7 +11,6 @@ matplotlib, extra ``toolkit``) to ``--out`` (default ``bench_results/soak``).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import random
@@ -26,12 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ...core.synthesizer import IDLE_RELEASE_SECONDS
-from ...errors import MacbotError
-from ..toolkit.extras import require
+from macbot.core.synthesizer import IDLE_RELEASE_SECONDS
+from macbot.errors import MacbotError
+from macbot.tools.toolkit.extras import require
+
+from .common import MORE_SENTENCES, SENTENCES
 from .daemon import varied_texts
-from .live import ServedDaemon
-from .registry import MORE_SENTENCES, SENTENCES, reporter, suite
+from .harness import ServedDaemon
+from .options import BenchOptions
 
 KINDS = {
     "short": 30,
@@ -157,13 +158,12 @@ def send(daemon: ServedDaemon, kind: str, payload: Any) -> int:
     return 200
 
 
-@suite("soak")
-def soak_suite(args: argparse.Namespace) -> dict:
+def soak_suite(bench: BenchOptions) -> dict:
     """1,000 mixed requests (``--soak-requests``) against a served daemon from 4 clients, with
     a reload every 100; RSS and threads over time to ``soak.png``."""
-    report = reporter(args)
-    count = args.soak_requests
-    out = Path(args.out or "bench_results/soak")
+    report = bench.reporter
+    count = bench.soak_requests
+    out = Path(bench.out or "bench_results/soak")
     out.mkdir(parents=True, exist_ok=True)
     requests = plan_requests(count)
     daemon = ServedDaemon({"tts_cache_enabled": True}, Path(tempfile.mkdtemp(prefix="soak-")))

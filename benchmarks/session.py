@@ -7,12 +7,8 @@ off: see :mod:`macbot.core.sessions`).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -20,14 +16,16 @@ from pathlib import Path
 
 import psutil
 
-from ...config import config_from_dict
-from ...core import hashing
-from ...core.engines import SynthesisOptions, registry
-from ...core.probes import host_facts
-from ...core.selection import EngineChain
-from ...core.sessions import SessionPlan
-from ...core.voices import bundled_voice
-from .registry import SENTENCES, reporter, suite
+from macbot.config import config_from_dict
+from macbot.core import hashing
+from macbot.core.engines import SynthesisOptions, registry
+from macbot.core.probes import host_facts
+from macbot.core.selection import EngineChain
+from macbot.core.sessions import SessionPlan
+from macbot.core.voices import bundled_voice
+
+from .common import SENTENCES, child
+from .options import BenchOptions
 
 MEMORY_MODES = {
     "cpu arena kept in a burst (the default; shrunk when idle)": SessionPlan(),
@@ -38,11 +36,10 @@ MEMORY_MODES = {
 the arena's shrinkage after each run)."""
 
 
-@suite("load")
-def load_suite(args: argparse.Namespace) -> dict:
+def load_suite(bench: BenchOptions) -> dict:
     """Voice load time: onnxruntime optimizing the graph at every load (default) vs loading the
     graph it saved once (``optimized_model_filepath``, optimizations then off). Interleaved."""
-    report = reporter(args)
+    report = bench.reporter
     voice = bundled_voice()
     plan = SessionPlan(intra_op_threads=host_facts().recommended_threads())
     saved = Path(tempfile.mkdtemp()) / "voice.optimized.onnx"
@@ -50,7 +47,7 @@ def load_suite(args: argparse.Namespace) -> dict:
     registry.load(voice, plan=plan, optimized_model_out=saved)
     save_s = time.perf_counter() - started
     times: dict[str, list[float]] = {"optimize at load (default)": [], "saved optimized": []}
-    rounds = max(args.rounds, 3)
+    rounds = max(bench.rounds, 3)
     report.step("loading", rounds * 3)
     for _ in range(rounds * 2):
         engine = registry.load(voice, plan=plan)
@@ -123,20 +120,16 @@ def rss_worker(mode: str, n: int) -> dict:
     }
 
 
-@suite("rss")
-def rss_suite(args: argparse.Namespace) -> dict:
+def rss_suite(bench: BenchOptions) -> dict:
     """RSS over ~100 syntheses of varied lengths, one fresh process per memory setting."""
     n = int(os.environ.get("MACBOT_RSS_SYNTHESES", "100"))
     rows = []
     for mode in MEMORY_MODES:
         code = (
-            "import json,sys; from macbot.tools.bench.session import rss_worker; "
+            "import json,sys; from benchmarks.session import rss_worker; "
             f"print(json.dumps(rss_worker({mode!r}, {n})))"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = child(code)
         rss = result["rss_mb"]
         rows.append(
             {
@@ -153,8 +146,7 @@ def rss_suite(args: argparse.Namespace) -> dict:
     return {"suite": "rss", "rows": rows}
 
 
-@suite("memspeed")
-def memspeed_suite(args: argparse.Namespace) -> dict:
+def memspeed_suite(bench: BenchOptions) -> dict:
     """Synthesis speed with each memory setting, interleaved in one process over the same
     varied-length texts as ``rss`` (median RTF; RSS is what ``rss`` measures)."""
     engines = {
@@ -165,7 +157,7 @@ def memspeed_suite(args: argparse.Namespace) -> dict:
     rtfs: dict[str, list[float]] = {mode: [] for mode in engines}
     for engine in engines.values():
         list(engine.synthesize("Ready.", options))
-    for text in _texts(10 * max(args.rounds, 1)):
+    for text in _texts(10 * max(bench.rounds, 1)):
         for mode, engine in engines.items():
             started = time.perf_counter()
             audio = sum(c.duration for c in engine.synthesize(text, options))

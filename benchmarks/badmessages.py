@@ -16,7 +16,6 @@ Target: over 1,000 generated and the hand-made messages on each protocol, 0 ``in
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import socket
@@ -27,14 +26,15 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 from wyoming.event import read_event
 
-from ...config import config_from_dict
-from ...core.synthesizer import Synthesizer
-from ...daemon.app import create_app
-from ...daemon.state import state_of
-from ...daemon.websocket import SpeechSocket
-from ...daemon.wyoming import WyomingServer
-from ...errors import MissingExtraError
-from .registry import reporter, suite
+from macbot.config import config_from_dict
+from macbot.core.synthesizer import Synthesizer
+from macbot.daemon.app import create_app
+from macbot.daemon.state import state_of
+from macbot.daemon.websocket import SpeechSocket
+from macbot.daemon.wyoming import WyomingServer
+from macbot.errors import MissingExtraError
+
+from .options import BenchOptions
 
 OUTCOMES = ("error", "answered", "internal", "dropped", "hung")
 WEBSOCKET_TYPES = ("start", "text", "flush", "close")
@@ -301,10 +301,9 @@ def run_generated(strategy, probe: Callable[[object], str], count: int, seed: in
 # -- the suite ---------------------------------------------------------------------------------
 
 
-@suite("bad-messages")
-def bad_messages_suite(args: argparse.Namespace) -> dict:
+def bad_messages_suite(bench: BenchOptions) -> dict:
     """Generated and hand-made bad messages on the WebSocket and on Wyoming (see the module)."""
-    count = int(getattr(args, "bad_messages", None) or 1000)
+    count = int(bench.bad_messages or 1000)
     config = config_from_dict(
         {
             "models": {"tts": {"piper": {"noise_scale": 0.0, "noise_w_scale": 0.0}}},
@@ -316,7 +315,7 @@ def bad_messages_suite(args: argparse.Namespace) -> dict:
     st = state_of(create_app(config, synthesizer=synth))
     ws = SpeechSocket(lambda: st, "127.0.0.1", 0).start()
     wy = WyomingServer(lambda: st, "127.0.0.1", 0).start()
-    progress = reporter(args)
+    progress = bench.reporter
     websocket, wyoming = strategies()
     rows = []
     try:

@@ -1,21 +1,25 @@
-"""The ``daemon`` suite: the daemon over HTTP against piper-tts in-process, side by side."""
+"""The ``daemon`` suite: the daemon over HTTP against piper-tts in-process, side by side, on
+each worker plan of :func:`plans` (a table of :class:`Plan` rows)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from piper import PiperVoice, SynthesisConfig
 
-from ...core.voices import bundled_voice
-from ...core.workers import compute_cores
-from ...errors import MacbotError
-from .live import start_daemon
-from .registry import MORE_SENTENCES, SENTENCES, p50, reporter, suite
+from macbot.core.voices import bundled_voice
+from macbot.core.workers import compute_cores
+from macbot.errors import MacbotError
+
+from .common import MORE_SENTENCES, SENTENCES, p50
+from .harness import start_daemon
+from .options import BenchOptions
 
 
 def wall(fn: Callable[[], object]) -> float:
@@ -39,8 +43,26 @@ def varied_texts(count: int, seed: int = 7) -> list[str]:
     return texts
 
 
-@suite("daemon")
-def daemon_suite(args: argparse.Namespace) -> dict:
+@dataclass(frozen=True)
+class Plan:
+    """One row of the suite's table: a worker plan, its daemon's performance settings."""
+
+    name: str
+    performance: dict[str, Any] = field(default_factory=dict, hash=False)
+    targets: bool = False
+    """Whether the issue's targets apply (the default plan's rows carry them)."""
+
+
+def plans(cores: int) -> list[Plan]:
+    """The adaptive plan (the default, first) and the two fixed plans it replaces."""
+    return [
+        Plan("adaptive plan (default)", targets=True),
+        Plan(f"1 worker x {cores} threads", {"tts_workers": 1}),
+        Plan(f"{cores} workers x 1 thread", {"tts_workers": cores}),
+    ]
+
+
+def daemon_suite(bench: BenchOptions) -> dict:
     """The daemon against piper-tts in-process, side by side in one run (targets in the last
     column), with the adaptive worker plan (the default) against the two fixed plans it
     replaces on this machine: one worker with every thread, and one worker per core with one
@@ -48,21 +70,17 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     Every contender runs with noise scales 0 and no sentence silence, so all make the same audio.
     """
-    report = reporter(args)
+    report = bench.reporter
     report.step("starting four daemons")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # 8 clients queue by design
     voice = PiperVoice.load(bundled_voice().model_path)
     piper_cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    cores = compute_cores()
-    adaptive = start_daemon({"tts_cache_enabled": False})
-    wide = start_daemon({"tts_cache_enabled": False, "tts_workers": 1})
-    narrow = start_daemon({"tts_cache_enabled": False, "tts_workers": cores})
-    cached = start_daemon({"tts_cache_enabled": True, "tts_cache_size": 1000})
-    plans = {
-        "adaptive plan (default)": adaptive,
-        f"1 worker x {cores} threads": wide,
-        f"{cores} workers x 1 thread": narrow,
+    table = plans(compute_cores())
+    daemons = {
+        plan: start_daemon({"tts_cache_enabled": False, **plan.performance}) for plan in table
     }
+    adaptive = daemons[table[0]]
+    cached = start_daemon({"tts_cache_enabled": True, "tts_cache_size": 1000})
 
     def piper_run(text: str) -> None:
         for _ in voice.synthesize(text, piper_cfg):
@@ -70,7 +88,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     for text in SENTENCES[:2]:  # warm every path
         piper_run(text)
-        for live in plans.values():
+        for live in daemons.values():
             live.post_speak(text)
 
     rows: list[dict] = []
@@ -90,31 +108,27 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     # 1. one sentence per request vs piper in-process (interleaved, cache off)
     report.step("1 sentence, 10 sentences, cache, 8 clients", 4)
-    lone: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
-    for _ in range(args.rounds):
+    piper: list[float] = []
+    lone: dict[Plan, list[float]] = {plan: [] for plan in table}
+    for _ in range(bench.rounds):
         for text in SENTENCES:
-            lone["piper"].append(wall(lambda text=text: piper_run(text)))
-            for name, live in plans.items():
-                lone[name].append(wall(lambda text=text, live=live: live.post_speak(text)))
-    for name in plans:
-        target = "ratio <= 1.05" if name.startswith("adaptive") else ""
-        row(
-            f"1 sentence: POST /speak, {name}",
-            sum(lone[name]),
-            sum(lone["piper"]),
-            "s total",
-            target,
-        )
+            piper.append(wall(lambda text=text: piper_run(text)))
+            for plan, live in daemons.items():
+                lone[plan].append(wall(lambda text=text, live=live: live.post_speak(text)))
+    for plan in table:
+        target = "ratio <= 1.05" if plan.targets else ""
+        row(f"1 sentence: POST /speak, {plan.name}", sum(lone[plan]), sum(piper), "s total", target)
     report.advance()
 
     # 2. a 10-sentence request vs piper on the same text
     paragraph = " ".join(SENTENCES + MORE_SENTENCES)
-    ten: dict[str, list[float]] = {"piper": [], **{name: [] for name in plans}}
+    piper_ten: list[float] = []
+    ten: dict[Plan, list[float]] = {plan: [] for plan in table}
     ttfa, total_stream = [], []
-    for _ in range(args.rounds):
-        ten["piper"].append(wall(lambda: piper_run(paragraph)))
-        for name, live in plans.items():
-            ten[name].append(wall(lambda live=live: live.post_speak(paragraph)))
+    for _ in range(bench.rounds):
+        piper_ten.append(wall(lambda: piper_run(paragraph)))
+        for plan, live in daemons.items():
+            ten[plan].append(wall(lambda live=live: live.post_speak(paragraph)))
         started = time.perf_counter()
         first = None
         for piece in adaptive.client.stream(
@@ -124,24 +138,28 @@ def daemon_suite(args: argparse.Namespace) -> dict:
                 first = time.perf_counter() - started
         total_stream.append(time.perf_counter() - started)
         ttfa.append(first or float("nan"))
-    for name in plans:
-        target = "ratio <= 0.95" if name.startswith("adaptive") else ""
+    for plan in table:
+        target = "ratio <= 0.95" if plan.targets else ""
         row(
-            f"10 sentences: POST /speak, {name}", p50(ten[name]), p50(ten["piper"]), "s p50", target
+            f"10 sentences: POST /speak, {plan.name}",
+            p50(ten[plan]),
+            p50(piper_ten),
+            "s p50",
+            target,
         )
     row(
         "10 sentences streamed: time to first audio",
         p50(ttfa),
-        p50(ten["piper"]),
+        p50(piper_ten),
         "s p50",
         "(vs piper's whole paragraph)",
     )
-    row("10 sentences streamed: last byte", p50(total_stream), p50(ten["piper"]), "s p50", "")
+    row("10 sentences streamed: last byte", p50(total_stream), p50(piper_ten), "s p50", "")
     report.advance()
 
     # 3. cache hit vs miss
     miss, hit = [], []
-    for n, text in enumerate((SENTENCES + MORE_SENTENCES) * args.rounds):
+    for n, text in enumerate((SENTENCES + MORE_SENTENCES) * bench.rounds):
         text = f"{text} Number {n}."
         miss.append(wall(lambda text=text: cached.post_speak(text)))
         hit.append(wall(lambda text=text: cached.post_speak(text)))
@@ -150,7 +168,7 @@ def daemon_suite(args: argparse.Namespace) -> dict:
 
     # 4. 8 clients x 25 requests vs one client (cache off: every request synthesizes)
     texts = (SENTENCES + MORE_SENTENCES) * 3
-    for name, live in plans.items():
+    for plan, live in daemons.items():
         one = wall(lambda live=live: [live.post_speak(texts[i % len(texts)]) for i in range(25)])
         errors: list[str] = []
 
@@ -168,30 +186,29 @@ def daemon_suite(args: argparse.Namespace) -> dict:
         for c in clients:
             c.join()
         eight = time.perf_counter() - started
-        adaptive_plan = name.startswith("adaptive")
         row(
-            f"8 clients x 25: throughput, {name}",
+            f"8 clients x 25: throughput, {plan.name}",
             200 / eight,
             25 / one,
             "req/s",
-            "ratio >= 1.08" if adaptive_plan else "",
+            "ratio >= 1.08" if plan.targets else "",
         )
         row(
-            f"8 clients x 25: errors, {name}",
+            f"8 clients x 25: errors, {plan.name}",
             float(len(errors)),
             None,
             "count",
-            "0" if adaptive_plan else "",
+            "0" if plan.targets else "",
         )
     report.advance()
 
-    for live in (*plans.values(), cached):
+    for live in (*daemons.values(), cached):
         live.stop()
     return {
         "suite": "daemon",
         "workers": adaptive.synth.workers,
         "intra_op_threads": adaptive.synth.intra_op_threads,
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "rows": rows,
         "note": "RSS: see the memory suite (a served daemon measured from outside)",
     }

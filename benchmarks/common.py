@@ -1,20 +1,27 @@
-"""The benchmark registry: each suite is a function ``(args) -> dict`` registered with
-:func:`suite`; results are printed as Markdown tables (:func:`markdown`) and JSON.
+"""What every suite shares: the sentences, progress reporting, timing and Markdown tables.
 
 Suites measure contenders side by side in one run (interleaved rounds), so that ratios stay
 fair on a busy machine; compare ratios, not absolute times. Long suites report progress
-through ``args.reporter`` (:class:`Reporter`).
+through :attr:`~benchmarks.options.BenchOptions.reporter` (a :class:`Reporter`).
 """
 
 from __future__ import annotations
 
-import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
-from ..toolkit.phrases import VERIFY_SENTENCES
+from macbot.core.clauses import ClauseSplitter
+from macbot.tools.toolkit.phrases import VERIFY_SENTENCES
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+"""The source checkout that holds ``benchmarks/`` (put on a child's path by :func:`child`)."""
 
 SENTENCES = VERIFY_SENTENCES[:8]
 """Typical assistant replies, used by every suite."""
@@ -25,18 +32,15 @@ MORE_SENTENCES = [
 ]
 """With :data:`SENTENCES`, the ten sentences of the multi-sentence request."""
 
-Suite = Callable[[argparse.Namespace], dict]
-SUITES: dict[str, Suite] = {}
 
-
-def suite(name: str) -> Callable[[Suite], Suite]:
-    """Register a suite under ``name``."""
-
-    def register(fn: Suite) -> Suite:
-        SUITES[name] = fn
-        return fn
-
-    return register
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` as the daemon cuts streamed text (its
+    :class:`~macbot.core.clauses.ClauseSplitter`, at sentence ends only: abbreviations,
+    decimals and markup are read as the daemon reads them); all of it when nothing ends."""
+    whole = max(len(text.split()), 1)
+    splitter = ClauseSplitter(min_words=whole, max_words=whole)
+    pieces = splitter.feed(text)
+    return pieces[0] if pieces else splitter.flush()
 
 
 class Reporter(Protocol):
@@ -59,9 +63,19 @@ class Silent:
         pass
 
 
-def reporter(args: argparse.Namespace) -> Reporter:
-    """The suite's reporter (silent when the caller gave none)."""
-    return getattr(args, "reporter", None) or Silent()
+def child(code: str, *argv: str, env: dict[str, str] | None = None, timeout: float = 1800) -> Any:
+    """Run ``python -c code argv…`` in a fresh process that can import ``benchmarks`` (from any
+    working folder); return the JSON of its last line of output."""
+    path = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {}), "PYTHONPATH": path},
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def timed(fn: Callable[[], float]) -> tuple[float, float]:

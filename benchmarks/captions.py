@@ -12,23 +12,24 @@ file gives it, set against whisper's start of that word; every word shown in a c
 
 from __future__ import annotations
 
-import argparse
 import io
 import statistics
 import tempfile
 from pathlib import Path
 
-from ...config import AppConfig, config_from_dict
-from ...core.captions import cues, render
-from ...core.engines.chunked import find_split, split_dir_for
-from ...core.manifests import Manifest
-from ...core.synthesizer import Synthesizer
-from ...core.voices import bundled_voice
-from ..split import split_voice
-from ..toolkit.transcriber import Transcriber
-from .live import DETERMINISTIC
+from macbot.config import AppConfig, config_from_dict
+from macbot.core.captions import cues, render
+from macbot.core.engines.chunked import find_split, split_dir_for
+from macbot.core.manifests import Manifest
+from macbot.core.synthesizer import Synthesizer
+from macbot.core.voices import bundled_voice
+from macbot.tools.split import split_voice
+from macbot.tools.toolkit.transcriber import Transcriber
+
+from .common import p50
+from .harness import DETERMINISTIC
 from .livespeech import REPLIES, UNSEEN_SENTENCES, pair_words
-from .registry import p50, reporter, suite
+from .options import BenchOptions
 
 
 def texts() -> list[str]:
@@ -63,10 +64,9 @@ def parsed_starts(vtt: str) -> list[tuple[str, float]]:
     return out
 
 
-@suite("captions")
-def captions_suite(args: argparse.Namespace) -> dict:
+def captions_suite(bench: BenchOptions) -> dict:
     """Cue starts and cue words against whisper tiny.en's word starts."""
-    report = reporter(args)
+    report = bench.reporter
     report.step("splitting the voice (when needed), loading it and whisper")
     config = config_from_dict(
         {

@@ -3,12 +3,8 @@ first sentence of a streamed reply (the suites themselves run under `benchmark_t
 
 from __future__ import annotations
 
-from macbot.tools.bench.livespeech import (
-    REPLIES,
-    UNSEEN_SENTENCES,
-    first_sentence,
-    pair_words,
-)
+from benchmarks.common import first_sentence
+from benchmarks.livespeech import REPLIES, UNSEEN_SENTENCES, pair_words
 from macbot.tools.split import CALIBRATION_TEXTS
 from macbot.tools.toolkit.phrases import CALIBRATION_PHRASES, VERIFY_SENTENCES
 
@@ -28,6 +24,15 @@ def test_first_sentence_of_a_reply():
     assert first_sentence("Sure. I have moved it.") == "Sure."
     assert first_sentence("No mark at all") == "No mark at all"
     assert all(first_sentence(r).endswith((".", "?", "!")) for r in REPLIES)
+
+
+def test_the_first_sentence_is_cut_where_the_daemon_cuts_it():
+    """The product's splitter, not a regex of the benchmark's own: the abbreviation table and
+    decimals do not end a sentence (issue 18, item 6)."""
+    assert first_sentence("Dr. Lee moved it to 3.30 today. Then lunch.") == (
+        "Dr. Lee moved it to 3.30 today."
+    )
+    assert first_sentence("Ask for Mr. Lee, please! Now.") == "Ask for Mr. Lee, please!"
 
 
 def test_the_unseen_sentences_are_unseen():

@@ -6,18 +6,12 @@ import re
 
 import pytest
 
-from macbot.cli.bench import SUITE_NAMES
+from benchmarks.frontend import SYMBOL_WORDS, extra_symbol_words
+from benchmarks.replies import REPLIES
 from macbot.core.text import FrontEnd
-from macbot.tools.bench import SUITES
-from macbot.tools.bench.frontend import SYMBOL_WORDS, extra_symbol_words
-from macbot.tools.bench.replies import REPLIES
 
 FRONT = FrontEnd("en-us")
 MARKUP = re.compile(r"[*#`|_~<>\[\]{}\\@&=+^%$€£°/]|https?|www\.")
-
-
-def test_the_suite_is_registered():
-    assert "frontend" in SUITES and "frontend" in SUITE_NAMES
 
 
 def test_the_corpus_has_fifty_replies_with_markup_and_numbers():

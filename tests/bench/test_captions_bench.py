@@ -3,10 +3,10 @@ the WebVTT file (the whisper run itself is the benchmark)."""
 
 from __future__ import annotations
 
+from benchmarks.captions import parsed_starts, texts
+from benchmarks.livespeech import REPLIES
 from macbot.core.audio import WordTiming
 from macbot.core.captions import cues, render
-from macbot.tools.bench.captions import parsed_starts, texts
-from macbot.tools.bench.livespeech import REPLIES
 
 
 def test_replies_are_long_enough_for_several_cues():

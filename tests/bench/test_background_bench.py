@@ -3,17 +3,11 @@ nothing left running (the speed ratio itself is the benchmark's figure, not asse
 
 from __future__ import annotations
 
-import argparse
-
 import psutil
 import pytest
 
-from macbot.cli.bench import SUITE_NAMES
-from macbot.tools.bench import SUITES, background
-
-
-def test_the_suite_is_registered():
-    assert "background" in SUITES and "background" in SUITE_NAMES
+from benchmarks import background
+from benchmarks.options import BenchOptions
 
 
 @pytest.mark.slow
@@ -21,7 +15,7 @@ def test_a_small_run_measures_every_phase(monkeypatch):
     monkeypatch.setattr(background, "PHASE_S", 2.0)
     monkeypatch.setenv("MACBOT_BACKGROUND_PRIORITY", "idle")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    result = background.background_suite(argparse.Namespace(rounds=1))
+    result = background.background_suite(BenchOptions(rounds=1))
     contenders = [row["contender"] for row in result["rows"]]
     assert len(contenders) == 3 and contenders[0].startswith("piper-tts alone")
     assert 1 <= result["phases"] <= 9

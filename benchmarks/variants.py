@@ -15,7 +15,6 @@ Writes ``variants.json``, ``variants.md`` and PNG plots (matplotlib, extra ``too
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -31,14 +30,16 @@ from typing import Any
 from piper import SynthesisConfig
 from piper.voice import PiperVoice
 
-from ...core.hashing import file_sha256
-from ...core.manifests import Manifest
-from ...core.sessions import SessionPlan, open_session
-from ...core.voices import bundled_voice
-from ..toolkit.extras import require
-from ..toolkit.phrases import VERIFY_SENTENCES
-from ..toolkit.speed import DETERMINISTIC, load_engine
-from .registry import markdown, reporter, suite
+from macbot.core.hashing import file_sha256
+from macbot.core.manifests import Manifest
+from macbot.core.sessions import SessionPlan, open_session
+from macbot.core.voices import bundled_voice
+from macbot.tools.toolkit.extras import require
+from macbot.tools.toolkit.phrases import VERIFY_SENTENCES
+from macbot.tools.toolkit.speed import DETERMINISTIC, load_engine
+
+from .common import Reporter, Silent, markdown
+from .options import BenchOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -94,10 +95,10 @@ def run_variants(
     sentences: list[str] | None = None,
     out_dir: Path | None = None,
     rss: bool = True,
-    args: argparse.Namespace | None = None,
+    report: Reporter | None = None,
 ) -> dict[str, Any]:
     """Benchmark the original, piper-tts and ``variants``; returns the suite's result dict."""
-    report = reporter(args or argparse.Namespace())
+    report = report or Silent()
     voice = bundled_voice()
     sentences = sentences or VERIFY_SENTENCES[:8]
     reply = " ".join(sentences[:2])
@@ -255,18 +256,17 @@ def write_outputs(result: dict[str, Any], out_dir: Path) -> list[Path]:
     return written
 
 
-@suite("variants")
-def variants_suite(args: argparse.Namespace) -> dict:
+def variants_suite(bench: BenchOptions) -> dict:
     """Every optimized variant of the bundled voice (manifests in ``optimized_models/``, or
     ``--variants``) against the original and piper-tts's runtime, at 1 and 2 threads: RTF,
     time to first audio, RSS, load time."""
-    if getattr(args, "variants", None):
-        variants = {Path(p).name.removesuffix(".onnx"): Path(p) for p in args.variants}
+    if bench.variants:
+        variants = {Path(p).name.removesuffix(".onnx"): Path(p) for p in bench.variants}
     else:
         variants = discover(Path("optimized_models"), bundled_voice().model_path)
     return run_variants(
         variants,
-        rounds=args.rounds,
-        out_dir=getattr(args, "out", None) or Path("bench_results/variants"),
-        args=args,
+        rounds=bench.rounds,
+        out_dir=bench.out or Path("bench_results/variants"),
+        report=bench.reporter,
     )

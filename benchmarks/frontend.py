@@ -1,6 +1,6 @@
 """The ``frontend`` suite: does the text front end make LLM replies sound as a person says them?
 
-For each reply of :data:`~macbot.tools.bench.replies.REPLIES` (markdown, emoji, numbers,
+For each reply of :data:`~benchmarks.replies.REPLIES` (markdown, emoji, numbers,
 money, times, dates, units, URLs …), three contenders are synthesized with the bundled voice
 (noise 0) and heard by whisper tiny.en:
 
@@ -20,16 +20,16 @@ markup names, ≤ 2 ms per sentence.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from collections import Counter
 
-from ...config import config_from_dict
-from ...core.synthesizer import Synthesizer
-from ..toolkit.transcriber import Transcriber, normalize, word_error_rate
-from .live import DETERMINISTIC
-from .registry import reporter, suite
+from macbot.config import config_from_dict
+from macbot.core.synthesizer import Synthesizer
+from macbot.tools.toolkit.transcriber import Transcriber, normalize, word_error_rate
+
+from .harness import DETERMINISTIC
+from .options import BenchOptions
 from .replies import REPLIES
 
 SYMBOL_WORDS = frozenset(
@@ -81,11 +81,10 @@ FRONT_END = "reply through the front end"
 RAW = "reply as typed, no front end"
 
 
-@suite("frontend")
-def frontend_suite(args: argparse.Namespace) -> dict:
+def frontend_suite(bench: BenchOptions) -> dict:
     """WER and symbol names heard for the replies with and without the front end, against
     their spoken forms; and the front end's time per sentence."""
-    report = reporter(args)
+    report = bench.reporter
     report.step("loading the voice and whisper")
     config = config_from_dict(
         {
@@ -124,7 +123,7 @@ def frontend_suite(args: argparse.Namespace) -> dict:
         )
 
     references = [words(spoken) for _reply, spoken in REPLIES]
-    seconds, sentences = _time_front_end(synth, rounds=max(args.rounds, 1) * 10)
+    seconds, sentences = _time_front_end(synth, rounds=max(bench.rounds, 1) * 10)
     rows = []
     details = []
     base = None

@@ -13,7 +13,6 @@ of speed, WER and size is written as JSON, Markdown and a PNG plot.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -29,18 +28,20 @@ import numpy as np
 import psutil
 from piper import PiperVoice, SynthesisConfig
 
-from ...config import ENV_AUTO_OPTIMIZE, config_from_dict
-from ...core.engines.chunked import split_dir_for
-from ...core.engines.piper import SynthesisOptions
-from ...core.selection import ORIGINAL
-from ...core.voices import bundled_voice
-from ..optimizer import RECIPES, OptimizeOptions, optimize
-from ..toolkit.extras import require
-from ..toolkit.phrases import HELDOUT_SENTENCES
-from ..toolkit.transcriber import Transcriber, word_error_rate
+from macbot.config import ENV_AUTO_OPTIMIZE, config_from_dict
+from macbot.core.engines.chunked import split_dir_for
+from macbot.core.engines.piper import SynthesisOptions
+from macbot.core.selection import ORIGINAL
+from macbot.core.voices import bundled_voice
+from macbot.tools.optimizer import RECIPES, OptimizeOptions, optimize
+from macbot.tools.toolkit.extras import require
+from macbot.tools.toolkit.phrases import HELDOUT_SENTENCES
+from macbot.tools.toolkit.transcriber import Transcriber, word_error_rate
+
+from .common import SENTENCES, child, markdown, p50
 from .daemon import varied_texts
-from .live import DETERMINISTIC, start_daemon
-from .registry import SENTENCES, markdown, p50, reporter, suite
+from .harness import DETERMINISTIC, start_daemon
+from .options import BenchOptions
 from .split import PARAGRAPHS
 
 TARGETS = {
@@ -55,13 +56,12 @@ TARGETS = {
 # -- optimize: the targets ---------------------------------------------------------------------
 
 
-@suite("optimize")
-def optimize_suite(args: argparse.Namespace) -> dict:
+def optimize_suite(bench: BenchOptions) -> dict:
     """A daemon started with an empty optimized_dir optimizes itself in the background while
     a lone sentence is spoken every ``--probe-interval`` seconds; then its new engine is
     measured against piper-tts in process (interleaved rounds, noise scales 0)."""
-    report = reporter(args)
-    out = Path(getattr(args, "out", None) or "bench_results/optimize")
+    report = bench.reporter
+    out = Path(bench.out or "bench_results/optimize")
     folder = Path(tempfile.mkdtemp(prefix="macbot-optimize-bench-"))
     os.environ[ENV_AUTO_OPTIMIZE] = "1"
     report.step("starting a daemon with an empty optimized_dir")
@@ -86,9 +86,9 @@ def optimize_suite(args: argparse.Namespace) -> dict:
         )
 
     lone = SENTENCES[2]  # "I have set a timer for ten minutes." (a typical short reply)
-    report.step("idle: the lone sentence", args.rounds * 4)
+    report.step("idle: the lone sentence", bench.rounds * 4)
     idle = []
-    for _ in range(args.rounds * 4):
+    for _ in range(bench.rounds * 4):
         idle.append(_timed(lambda: live.post_speak(lone)))
         report.advance()
     rss_before = psutil.Process().memory_info().rss / 1e6
@@ -109,7 +109,7 @@ def optimize_suite(args: argparse.Namespace) -> dict:
         if child is not None:
             with contextlib.suppress(psutil.Error):  # it just ended: no sample
                 child_rss.append(psutil.Process(child.pid).memory_info().rss / 1e6)
-        time.sleep(args.probe_interval)
+        time.sleep(bench.probe_interval)
     minutes = (time.monotonic() - started) / 60
     deadline = time.monotonic() + 120
     name = live.synth.default_voice.name
@@ -143,7 +143,7 @@ def optimize_suite(args: argparse.Namespace) -> dict:
         row("optimizer child process RSS, peak", max(child_rss), None, "MB", "(for the record)")
 
     report.step("after: side by side with piper-tts in process")
-    after = measure_against_piper(live, args, report)
+    after = measure_against_piper(live, bench, report)
     rows += after
     live.stop()
 
@@ -166,9 +166,9 @@ def optimize_suite(args: argparse.Namespace) -> dict:
 
     report.step("RSS after varied requests, optimized vs original (fresh processes)")
     for label, optimized in (("optimized", True), ("original FP32", False)):
-        probe = _rss_probe(folder, optimized, args.rss_requests)
+        probe = _rss_probe(folder, optimized, bench.rss_requests)
         row(
-            f"RSS after {args.rss_requests} varied requests, {label} ({probe['engine']}, "
+            f"RSS after {bench.rss_requests} varied requests, {label} ({probe['engine']}, "
             f"{probe['errors']} errors)",
             probe["after_mb"],
             probe["before_mb"],
@@ -183,7 +183,7 @@ def optimize_suite(args: argparse.Namespace) -> dict:
         "winner": opt["winner"],
         "reason": opt["reason"],
         "steps": {s["name"]: f"{s['state']} {s.get('seconds')}s" for s in opt["steps"]},
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "rows": rows,
     }
 
@@ -194,7 +194,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - started
 
 
-def measure_against_piper(live, args: argparse.Namespace, report) -> list[dict[str, Any]]:
+def measure_against_piper(live, bench: BenchOptions, report) -> list[dict[str, Any]]:
     """The optimized engine vs piper-tts in process: per-sentence time (interleaved), first
     streamed audio of a paragraph, WER of both on unseen sentences."""
     voice = bundled_voice()
@@ -220,9 +220,9 @@ def measure_against_piper(live, args: argparse.Namespace, report) -> list[dict[s
         piper_audio(text)
         ours_audio(text)
         ours_whole(text)
-    report.step("per-sentence time", args.rounds)
+    report.step("per-sentence time", bench.rounds)
     t_piper, t_ours, t_stream = [], [], []
-    for _ in range(args.rounds):
+    for _ in range(bench.rounds):
         for text in SENTENCES:
             t_piper.append(_timed(lambda text=text: piper_audio(text)))
             t_ours.append(_timed(lambda text=text: ours_whole(text)))
@@ -248,9 +248,9 @@ def measure_against_piper(live, args: argparse.Namespace, report) -> list[dict[s
             "(for the record)",
         )
     )
-    report.step("first audio of a paragraph, streamed", args.rounds)
+    report.step("first audio of a paragraph, streamed", bench.rounds)
     f_piper, f_ours = [], []
-    for _ in range(args.rounds):
+    for _ in range(bench.rounds):
         for text in PARAGRAPHS:
             f_piper.append(_first(piper.synthesize(text, piper_cfg)))
             f_ours.append(_first(synth.stream(text, options=options)))
@@ -339,20 +339,14 @@ def _start_probe(folder: Path) -> dict[str, Any]:
 
 _RSS_SCRIPT = """
 import json, sys
-from macbot.tools.bench.optimize import rss_probe
+from benchmarks.optimize import rss_probe
 print(json.dumps(rss_probe(sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]))))
 """
 
 
 def _rss_probe(folder: Path, optimized: bool, count: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", _RSS_SCRIPT, str(folder), "1" if optimized else "0", str(count)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, ENV_AUTO_OPTIMIZE: "0"},
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    flag = "1" if optimized else "0"
+    return child(_RSS_SCRIPT, str(folder), flag, str(count), env={ENV_AUTO_OPTIMIZE: "0"})
 
 
 def rss_probe(folder: str, optimized: bool, count: int) -> dict[str, Any]:
@@ -385,14 +379,13 @@ def rss_probe(folder: str, optimized: bool, count: int) -> dict[str, Any]:
 # -- pareto: which quantization is worth choosing --------------------------------------------
 
 
-@suite("pareto")
-def pareto_suite(args: argparse.Namespace) -> dict:
+def pareto_suite(bench: BenchOptions) -> dict:
     """Every recipe the optimizer knows, plus the whole model in static QDQ (Convs), built by
     the optimizer's own pipeline, gated on the unseen sentences and timed side by side; the
     Pareto front of speed-up, WER and size. Models are kept in ``OUT/models`` (a second run
     reuses them)."""
-    report = reporter(args)
-    out = Path(getattr(args, "out", None) or "bench_results/pareto")
+    report = bench.reporter
+    out = Path(bench.out or "bench_results/pareto")
     folder = out / "models"
     config = config_from_dict(
         {
@@ -404,10 +397,10 @@ def pareto_suite(args: argparse.Namespace) -> dict:
         gate_sentences=tuple(HELDOUT_SENTENCES),
         recipes=tuple(RECIPES.values()),
         whole_model=True,
-        tune_rounds=args.rounds,
+        tune_rounds=bench.rounds,
         tune_sentences=tuple(SENTENCES),
         threads=0,
-        force=getattr(args, "force", False),
+        force=bench.force,
     )
     report.step("building, gating and timing every candidate", 100)
     done = [0]
@@ -449,7 +442,7 @@ def pareto_suite(args: argparse.Namespace) -> dict:
     result = {
         "suite": "pareto",
         "gate_sentences": len(HELDOUT_SENTENCES),
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "winner": state.winner,
         "note": "speedup = the original's median RTF / the candidate's, timed in turn with the "
         "daemon's session plan; WER through whisper tiny.en on sentences used nowhere else",

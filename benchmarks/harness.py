@@ -1,4 +1,11 @@
-"""A real daemon (app + waitress on a free port) inside the benchmark's process."""
+"""The daemon under test, for the benchmarks and the tests alike (tests/conftest.py).
+
+- :func:`serve`: the real app served by waitress on a free port of this process
+  (:class:`LiveDaemon`); :func:`start_daemon` builds its config from a few overrides.
+- :class:`ServedDaemon`: a real ``macbot serve`` process with its own config file, measured
+  from outside.
+- :func:`free_port`: a port nothing listens on.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +22,15 @@ from typing import Any
 
 import psutil
 import yaml
+from flask import Flask
 
-from ...client.http import DaemonClient
-from ...config import config_from_dict
-from ...core.playback import Player, SoundDeviceOutput
-from ...core.synthesizer import Synthesizer
-from ...daemon.app import create_app
-from ...daemon.server import Server
-from ...daemon.state import DaemonState, state_of
+from macbot.client.http import DaemonClient
+from macbot.config import AppConfig, config_from_dict
+from macbot.core.playback import Player, SoundDeviceOutput
+from macbot.core.synthesizer import Synthesizer
+from macbot.daemon.app import create_app
+from macbot.daemon.server import Server
+from macbot.daemon.state import DaemonState, state_of
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0, "sentence_silence": 0.0}
 """Noise scales 0 and no silence: every contender makes the same audio."""
@@ -30,11 +38,17 @@ DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0, "sentence_silence": 0
 
 @dataclass
 class LiveDaemon:
+    """The real app served by waitress on a free port of this process (see :func:`serve`)."""
+
     url: str
     server: Server
     thread: threading.Thread
     synth: Synthesizer
     client: DaemonClient
+
+    @property
+    def app(self) -> Flask:
+        return self.server.app
 
     def post_speak(self, text: str, **extra: Any) -> float:
         """``POST /speak`` with ``play: false``; returns the audio's seconds."""
@@ -48,10 +62,31 @@ class LiveDaemon:
         return state_of(self.server.app)
 
     def stop(self) -> None:
+        """Stop the optimizer and the server; close the synthesizer."""
         self.app_state().optimizer.stop()
         self.server.request_stop()
         self.thread.join(timeout=10)
         self.synth.close()
+
+
+def serve(
+    config: AppConfig,
+    player: Player,
+    synth: Synthesizer | None = None,
+    *,
+    threads: int = 8,
+    grace: float = 30.0,
+) -> LiveDaemon:
+    """The app of ``config`` (on ``synth``, or a new synthesizer) playing through ``player``,
+    warmed up and served on a free port of 127.0.0.1 by a thread of this process: what the
+    tests' ``live_server`` fixtures and the in-process suites both start."""
+    synth = synth or Synthesizer(config)
+    synth.warmup()
+    app = create_app(config, synthesizer=synth, player=player)
+    server = Server(app, "127.0.0.1", 0, threads=threads, grace=grace)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return LiveDaemon(server.url, server, thread, synth, DaemonClient(server.url, timeout=300))
 
 
 def start_daemon(
@@ -65,13 +100,7 @@ def start_daemon(
             "voice_assistant": {"performance": {"tts_cache_persist": False, **performance}},
         }
     )
-    synth = Synthesizer(config)
-    synth.warmup()
-    app = create_app(config, synthesizer=synth, player=Player(SoundDeviceOutput()))
-    server = Server(app, "127.0.0.1", 0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    return LiveDaemon(server.url, server, thread, synth, DaemonClient(server.url, timeout=300))
+    return serve(config, Player(SoundDeviceOutput()), threads=threads)
 
 
 class ServedDaemon:

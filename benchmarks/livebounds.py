@@ -13,7 +13,6 @@ splitter's cost on a long stream.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -22,13 +21,14 @@ from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
-from ...config import config_from_dict
-from ...core.clauses import ClauseSplitter
-from ...core.synthesizer import Synthesizer
-from ...daemon.app import create_app
-from ...daemon.state import state_of
-from ...daemon.wyoming import WyomingServer
-from .registry import reporter, suite
+from macbot.config import config_from_dict
+from macbot.core.clauses import ClauseSplitter
+from macbot.core.synthesizer import Synthesizer
+from macbot.daemon.app import create_app
+from macbot.daemon.state import state_of
+from macbot.daemon.wyoming import WyomingServer
+
+from .options import BenchOptions
 
 ROUNDS = 3
 TEXT = (
@@ -58,8 +58,7 @@ async def _describe_while_synthesizing(port: int, text: str, synth) -> tuple[lis
     return waits, time.perf_counter() - dropped
 
 
-@suite("live-bounds")
-def live_bounds_suite(args: argparse.Namespace) -> dict:
+def live_bounds_suite(bench: BenchOptions) -> dict:
     """Wyoming's loop under the longest synthesis, stop after a drop, the splitter's cost."""
     config = config_from_dict(
         {
@@ -73,8 +72,8 @@ def live_bounds_suite(args: argparse.Namespace) -> dict:
     synth.warmup()
     st = state_of(create_app(config, synthesizer=synth))
     server = WyomingServer(lambda: st, "127.0.0.1", 0).start()
-    progress = reporter(args)
-    rounds = int(getattr(args, "rounds", None) or ROUNDS)
+    progress = bench.reporter
+    rounds = int(bench.rounds or ROUNDS)
     progress.step("describe while the longest text is synthesized", rounds)
     waits: list[float] = []
     stops: list[float] = []

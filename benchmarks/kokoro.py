@@ -14,7 +14,6 @@ clause), then the rest, timed against ``create()`` of the whole first sentence.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
@@ -22,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ...config import config_from_dict
-from ...core.engines import registry
-from ...core.kokoro_files import packaged_model, packaged_voices
-from ...core.synthesizer import Synthesizer
-from ...core.voices import bundled_voice, kokoro_voice
-from ..kokoro_optimizer import optimize_voice
-from ..kokoro_variants import (
+from macbot.config import config_from_dict
+from macbot.core.engines import registry
+from macbot.core.kokoro_files import packaged_model, packaged_voices
+from macbot.core.synthesizer import Synthesizer
+from macbot.core.voices import bundled_voice, kokoro_voice
+from macbot.tools.kokoro_optimizer import optimize_voice
+from macbot.tools.kokoro_variants import (
     BASELINE,
     RECIPES,
     build_all,
@@ -38,12 +37,14 @@ from ..kokoro_variants import (
     measure,
     split_decoder,
 )
-from ..optimizer import OptimizeOptions
-from ..toolkit.phrases import HELDOUT_SENTENCES, VERIFY_SENTENCES
-from ..toolkit.transcriber import Transcriber, word_error_rate
+from macbot.tools.optimizer import OptimizeOptions
+from macbot.tools.toolkit.phrases import HELDOUT_SENTENCES, VERIFY_SENTENCES
+from macbot.tools.toolkit.transcriber import Transcriber, word_error_rate
+
+from .common import first_sentence, markdown, p50
 from .livespeech import pair_words
 from .optimize import pareto_front, plot_pareto
-from .registry import markdown, p50, reporter, suite
+from .options import BenchOptions
 
 THREADS = 2
 VOICE = "jm_kumo"
@@ -54,26 +55,25 @@ REPLY = (
 """A three-sentence reply for the first-audio measurement."""
 
 
-def _out(args: argparse.Namespace, name: str) -> Path:
-    out = Path(getattr(args, "out", None) or f"bench_results/{name}")
+def _out(bench: BenchOptions, name: str) -> Path:
+    out = Path(bench.out or f"bench_results/{name}")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
-def _sentences(args: argparse.Namespace) -> list[str]:
-    return list(HELDOUT_SENTENCES[: getattr(args, "kokoro_sentences", None) or 8])
+def _sentences(bench: BenchOptions) -> list[str]:
+    return list(HELDOUT_SENTENCES[: bench.kokoro_sentences or 8])
 
 
-@suite("kokoro-variants")
-def kokoro_variants_suite(args: argparse.Namespace) -> dict:
+def kokoro_variants_suite(bench: BenchOptions) -> dict:
     """Each Kokoro recipe against kokoro-onnx's create() on the int8 original (2 threads)."""
-    report = reporter(args)
-    out = _out(args, "kokoro-variants")
+    report = bench.reporter
+    out = _out(bench, "kokoro-variants")
     original, voices = packaged_model(), packaged_voices()
-    recipes = getattr(args, "kokoro_recipes", None) or list(RECIPES)
+    recipes = bench.kokoro_recipes or list(RECIPES)
     report.step(f"building {len(recipes)} Kokoro variants", None)
     built = build_all(original, out / "models", voices, recipes)
-    sentences = _sentences(args)
+    sentences = _sentences(bench)
     report.step(f"timing and gating on {len(sentences)} unseen sentences", None)
     rows = measure(
         original,
@@ -82,7 +82,7 @@ def kokoro_variants_suite(args: argparse.Namespace) -> dict:
         sentences,
         voice=VOICE,
         threads=THREADS,
-        rounds=args.rounds,
+        rounds=bench.rounds,
         transcriber=Transcriber(threads=THREADS),
     )
     plotted = [
@@ -102,7 +102,7 @@ def kokoro_variants_suite(args: argparse.Namespace) -> dict:
         "voice": VOICE,
         "threads": THREADS,
         "sentences": len(sentences),
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "note": f"vs_kokoro_onnx: seconds per sentence / {BASELINE}'s (create(), same session "
         "options and threads), timed in turn; WER and MCD against the original's audio",
         "rows": [{k: v for k, v in r.items() if k != "reasons"} for r in rows],
@@ -123,17 +123,16 @@ def first_piece(text: str) -> str:
     return match.group(1) if match else text
 
 
-@suite("kokoro-stream")
-def kokoro_stream_suite(args: argparse.Namespace) -> dict:
+def kokoro_stream_suite(bench: BenchOptions) -> dict:
     """The decoder in windows vs the whole sentence; a short first piece vs the first
     sentence (first audio of :data:`REPLY`)."""
-    report = reporter(args)
-    out = _out(args, "kokoro-stream")
+    report = bench.reporter
+    out = _out(bench, "kokoro-stream")
     original, voices = packaged_model(), packaged_voices()
     float_model = build_all(original, out / "models", voices, ["float"])["float"]
     encoder_path, decoder_path = split_decoder(float_model, out / "models" / "split")
     engine = kokoro_onnx(original, voices, THREADS)
-    feeds = calibration_feeds(engine.tokenizer, engine.voices[VOICE], _sentences(args)[:4])
+    feeds = calibration_feeds(engine.tokenizer, engine.voices[VOICE], _sentences(bench)[:4])
     split = [kokoro_onnx(p, voices, THREADS).sess for p in (encoder_path, decoder_path)]
     rows = []
     report.step("decoding in windows", len(WINDOWS))
@@ -141,20 +140,20 @@ def kokoro_stream_suite(args: argparse.Namespace) -> dict:
         rows.append({"approach": "decoder windows", **chunked_error(*split, feeds, chunk, context)})
         report.advance()
     report.step("first piece vs first sentence", None)
-    first_sentence = re.split(r"(?<=[.!?])\s+", REPLY)[0]
-    piece = first_piece(first_sentence)
+    first = first_sentence(REPLY)
+    piece = first_piece(first)
     engine.create("Hello.", VOICE)
     whole_s = piece_s = 0.0
-    for _ in range(args.rounds):
+    for _ in range(bench.rounds):
         started = time.perf_counter()
-        engine.create(first_sentence, VOICE)
+        engine.create(first, VOICE)
         whole_s += time.perf_counter() - started
         started = time.perf_counter()
         engine.create(piece, VOICE)
         piece_s += time.perf_counter() - started
     rows.append(
         {
-            "approach": f"first piece {piece!r} of {first_sentence!r}",
+            "approach": f"first piece {piece!r} of {first!r}",
             "first_vs_whole": round(piece_s / whole_s, 3),
         }
     )
@@ -169,15 +168,14 @@ def kokoro_stream_suite(args: argparse.Namespace) -> dict:
     return result
 
 
-@suite("kokoro-targets")
-def kokoro_targets_suite(args: argparse.Namespace) -> dict:
+def kokoro_targets_suite(bench: BenchOptions) -> dict:
     """Issue 20's Kokoro targets through the daemon's synthesizer (in-process; the same engine
     chain, session plan and planning as ``macbot serve``) after its self-optimization into
     ``OUT/optimized`` (reused by a second run): per-sentence time and the first streamed audio
     of :data:`REPLY` against kokoro-onnx's ``create()`` on the packaged model (same threads),
     WER on unseen sentences against Piper's joe, word timings against whisper's."""
-    report = reporter(args)
-    out = _out(args, "kokoro-targets")
+    report = bench.reporter
+    out = _out(bench, "kokoro-targets")
     optimized = (out / "optimized").resolve()
     config = config_from_dict(
         {
@@ -187,7 +185,7 @@ def kokoro_targets_suite(args: argparse.Namespace) -> dict:
             },
         }
     )
-    gate = tuple(VERIFY_SENTENCES[: getattr(args, "kokoro_gate_sentences", None) or 32])
+    gate = tuple(VERIFY_SENTENCES[: bench.kokoro_gate_sentences or 32])
     report.step(f"self-optimizing Kokoro (gate on {len(gate)} sentences)", None)
     state = optimize_voice(
         config,
@@ -198,14 +196,14 @@ def kokoro_targets_suite(args: argparse.Namespace) -> dict:
     synth.warmup()
     baseline = kokoro_onnx(packaged_model(), packaged_voices(), THREADS)
     baseline.create("Hello.", VOICE)
-    sentences = _sentences(args)
-    report.step("per sentence and first audio, in turn", args.rounds * len(sentences))
+    sentences = _sentences(bench)
+    report.step("per sentence and first audio, in turn", bench.rounds * len(sentences))
     ours = theirs = 0.0
     first_ours: list[float] = []
     first_theirs: list[float] = []
-    first_sentence = re.split(r"(?<=[.!?])\s+", REPLY)[0]
+    first = first_sentence(REPLY)
     try:
-        for _ in range(args.rounds):
+        for _ in range(bench.rounds):
             for text in sentences:
                 ours += synth.synthesize(text).seconds
                 started = time.perf_counter()
@@ -218,7 +216,7 @@ def kokoro_targets_suite(args: argparse.Namespace) -> dict:
             first_ours.append(time.perf_counter() - started)
             stream.close()
             started = time.perf_counter()
-            baseline.create(first_sentence, VOICE)
+            baseline.create(first, VOICE)
             first_theirs.append(time.perf_counter() - started)
         report.step("WER and word timings on unseen sentences", None)
         transcriber = Transcriber(threads=THREADS)
@@ -262,6 +260,6 @@ def kokoro_targets_suite(args: argparse.Namespace) -> dict:
         "winner": state.winner,
         "engine": engine,
         "sentences": len(sentences),
-        "rounds": args.rounds,
+        "rounds": bench.rounds,
         "rows": rows,
     }

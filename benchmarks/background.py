@@ -12,7 +12,6 @@ phase's. Target (issue 21): >= 0.95 with the daemon's child (the nice-19 child g
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -26,10 +25,12 @@ from typing import Any
 
 import yaml
 
-from ...config import ENV_AUTO_OPTIMIZE
-from ...core.voices import bundled_voice
-from .live import DETERMINISTIC, start_daemon
-from .registry import SENTENCES, p50, reporter, suite
+from macbot.config import ENV_AUTO_OPTIMIZE
+from macbot.core.voices import bundled_voice
+
+from .common import SENTENCES, p50
+from .harness import DETERMINISTIC, start_daemon
+from .options import BenchOptions
 
 TARGET = 0.95
 PHASE_S = 6.0
@@ -55,12 +56,11 @@ OLD_CHILD = "import os, sys; os.nice(19); os.execv(sys.executable, [sys.executab
 """The optimizer as the daemon's child ran before issue 21: nice 19, one thread, own session."""
 
 
-@suite("background")
-def background_suite(args: argparse.Namespace) -> dict:
+def background_suite(bench: BenchOptions) -> dict:
     """Per-sentence speed of piper-tts in another session while the optimizer runs, against
     its speed alone, interleaved in one run; also the nice-19 child of before."""
-    report = reporter(args)
-    rounds = max(args.rounds, 1) * 3
+    report = bench.reporter
+    rounds = max(bench.rounds, 1) * 3
     folder = Path(tempfile.mkdtemp(prefix="macbot-background-bench-"))
     load_before = os.getloadavg()
     voice = bundled_voice()

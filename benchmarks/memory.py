@@ -12,11 +12,7 @@ answer time of a 5,000-character text without punctuation.
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,15 +22,17 @@ from pathlib import Path
 import psutil
 from piper import PiperVoice, SynthesisConfig
 
-from ...core.engines import SynthesisOptions, registry
-from ...core.engines.piper import MAX_PHONEME_IDS
-from ...core.sessions import SessionPlan, open_session
-from ...core.synthesizer import IDLE_RELEASE_SECONDS
-from ...core.voices import bundled_voice
-from ...core.workers import compute_cores
+from macbot.core.engines import SynthesisOptions, registry
+from macbot.core.engines.piper import MAX_PHONEME_IDS
+from macbot.core.sessions import SessionPlan, open_session
+from macbot.core.synthesizer import IDLE_RELEASE_SECONDS
+from macbot.core.voices import bundled_voice
+from macbot.core.workers import compute_cores
+
+from .common import child
 from .daemon import varied_texts
-from .live import ServedDaemon
-from .registry import reporter, suite
+from .harness import ServedDaemon
+from .options import BenchOptions
 
 RUN_LENGTHS = (150, 300, 450, 600, 900, 1200, 2000, 3000)
 """Phoneme ids per model run measured by ``runs``."""
@@ -65,22 +63,14 @@ def run_probe(ids: int) -> dict:
     }
 
 
-def _child(code: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@suite("runs")
-def runs_suite(args: argparse.Namespace) -> dict:
+def runs_suite(bench: BenchOptions) -> dict:
     """Peak memory and time of one model run by its length (each in a fresh process)."""
-    report = reporter(args)
+    report = bench.reporter
     report.step("one model run per length", len(RUN_LENGTHS))
     rows = []
     for ids in RUN_LENGTHS:
-        probe = _child(
-            "import json; from macbot.tools.bench.memory import run_probe; "
+        probe = child(
+            "import json; from benchmarks.memory import run_probe; "
             f"print(json.dumps(run_probe({ids})))"
         )
         probe["s_per_audio_s"] = round(probe["seconds"] / probe["audio_s"], 4)
@@ -137,15 +127,14 @@ class Sampler:
         self._thread.join(timeout=5)
 
 
-@suite("memory")
-def memory_suite(args: argparse.Namespace) -> dict:
+def memory_suite(bench: BenchOptions) -> dict:
     """The daemon's RSS over a working day in miniature, against piper-tts (targets in the
     last column)."""
-    report = reporter(args)
-    count = args.rss_requests
+    report = bench.reporter
+    count = bench.rss_requests
     report.step("piper-tts in its own process", None)
-    piper = _child(
-        "import json; from macbot.tools.bench.memory import piper_probe; "
+    piper = child(
+        "import json; from benchmarks.memory import piper_probe; "
         f"print(json.dumps(piper_probe({count})))"
     )
     folder = Path(tempfile.mkdtemp(prefix="macbot-memory-"))
