@@ -34,7 +34,9 @@ class BenchOptions:
     )
     json: Path | None = option(None, "also write the results here", type=Path)  # noqa: RUF009
     cli_runs: int = option(4, "rtf: `macbot say` processes to time")
-    rss_requests: int = option(200, "daemon, memory, optimize: varied requests for the RSS check")
+    rss_requests: int = option(
+        200, "daemon, memory, optimize, families-rss: varied requests for the RSS check"
+    )
     soak_requests: int = option(1000, "soak: mixed requests to send")
     bad_messages: int = option(1000, "bad-messages: generated messages per protocol")
     chunk_frames: int = option(32, "split: first chunk, frames")

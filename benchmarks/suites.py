@@ -67,6 +67,9 @@ SUITES: dict[str, SuiteEntry] = {
         "background", "background_suite", "piper-tts in another session while optimizing"
     ),
     "bounds": SuiteEntry("bounds", "bounds_suite", "peak RSS of every request within limits"),
+    "families-rss": SuiteEntry(
+        "families", "families_rss_suite", "RSS with a Piper and a Kokoro voice, alternating"
+    ),
 }
 """Every suite, in the order ``macbot bench --help`` lists them."""
 
