@@ -29,7 +29,6 @@ from .base import (
     Sentence,
     SentenceStreamer,
     SynthesisOptions,
-    check_speed,  # noqa: F401  (re-exported)
     streams_within_sentence,
 )
 
