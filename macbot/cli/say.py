@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..client.http import DaemonClient
 from ..client.say import ProgressLine, WordPrinter, say_via_daemon, speed_for_rate
-from ..config import PLAYBACK_POLICIES, AppConfig, check_speed
+from ..config import PLAYBACK_POLICIES, SPEED_RANGE, AppConfig, check_speed
 from ..core.captions import CAPTION_EXTENSIONS, caption_format
 from ..core.formats import FILE_FORMATS, write_file
 from ..core.voices import find_voice
@@ -131,7 +131,8 @@ def register(sub) -> None:
     say.add_argument(
         "--speed",
         type=float,
-        help="speaking rate, 0.25 to 4; 2 is twice as fast (default: models.tts.speed)",
+        help=f"speaking rate, {SPEED_RANGE[0]:g} to {SPEED_RANGE[1]:g}; 2 is twice as fast "
+        "(default: models.tts.speed)",
     )
     say.add_argument(
         "--noise-scale",
