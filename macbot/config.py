@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
 import os
 import sys
 import types
@@ -41,7 +42,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidType, UsageError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,17 +82,9 @@ def default_folder(checkout_name: str, data_name: str, root: Path = PROJECT_ROOT
 
 
 @dataclass(frozen=True)
-class PiperSettings:
-    """``models.tts.piper``: model files and Piper synthesis settings."""
-
-    voice_path: Path | None = None
-    """The original ONNX voice (``.onnx``; its ``.onnx.json`` beside it). Overrides ``voice``."""
-
-    quantized_path: Path | None = None
-    """A quantized ONNX variant of the voice (``macbot quantize``). Optional."""
-
-    coreml_path: Path | None = None
-    """A CoreML candidate: ONNX run by onnxruntime's CoreML provider, or an ``.mlpackage``."""
+class SynthesisSettings:
+    """How a voice speaks: ``models.tts.piper`` sets the defaults (:class:`PiperSettings`), a
+    request overrides them (``macbot.core.engines.SynthesisOptions``)."""
 
     length_scale: float | None = None
     """Phoneme length (> 1 is slower). ``null``: the voice's own value divided by ``speed``."""
@@ -109,7 +102,22 @@ class PiperSettings:
     """Seconds of silence after each sentence but the last."""
 
     volume: float = 1.0
-    """Multiplier for the samples after normalization (clipped to [-1, 1])."""
+    """Multiplier for the samples after peak scaling (clipped to [-1, 1])."""
+
+
+@dataclass(frozen=True)
+class PiperSettings(SynthesisSettings):
+    """``models.tts.piper``: model files and Piper synthesis settings (the fields of
+    :class:`SynthesisSettings`)."""
+
+    voice_path: Path | None = None
+    """The original ONNX voice (``.onnx``; its ``.onnx.json`` beside it). Overrides ``voice``."""
+
+    quantized_path: Path | None = None
+    """A quantized ONNX variant of the voice (``macbot quantize``). Optional."""
+
+    coreml_path: Path | None = None
+    """A CoreML candidate: ONNX run by onnxruntime's CoreML provider, or an ``.mlpackage``."""
 
 
 @dataclass(frozen=True)
@@ -544,6 +552,26 @@ once, and the queue goes on after it (``/speak``'s ``policy``, ``macbot say --po
 SPEED_RANGE: tuple[float, float] = (0.25, 4.0)
 """Speaking rates a request, the config, SSML's ``<prosody rate>`` and ``[[rate]]`` may ask
 for (1.0: the voice's own pace). The one copy: every check and message reads it."""
+
+
+def check_speed(value: object, param: str = "speed") -> float | None:
+    """A request's speed (``None``: not given) as a float; :class:`UsageError` names
+    ``param`` (``speed`` on every protocol and in the Python API, ``--speed`` in the CLI) and
+    says what is wrong. The one check of :data:`SPEED_RANGE`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidType(f"'{param}' must be a number", param=param)
+    # Compared as is: float() of a 400-digit integer overflows (a 500 before issue 11).
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidType(f"'{param}' must be a finite number", param=param)
+    if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
+        shown = repr(value) if len(repr(value)) <= 24 else f"{repr(value)[:20]}…"
+        low, high = SPEED_RANGE
+        raise UsageError(
+            f"'{param}' must be between {low:g} and {high:g} (got {shown})", param=param
+        )
+    return float(value)
 
 _RANGES: dict[str, tuple[float, float]] = {
     "models.tts.speed": SPEED_RANGE,

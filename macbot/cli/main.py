@@ -20,16 +20,21 @@ from . import (
     agents,
     bench,
     doctor,
+    estimate_size,
+    export_optimized,
+    inspect,
     menubar,
     normalize,
     optimize,
     page,
+    quantize,
     say,
     serve,
     service,
     split,
-    toolkit,
+    trial,
     tune,
+    verify,
     voices,
 )
 from .common import GLOBAL, HelpFormatter
@@ -50,7 +55,12 @@ COMMAND_MODULES = (
     bench,
     service,
     menubar,
-    toolkit,
+    quantize,
+    inspect,
+    verify,
+    trial,
+    estimate_size,
+    export_optimized,
 )
 """The command groups, in the order ``macbot --help`` lists them."""
 

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from ..client.http import DaemonClient
 from ..client.say import ProgressLine, WordPrinter, say_via_daemon, speed_for_rate
-from ..config import PLAYBACK_POLICIES, SPEED_RANGE, AppConfig
+from ..config import PLAYBACK_POLICIES, SPEED_RANGE, AppConfig, check_speed
 from ..core.captions import CAPTION_EXTENSIONS, caption_format
+from ..core.formats import FILE_FORMATS, write_file
 from ..core.voices import find_voice
 from ..errors import (
     DaemonUnavailable,
@@ -43,8 +44,8 @@ if TYPE_CHECKING:  # only for annotations: say starts without loading the synthe
 
 _LOGGER = logging.getLogger(__name__)
 
-FILE_EXTENSIONS = (".aac", ".aif", ".aiff", ".flac", ".m4a", ".mp3", ".ogg", ".opus", ".wav")
-"""What ``-o`` writes (:data:`macbot.core.formats.FILE_FORMATS`; a test keeps them equal)."""
+FILE_EXTENSIONS = tuple(sorted(FILE_FORMATS))
+"""What ``-o`` writes: the extensions of :data:`macbot.core.formats.FILE_FORMATS`."""
 
 LIST = "?"
 """``-v '?'`` and ``-a '?'`` list the voices and the devices, as ``say`` does."""
@@ -130,7 +131,8 @@ def register(sub) -> None:
     say.add_argument(
         "--speed",
         type=float,
-        help="speaking rate, 0.25 to 4; 2 is twice as fast (default: models.tts.speed)",
+        help=f"speaking rate, {SPEED_RANGE[0]:g} to {SPEED_RANGE[1]:g}; 2 is twice as fast "
+        "(default: models.tts.speed)",
     )
     say.add_argument(
         "--noise-scale",
@@ -170,10 +172,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     if args.audio_device == LIST:
         return _list_devices(config)
     text = gather_text(args)
-    speed = args.speed
-    if speed is not None and not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
-        low, high = SPEED_RANGE
-        raise UsageError(f"--speed must be between {low:g} and {high:g} (got {speed})")
+    speed = check_speed(args.speed, "--speed")
     if args.rate is not None:
         if speed is not None:
             raise UsageError("give -r (words per minute) or --speed, not both")
@@ -181,11 +180,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     output: Path | None = args.output
     if args.captions is not None or (output is not None and caption_format(output)):
         return _say_with_captions(args, config, text, speed)
-    if output is not None and output.suffix.lower() not in FILE_EXTENSIONS:
-        raise UnsupportedFormatError(
-            f"cannot write {output.name}: unknown audio extension {output.suffix or '(none)'!r} "
-            f"(use one of {', '.join(FILE_EXTENSIONS)})"
-        )
+    if output is not None:
+        check_audio_extension(output)
     printer = WordPrinter(_print_word) if args.progress and output is None else None
     if use_daemon(args, config):
         voice, speed = asked_for(args, config, speed)
@@ -229,11 +225,8 @@ def _say_with_captions(
             f"cannot write captions to {caption.name}: unknown extension "
             f"{caption.suffix or '(none)'!r} (use one of {', '.join(CAPTION_EXTENSIONS)})"
         )
-    if audio is not None and audio.suffix.lower() not in FILE_EXTENSIONS:
-        raise UnsupportedFormatError(
-            f"cannot write {audio.name}: unknown audio extension {audio.suffix or '(none)'!r} "
-            f"(use one of {', '.join(FILE_EXTENSIONS)})"
-        )
+    if audio is not None:
+        check_audio_extension(audio)
     timed = _timed_via_daemon(args, config, text, speed, fmt) if use_daemon(args, config) else None
     if timed is None:
         timed = _timed_here(args, config, text, speed, fmt)
@@ -304,6 +297,15 @@ def _local_options(
     )
 
 
+def check_audio_extension(path: Path) -> None:
+    """:class:`UnsupportedFormatError` unless ``-o``'s ``path`` names an audio file say writes."""
+    if path.suffix.lower() not in FILE_EXTENSIONS:
+        raise UnsupportedFormatError(
+            f"cannot write {path.name}: unknown audio extension {path.suffix or '(none)'!r} "
+            f"(use one of {', '.join(FILE_EXTENSIONS)})"
+        )
+
+
 def voice_name(spec: str | None, config: AppConfig) -> str | None:
     """The full name of a voice given by its speaker's name (``joe`` →
     ``en_US-joe-medium``, as ``say -v`` scripts name voices), so the daemon, which takes
@@ -355,7 +357,6 @@ def _say_here(
     """Synthesize in this process (no daemon, ``--local``, ``-a``, or in-process-only
     options)."""
     from ..core.audio import concat
-    from ..core.formats import write_file
     from ..core.playback import Player, SoundDeviceOutput
     from ..core.synthesizer import Synthesizer
 
@@ -437,8 +438,6 @@ def _write_wav(path: Path, wav: bytes) -> None:
             raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
         return
     import soundfile as sf
-
-    from ..core.formats import write_file
 
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
     write_file(path, samples, rate)

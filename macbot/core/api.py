@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import AppConfig, load_config
+from ..config import AppConfig, check_speed, load_config
 from ..errors import OutputError, UsageError
 from .audio import WordTiming, wav_bytes
 from .captions import caption_format, captions
@@ -80,8 +80,7 @@ class Speaker:
     def speak(self, text: str, voice: str | None = None, speed: float | None = None) -> Speech:
         """``text`` (markdown, SSML or plain) spoken by ``voice`` (a name from ``macbot
         voices``; default: ``models.tts.voice``) at ``speed`` (0.25 to 4)."""
-        if speed is not None and not 0.25 <= speed <= 4:
-            raise UsageError(f"speed must be between 0.25 and 4 (got {speed})", param="speed")
+        speed = check_speed(speed)
         synth = self.synthesizer
         options = synth.default_options().with_overrides(speed=speed)
         result = synth.synthesize(text, voice, options)

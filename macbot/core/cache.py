@@ -1,8 +1,8 @@
 """The LRU phrase cache: finished audio for phrases an assistant says again and again.
 
 Bounded by entries *and* bytes; the least recently used phrase goes first. The key
-(:func:`cache_key`) is a digest of everything that changes the audio: normalized text, voice,
-engine variant, the model file's sha256 and the synthesis options.
+(:func:`cache_key`) is a digest of everything that changes the audio: the text the front end made
+(whitespace folded), voice, engine variant, the model file's sha256 and the synthesis options.
 
 With a ``directory``, entries also live on disk (one ``KEY.npz`` per phrase, written atomically)
 and are loaded at start, most recently used last, so the phrases an assistant repeats every day
@@ -45,7 +45,7 @@ FORMAT_VERSION = 2
 """Bumped when the on-disk layout or the key recipe changes (old files then never match)."""
 
 
-def normalize_text(text: str) -> str:
+def fold_whitespace(text: str) -> str:
     """The form of ``text`` used in cache keys: trimmed, runs of whitespace as one space."""
     return _SPACES.sub(" ", text).strip()
 
@@ -56,7 +56,7 @@ def cache_key(
     """The cache key (hex sha256) of a phrase: changes whenever anything that shapes the audio
     changes, so a different model file, voice or option never hits."""
     blob = json.dumps(
-        [FORMAT_VERSION, normalize_text(text), voice, engine, model_sha256, list(options)],
+        [FORMAT_VERSION, fold_whitespace(text), voice, engine, model_sha256, list(options)],
         ensure_ascii=False,
         default=repr,
     )

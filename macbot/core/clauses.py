@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 
 from ..errors import TextTooLong
-from .text.en.rules import DOTTED_WORDS
+from .text.en.tables import DOTTED_WORDS
 
 SENTENCE_MARKS = ".!?…"
 CLAUSE_MARKS = ",;:—–"

@@ -341,17 +341,7 @@ class Synthesizer:
         return self.default_voice.name in self._engines
 
     def default_options(self) -> SynthesisOptions:
-        tts = self.config.tts
-        p = tts.piper
-        return SynthesisOptions(
-            speed=tts.speed,
-            length_scale=p.length_scale,
-            noise_scale=p.noise_scale,
-            noise_w_scale=p.noise_w_scale,
-            speaker=p.speaker,
-            sentence_silence=p.sentence_silence,
-            volume=p.volume,
-        )
+        return SynthesisOptions.from_config(self.config.tts)
 
     # -- text --------------------------------------------------------------------------------
 

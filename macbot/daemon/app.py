@@ -28,8 +28,8 @@ from ..errors import (
 )
 from . import hooks, openai, ops, page, security, speak
 from .metrics import Metrics
-from .optimizer import OptimizationSupervisor
 from .state import EXTENSION, DaemonState
+from .supervisor import OptimizationSupervisor
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import request
 
-from ..core.engines.piper import check_speed
+from ..config import check_speed
 from ..core.text import TextOptions
 from ..core.voices import AUTO, is_blend
 from ..errors import EmptyTextError, InvalidType, TextTooLong, UsageError, VoiceNotFoundError

@@ -261,7 +261,7 @@ def _engine_settings(config: AppConfig) -> tuple[object, ...]:
     )
 
 
-class Listener(Protocol):
+class SideServer(Protocol):
     """A server beside the HTTP one (the WebSocket, Wyoming): started, then stopped."""
 
     def stop(self) -> None: ...
@@ -272,12 +272,12 @@ def start_listeners(
     current: Callable[[], DaemonState],
     http_port: int,
     failed: dict[str, str] | None = None,
-) -> list[Listener]:
+) -> list[SideServer]:
     """Start the WebSocket (``server.websocket``) and the Wyoming server (``server.wyoming``)
     when enabled. One that cannot bind (its port taken) is logged, left out and recorded in
     ``failed`` (name → why): the HTTP API, the daemon's main job, keeps running, and
     ``/health`` answers ``degraded`` naming it (docs/SERVICE.md)."""
-    started: list[Listener] = []
+    started: list[SideServer] = []
     failed = {} if failed is None else failed
     ws = config.server.websocket
     if ws.enabled:

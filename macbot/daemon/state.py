@@ -11,7 +11,7 @@ from ..core.playback import Player
 from ..core.synthesizer import Synthesizer
 from ..core.voices import VoiceInfo, all_voices
 from .metrics import Metrics
-from .optimizer import OptimizationSupervisor
+from .supervisor import OptimizationSupervisor
 
 EXTENSION = "macbot"
 """Key of the :class:`DaemonState` in ``app.extensions``."""

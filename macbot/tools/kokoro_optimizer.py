@@ -1,6 +1,7 @@
 """The background optimizer's pipeline for a Kokoro voice (issue 20 item 3).
 
-The same :class:`~.optimizer.Optimizer` (its state, gate, tune and record), with Kokoro's steps:
+The same runner as Piper's (:class:`~.pipeline.Pipeline`: its state, gate, tune and record), with
+Kokoro's steps:
 
 1. **durations**: ``kokoro.timed.onnx``, the packaged model with the duration predictor's frames
    per token as an output (:func:`.kokoro_graph.with_durations`): the same audio, plus word
@@ -32,7 +33,7 @@ from ..core import budget
 from ..core.engines import Engine, registry
 from ..core.engines.kokoro import KOKORO
 from ..core.manifests import Manifest, changed_files, manifest_path
-from ..core.optimization import OptimizationState, Step, now_iso
+from ..core.optimization import OptimizationState
 from ..core.selection import FOUND, Candidate, onnx_providers
 from ..core.voices import VoiceInfo
 from .kokoro_graph import with_durations
@@ -45,7 +46,8 @@ from .kokoro_variants import (
     build_static,
     calibration_feeds,
 )
-from .optimizer import Built, OptimizeOptions, Optimizer, Report, one_line, optimize
+from .optimizer import optimize
+from .pipeline import Built, OptimizeOptions, Pipeline, Report
 from .toolkit.phrases import CALIBRATION_PHRASES
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,43 +67,20 @@ def variant_file(optimized_dir: Path, recipe: str) -> Path:
     return Path(optimized_dir) / f"kokoro.{recipe}.onnx"
 
 
-class KokoroOptimizer(Optimizer):
-    """One run of the pipeline for a Kokoro voice (see the module docstring)."""
+class KokoroOptimizer(Pipeline):
+    """One run of the pipeline for a Kokoro voice (see the module docstring); the runner, the
+    gate and the tune are :class:`~.pipeline.Pipeline`'s."""
 
     recipes: tuple[str, ...] = DEFAULT_RECIPES
 
-    def run(self) -> OptimizationState:
-        self.state.steps = [Step(name) for name in KOKORO_STEPS]
-        self.state.state = "running"
-        self.state.started_at = now_iso()
-        self.optimized_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self.step_durations()
-            self.step_variants()
-            self.step_gate()
-            record = self.step_tune()
-        except Exception as exc:  # recorded as a failed run, as the Piper pipeline does
-            failed = self.state.step or "?"
-            if self.state.step_named(failed).state == "running":
-                self._end(failed, "failed", one_line(exc))
-            self.state.state = "failed"
-            self.state.step = None
-            self.state.finished_at = now_iso()
-            self.state.reason = f"{failed} failed: {one_line(exc)}"
-            self._save()
-            self.report(self.state)
-            raise
-        self._finish(record)
-        self.remeasure_family()
-        return self.state
+    step_names = KOKORO_STEPS
+    weights = WEIGHTS
 
-    def _emit(self) -> None:
-        done = sum(
-            WEIGHTS.get(s.name, 0) * (1.0 if s.state in ("done", "skipped") else s.progress)
-            for s in self.state.steps
-        )
-        self.state.progress = round(min(1.0, done / sum(WEIGHTS.values())), 3)
-        self.report(self.state)
+    def steps(self) -> list[Callable[[], object]]:
+        return [self.step_durations, self.step_variants, self.step_gate, self.step_tune]
+
+    def after_run(self) -> None:
+        self.remeasure_family()
 
     # -- 1. durations ------------------------------------------------------------------------
 

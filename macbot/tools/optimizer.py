@@ -26,6 +26,9 @@ The pipeline (each step reports into an :class:`~macbot.core.optimization.Optimi
 
 Artifacts that exist and still match their manifests' SHA-256 are reused, so a second run is
 quick and a damaged file is rebuilt. The final state goes to ``optimize.json``.
+
+The steps are Piper's; the runner, the gate (5) and the tune (7), which every family shares, are
+:class:`~.pipeline.Pipeline`'s.
 """
 
 from __future__ import annotations
@@ -33,14 +36,12 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from ..config import AppConfig
 from ..core.engines import Engine, SynthesisOptions, registry
@@ -56,25 +57,16 @@ from ..core.engines.chunked import (
 )
 from ..core.engines.piper import load_voice_config
 from ..core.manifests import FOLDER_MANIFEST, Manifest, Verdict, changed_files, manifest_path
-from ..core.optimization import (
-    OptimizationState,
-    check,
-    now_iso,
-    save_state,
-)
-from ..core.selection import FOUND, ORIGINAL, QUANTIZED, Candidate, EngineChain, onnx_providers
+from ..core.optimization import STEPS, OptimizationState
+from ..core.selection import FOUND, QUANTIZED, Candidate, onnx_providers
 from ..core.sessions import SessionPlan
 from ..core.voices import VoiceInfo
-from ..errors import MissingExtraError, ModelUnsupportedError
+from ..errors import ModelUnsupportedError
+from .pipeline import Built, OptimizeOptions, Pipeline, Report
 from .split import SPLIT_FORMAT, export_static_decoder, split_format, split_voice
 from .toolkit import static_trials
-from .toolkit.gate import MCD_BOUND_DB, WER_MARGIN_POINTS, judge
 from .toolkit.graph import load_model
-from .toolkit.phrases import CALIBRATION_PHRASES, VERIFY_SENTENCES
-from .toolkit.transcriber import Transcriber
 from .toolkit.variants import Options, make, variant_path
-from .toolkit.verifier import Reference, compare, reference
-from .tune import TUNE_SENTENCES, tune
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -126,14 +118,6 @@ RECIPES = {
 """Every pair the pipeline knows: ``q-*`` quantize the encoder (``q-enc``: only the
 encoder), ``dec-*`` only the decoder (float encoder: cheap to build, for small runs)."""
 
-SEEDED_STEPS = ("calibrate", "trials", "quantize")
-"""Steps that run the models with the voice's own noise (calibration latents, the encoder's
-activation ranges): each starts from :data:`SEED`, so the same voice on the same host always
-gets the same variants and the same gate verdicts (unseeded, two runs on this machine kept 8
-and 6 decoder nodes float and the gate passed ``q-trials`` once and refused it once)."""
-
-SEED = 20261124
-
 DEFAULT_RECIPES = ("q-conv", "q-trials", "dec-conv")
 """The pairs built for every splittable voice. ``dec-conv`` (float encoder, the same INT8
 decoder as ``q-conv``) costs one more gate run: on the gate's own 32 sentences the pairs with a
@@ -141,54 +125,12 @@ quantized encoder measured +3.3 to +3.9 WER points once (the duration predictor'
 moves words), so without it a fresh install could end with no lossy candidate at all."""
 
 
-@dataclass
-class OptimizeOptions:
-    """What the pipeline measures on (tests make it small; the defaults are the real thing)."""
+class Optimizer(Pipeline):
+    """One run of Piper's pipeline for one voice (see the module docstring); the runner, the
+    gate and the tune are :class:`~.pipeline.Pipeline`'s."""
 
-    gate_sentences: Sequence[str] = tuple(VERIFY_SENTENCES)
-    """Sentences of the quality gate (30 or more for a verdict that is not provisional)."""
-    calibration_phrases: Sequence[str] = tuple(CALIBRATION_PHRASES[:8])
-    trial_phrases: Sequence[str] = tuple(CALIBRATION_PHRASES[8:12])
-    """The decoder trials' test phrases (not the gate's sentences)."""
-    trial_keep_db: float = 0.05
-    """The trials keep a node in float when that alone lowers the distance by more than this."""
-    recipes: Sequence[Recipe] = tuple(RECIPES[t] for t in DEFAULT_RECIPES)
-    whole_model: bool | None = None
-    """Also quantize the whole model (``None``: only when the voice cannot be split)."""
-    tune_rounds: int = 3
-    tune_sentences: Sequence[str] = tuple(TUNE_SENTENCES)
-    threads: int = 0
-    """onnxruntime threads for building and checking (0: every core; the daemon's child: 1).
-    Timing always uses the daemon's own session plan."""
-    wer_margin_points: float = WER_MARGIN_POINTS
-    mcd_bound_db: float = MCD_BOUND_DB
-    coreml: bool = True
-    force: bool = False
-    """Rebuild and re-measure everything."""
-
-
-Report = Callable[[OptimizationState], None]
-
-
-@dataclass
-class Built:
-    """A candidate the pipeline made: its engine-chain candidate and manifest."""
-
-    candidate: Candidate
-    manifest: Manifest
-    reused: bool = False
-
-
-@dataclass
-class Run:
-    """Everything one run made (files for the record, candidates)."""
-
-    artifacts: dict[str, str] = field(default_factory=dict)
-    built: list[Built] = field(default_factory=list)
-
-
-class Optimizer:
-    """One run of the pipeline for one voice (see the module docstring)."""
+    step_names = STEPS
+    weights = WEIGHTS
 
     def __init__(
         self,
@@ -198,93 +140,37 @@ class Optimizer:
         report: Report | None = None,
         paused: Callable[[], int] | None = None,
     ) -> None:
-        self.config = config
-        self.voice = voice
-        self.options = options or OptimizeOptions()
-        self.report = report or (lambda _state: None)
-        self.paused = paused
-        self.chain = EngineChain(config, preoptimize=False)
-        self.work_plan = SessionPlan(intra_op_threads=self.options.threads)
-        self.work_chain = EngineChain(config, self.work_plan, self.chain.facts, preoptimize=False)
-        self.optimized_dir = self.chain.optimized_dir
+        super().__init__(config, voice, options, report, paused)
+        self.recipes: tuple[Recipe, ...] = tuple(
+            self.options.recipes
+            if self.options.recipes is not None
+            else (RECIPES[t] for t in DEFAULT_RECIPES)
+        )
         self.split_dir = split_dir_for(voice, self.optimized_dir)
-        self.state = OptimizationState(voice=voice.name)
-        self.run_ = Run()
+        self.split_ok = False
+        """Whether the voice has a split (the split step's outcome, read by the later steps)."""
         self._calibration: dict[str, list[dict[str, np.ndarray]]] = {}
         self._keep_float: list[str] | None = None
 
-    # -- reporting -------------------------------------------------------------------------
-
-    def _emit(self) -> None:
-        done = sum(
-            WEIGHTS.get(s.name, 0) * (1.0 if s.state in ("done", "skipped") else s.progress)
-            for s in self.state.steps
-        )
-        self.state.progress = round(min(1.0, done / sum(WEIGHTS.values())), 3)
-        self.report(self.state)
-
-    def _begin(self, name: str) -> None:
-        step = self.state.step_named(name)
-        step.state, step.progress = "running", 0.0
-        self.state.step = name
-        self._started = time.perf_counter()
-        if name in SEEDED_STEPS:
-            ort.set_seed(SEED)
-        self._emit()
-
-    def _progress(self, name: str, fraction: float) -> None:
-        self.state.step_named(name).progress = round(min(1.0, fraction), 3)
-        self._emit()
-
-    def _end(self, name: str, state: str, reason: str) -> None:
-        step = self.state.step_named(name)
-        step.state, step.reason = state, reason
-        step.progress = 1.0
-        step.seconds = round(time.perf_counter() - self._started, 1)
-        _LOGGER.info("optimize %s: %s %s (%s)", self.voice.name, name, state, reason)
-        self._emit()
-
-    # -- the run ---------------------------------------------------------------------------
-
-    def run(self) -> OptimizationState:
-        """Run every step; returns the final state (also stored in ``optimize.json``)."""
-        self.state.state = "running"
-        self.state.started_at = now_iso()
-        self.optimized_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            split_ok = self.step_split()
-            self.step_calibrate(split_ok)
-            self.step_trials(split_ok)
-            self.step_quantize(split_ok)
-            self.step_gate()
-            self.step_coreml(split_ok)
-            record = self.step_tune()
-        except Exception as exc:  # recorded as a failed run (stopping, e.g. SIGTERM, is not)
-            failed = self.state.step or "?"
-            if self.state.step_named(failed).state == "running":
-                self._end(failed, "failed", one_line(exc))
-            self.state.state = "failed"
-            self.state.step = None
-            self.state.finished_at = now_iso()
-            self.state.reason = f"{failed} failed: {one_line(exc)}"
-            self._save()
-            self.report(self.state)
-            raise
-        self._finish(record)
-        return self.state
-
-    def _save(self) -> None:
-        save_state(self.chain, self.voice, self.state, self.run_.artifacts)
-
-    def _artifact(self, path: Path) -> None:
-        """Record ``path`` (its SHA-256, by its path relative to ``optimized_dir``)."""
-        rel = str(Path(path).resolve().relative_to(self.optimized_dir.resolve()))
-        self.run_.artifacts[rel] = self.chain.sha256(Path(path))
+    def steps(self) -> list[Callable[[], object]]:
+        return [
+            self.step_split,
+            self.step_calibrate,
+            self.step_trials,
+            self.step_quantize,
+            self.step_gate,
+            self.step_coreml,
+            self.step_tune,
+        ]
 
     # -- 1. split ----------------------------------------------------------------------------
 
-    def step_split(self) -> bool:
-        """The voice's float split (reused when valid). Returns whether there is one."""
+    def step_split(self) -> None:
+        """The voice's float split (reused when valid); :attr:`split_ok` says whether there is
+        one."""
+        self.split_ok = self._split()
+
+    def _split(self) -> bool:
         self._begin("split")
         if not self.config.tts.streaming.enabled:
             self._end(
@@ -330,7 +216,7 @@ class Optimizer:
 
     # -- 2. calibrate ------------------------------------------------------------------------
 
-    def step_calibrate(self, split_ok: bool) -> None:
+    def step_calibrate(self) -> None:
         """Calibration inputs: encoder feeds, decoder latents (calibration and trial sets)."""
         self._begin("calibrate")
         original = registry.load(self.voice, plan=self.work_plan)
@@ -344,7 +230,7 @@ class Optimizer:
             for options in (exact, spoken)
         ]
         self._calibration["model"] = feeds
-        if split_ok:
+        if self.split_ok:
             engine = self._pair_engine(self.split_dir, self.work_plan)
             name = engine.decoder.get_inputs()[0].name
             self._calibration["encoder"] = [
@@ -365,14 +251,14 @@ class Optimizer:
 
     # -- 3. trials ---------------------------------------------------------------------------
 
-    def step_trials(self, split_ok: bool) -> None:
+    def step_trials(self) -> None:
         """Per-node static trials of the decoder, ``drop`` mode: which nodes to keep float."""
         self._begin("trials")
-        if not split_ok or not any(r.decoder == "trials" for r in self.options.recipes):
+        if not self.split_ok or not any(r.decoder == "trials" for r in self.recipes):
             self._end(
                 "trials",
                 "skipped",
-                "no split decoder to try" if not split_ok else "no recipe uses them",
+                "no split decoder to try" if not self.split_ok else "no recipe uses them",
             )
             return
         target = self.split_dir / decoder_file("trials")
@@ -420,11 +306,11 @@ class Optimizer:
 
     # -- 4. quantize -------------------------------------------------------------------------
 
-    def step_quantize(self, split_ok: bool) -> None:
+    def step_quantize(self) -> None:
         """Quantized parts and the candidates made of them (reused when intact)."""
         self._begin("quantize")
         made: list[str] = []
-        recipes = list(self.options.recipes) if split_ok else []
+        recipes = list(self.recipes) if self.split_ok else []
         encoders = sorted({r.encoder for r in recipes if r.encoder != ENCODER_FILE})
         decoders = sorted({r.decoder for r in recipes if r.decoder != "float"})
         total = len(encoders) + len(decoders) + len(recipes) + 1
@@ -441,7 +327,7 @@ class Optimizer:
             self.run_.built.append(self._pair(recipe))
             done += 1
         whole = self.options.whole_model
-        if whole or (whole is None and not split_ok):
+        if whole or (whole is None and not self.split_ok):
             self.run_.built.append(self._whole_model())
             made.append("the whole model (static QDQ, Convs)")
         self._end(
@@ -601,72 +487,6 @@ class Optimizer:
         self._artifact(target)
         return built
 
-    # -- 5. gate -----------------------------------------------------------------------------
-
-    def step_gate(self) -> None:
-        """WER and spectral distance of every candidate against the original."""
-        self._begin("gate")
-        if not self.run_.built:
-            self._end("gate", "done", "no candidates")
-            return
-        gated, why = self._gate(self.run_.built, "gate")
-        usable = sum(1 for b in self.run_.built if b.manifest.verdict and b.manifest.verdict.usable)
-        self._end(
-            "gate",
-            "done" if why is None else "skipped",
-            why
-            or f"{usable} of {len(self.run_.built)} candidates pass (WER ≤ original + "
-            f"{self.options.wer_margin_points:g} points and MCD ≤ {self.options.mcd_bound_db:g} "
-            f"dB over {len(self.options.gate_sentences)} sentences; {gated} measured now)",
-        )
-
-    def _gate(self, builts: Sequence[Built], step: str) -> tuple[int, str | None]:
-        """Gate the candidates of ``builts`` that have no current verdict; returns (how many
-        were measured, why the gate could not run or ``None``)."""
-        pending = [b for b in builts if not self._gated(b)]
-        why = None
-        if pending:
-            try:
-                transcriber: Any = Transcriber(threads=max(1, self.options.threads or 2))
-            except MissingExtraError as exc:
-                transcriber = None
-                why = f"quality gate unavailable ({exc}): no lossy variant can be chosen"
-            sentences = list(self.options.gate_sentences)
-            steps = len(sentences) * (1 + len(pending))
-            count = [0]
-
-            def tick() -> None:
-                count[0] += 1
-                self._progress(step, count[0] / steps)
-
-            original = registry.load(self.voice, plan=self.work_plan)
-            ref: Reference = reference(original, sentences, transcriber, tick)
-            for built in pending:
-                engine = self._open(built.candidate)
-                quality = compare(ref, engine, transcriber, tick)
-                manifest = built.manifest
-                manifest.quality = quality
-                manifest.verdict = (
-                    judge(quality, self.options.wer_margin_points, self.options.mcd_bound_db)
-                    if transcriber is not None
-                    else Verdict(False, [str(why)])
-                )
-                manifest.save(built.candidate.path)
-                del engine
-        for built in builts:
-            self._candidate_row(built)
-            self._artifact(manifest_path(built.candidate.path))
-        return len(pending), why
-
-    def _gated(self, built: Built) -> bool:
-        q = built.manifest.quality or {}
-        return (
-            built.reused
-            and "wer_variant" in q
-            and q.get("sentences") == len(self.options.gate_sentences)
-            and built.manifest.verdict is not None
-        )
-
     def _open(self, cand: Candidate) -> Engine:
         if cand.format == "split":
             return self.work_chain.open_pair(cand, self.voice)
@@ -677,30 +497,9 @@ class Optimizer:
     def _pair_engine(self, folder: Path, plan: SessionPlan) -> ChunkedEngine:
         return ChunkedEngine.load_split(self.voice, folder, plan=plan)
 
-    def _candidate_row(self, built: Built) -> None:
-        m = built.manifest
-        q = m.quality or {}
-        row = {
-            "name": built.candidate.name,
-            "engine_type": built.candidate.engine_type,
-            "path": str(built.candidate.path),
-            "size_mb": round(m.sizes.get("output", 0) / 1e6, 2),
-            "mcd_db": q.get("mcd_db_mean"),
-            "wer": q.get("wer_variant"),
-            "wer_original": q.get("wer_original"),
-            "verdict": "usable" if m.verdict and m.verdict.usable else "rejected",
-            "reasons": list(m.verdict.reasons) if m.verdict else [],
-            "failed": m.verdict.failures() if m.verdict else ["not measured"],
-            "speedup": None,
-            "median_rtf": None,
-            "chosen": False,
-        }
-        self.state.candidates = [c for c in self.state.candidates if c["name"] != row["name"]]
-        self.state.candidates.append(row)
-
     # -- 6. coreml ---------------------------------------------------------------------------
 
-    def step_coreml(self, split_ok: bool) -> None:
+    def step_coreml(self) -> None:
         """On a Mac with CoreML: the static decoder and its pair; elsewhere: skipped."""
         self._begin("coreml")
         facts = self.chain.facts
@@ -711,7 +510,7 @@ class Optimizer:
             why = facts.why.get("coreml") or "CoreML exists only on macOS"
             self._end("coreml", "skipped", f"CoreML unavailable here: {why}")
             return
-        if not split_ok:
+        if not self.split_ok:
             self._end("coreml", "skipped", "the CoreML form needs the split's static decoder")
             return
         streaming = self.config.tts.streaming
@@ -755,114 +554,6 @@ class Optimizer:
             "done",
             f"static decoder of {frames} frames on CoreML" + (f"; {why}" if why else ""),
         )
-
-    # -- 7. tune -----------------------------------------------------------------------------
-
-    def step_tune(self) -> dict[str, Any]:
-        """Time every candidate with the daemon's plan; the record picks the winner."""
-        self._begin("tune")
-        rounds = self.options.tune_rounds
-        record = tune(
-            self.config,
-            rounds,
-            chain=self.chain,
-            progress=lambda msg: self._tune_progress(msg, rounds),
-            sentences=list(self.options.tune_sentences),
-            voice=self.voice,
-            paused=self.paused,
-            measured_by="`macbot optimize`",
-        )
-        self._end("tune", "done", f"winner {record['winner']} ({rounds} rounds)")
-        return record
-
-    def _tune_progress(self, message: str, rounds: int) -> None:
-        match = re.match(r"round (\d+)/", message)
-        if match:
-            self._progress("tune", int(match.group(1)) / rounds)
-
-    def _finish(self, record: dict[str, Any]) -> None:
-        results = {r.get("name") or r["engine_type"]: r for r in record["results"]}
-        rows = {c["name"]: c for c in self.state.candidates}
-        for name, r in results.items():
-            row = rows.setdefault(
-                name,
-                {
-                    "name": name,
-                    "engine_type": r["engine_type"],
-                    "path": r["path"],
-                    "size_mb": _size_mb(Path(r["path"])),
-                    "mcd_db": None,
-                    "wer": None,
-                    "wer_original": None,
-                    "verdict": "reference" if name == ORIGINAL else "unknown",
-                    "reasons": [],
-                    "chosen": False,
-                },
-            )
-            row["median_rtf"] = r.get("median_rtf")
-            row["speedup"] = r.get("speedup_vs_original")
-            row["speedup_range"] = r.get("speedup_range")
-            row["busy"] = r.get("busy")
-            row["chosen"] = name == record["winner"]
-            if not r.get("chosen_ok", False) and r.get("reason"):
-                row["reasons"] = [*row.get("reasons", []), f"not chosen: {r['reason']}"]
-        self.state.candidates = list(rows.values())
-        self.state.winner = record["winner"]
-        self.state.reason = _why(record["winner"], rows)
-        self.state.state = "done"
-        self.state.step = None
-        self.state.finished_at = now_iso()
-        self._emit()
-        self._save()
-        self._artifact_check()
-        _LOGGER.info(
-            "optimize %s: chose %s: %s", self.voice.name, self.state.winner, self.state.reason
-        )
-
-    def _artifact_check(self) -> None:
-        """Nothing must look stale right after a run (a bug otherwise: the daemon would run
-        the optimizer at every start)."""
-        why, _record = check(self.chain, self.voice)
-        if why is not None:
-            _LOGGER.warning("optimize %s: the record already looks stale: %s", self.voice.name, why)
-
-
-def _why(winner: str, rows: dict[str, dict[str, Any]]) -> str:
-    row = rows.get(winner, {})
-    if winner == ORIGINAL:
-        others = [r for n, r in rows.items() if n != ORIGINAL]
-        if not others:
-            return "the original: no candidate could be made here"
-        return "the original: no candidate both passed the quality gate and ran faster"
-    parts = [f"{row.get('speedup') or '?'}× the original's speed"]
-    if row.get("speedup_range"):
-        low, high = row["speedup_range"]
-        parts[0] += f" (median over the timing rounds, {low:.2f}–{high:.2f}×)"
-    if row.get("busy"):
-        parts.append(row["busy"])
-    if row.get("wer") is not None:
-        original = 100 * (row.get("wer_original") or 0)
-        parts.append(f"WER {100 * row['wer']:.1f}% vs the original's {original:.1f}%")
-    if row.get("mcd_db") is not None:
-        parts.append(f"MCD {row['mcd_db']:.2f} dB")
-    return f"{winner}: " + ", ".join(parts) + ", the fastest that passed the quality gate"
-
-
-def _size_mb(path: Path) -> float | None:
-    if path.is_file():
-        return round(path.stat().st_size / 1e6, 2)
-    if path.is_dir():
-        try:
-            return round(Manifest.load(path).sizes.get("output", 0) / 1e6, 2)
-        except (OSError, ValueError, TypeError):
-            return None
-    return None
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of ``exc`` (its type when it has no text), at most 300 characters."""
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def optimize(

@@ -330,7 +330,7 @@ def calibrate_gain(
     sessions: tuple[Any, Any, Any] | None = None,
 ) -> dict[str, float]:
     """The fixed gain that streamed audio is scaled by, in place of Piper's per-sentence peak
-    normalization (the peak is unknown until the last chunk is decoded).
+    scaling (the peak is unknown until the last chunk is decoded).
 
     Measures the raw peak of each sentence (voice's own noise scales, as spoken, so the peaks
     vary a little run to run) and returns ``gain = GAIN_HEADROOM / max(peaks)``, so no

@@ -288,8 +288,3 @@ def test_inspect_takes_a_voice_name():
     assert "unknown voice 'no-such-voice'" in proc.stderr
 
 
-def test_say_extensions_match_what_the_formats_write():
-    from macbot.cli.say import FILE_EXTENSIONS
-    from macbot.core.formats import FILE_FORMATS
-
-    assert set(FILE_EXTENSIONS) == set(FILE_FORMATS)

@@ -120,6 +120,9 @@ def test_errors_are_one_line_with_named_exit_codes(tmp_path):
     assert proc.returncode == ExitCode.USAGE and "not both" in proc.stderr
     proc = say("-r", "200", "--speed", "1", "x")
     assert proc.returncode == ExitCode.USAGE
+    proc = say("--speed", "9", "x")  # the one range check and message (config.check_speed)
+    assert proc.returncode == ExitCode.USAGE and proc.stderr.count("\n") == 1
+    assert "'--speed' must be between 0.25 and 4 (got 9.0)" in proc.stderr
 
 
 def test_question_mark_lists_voices_and_devices():

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from macbot.core.clauses import ClauseSplitter
-from macbot.core.text.en.rules import ABBREVIATIONS, EnglishRules
+from macbot.core.text.en.rules import EnglishRules
+from macbot.core.text.en.tables import ABBREVIATIONS
 from macbot.core.text.frontend import FrontEnd
 from macbot.errors import TextTooLong
 
@@ -122,3 +123,18 @@ def test_the_scan_reads_each_character_once():
         splitter.feed(ch)
         reads += splitter._scan - before + 1
     assert reads <= 2 * 20_000
+
+
+def test_clause_splitter_waits_for_the_character_after_a_mark():
+    splitter = ClauseSplitter(min_words=3)
+    assert splitter.feed("Dr. Smith paid 3.") == []  # "3." may go on: "3.5"
+    assert splitter.feed("5 dollars") == []
+    assert splitter.feed(", which is fine. Next") == [
+        "Dr. Smith paid 3.5 dollars,",
+        "which is fine.",
+    ]
+    # a line break inside a paragraph is a space (issue 21: no cut before markdown is read)
+    assert splitter.feed(" one\nline two") == []
+    assert splitter.feed("\n- item") == ["Next one\nline two."]
+    assert splitter.flush() == "- item" and splitter.flush() == ""
+    assert ClauseSplitter(max_words=4).feed("a b c d e f g h i") == ["a b c d", "e f g h"]

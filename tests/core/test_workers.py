@@ -1,16 +1,18 @@
-"""The worker pool's leading task (issue 20, item 7): for an engine that streams within a
-sentence, a request's first sentence yields its first piece alone on every core before its
-next sentences start."""
+"""The worker pool (``macbot.core.workers``): round robin between requests, results in order,
+a task's error in its turn, a bounded look-ahead, and the leading task (issue 20, item 7): for
+an engine that streams within a sentence, a request's first sentence yields its first piece
+alone on every core before its next sentences start."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from conftest import make_config
 
 from macbot.core.synthesizer import Synthesizer
-from macbot.core.workers import WorkerPool
+from macbot.core.workers import LOOKAHEAD, WorkerPool
 
 
 @pytest.fixture
@@ -31,6 +33,15 @@ def _task(name, started, gate=None, fail=False):
         yield f"{name}-1"
 
     return run
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def _events(*names):
@@ -97,3 +108,81 @@ def test_the_synthesizer_leads_with_a_streaming_engine(voice_split, plain):
         assert chunks[0].meta.get("part") == 0 and len(chunks) > 3
     finally:
         synth.close()
+
+
+def test_pool_round_robin_serves_a_short_job_before_a_long_one_finishes():
+    """Deterministic: one worker, the long job's first task blocks until the short job is in."""
+    pool = WorkerPool(1)
+    order: list[str] = []
+    gate = threading.Event()
+
+    def task(name: str, block: bool = False):
+        def run():
+            if block:
+                gate.wait(10)
+            order.append(name)
+            yield name
+
+        return run
+
+    long_job = pool.submit([task("long0", block=True)] + [task(f"long{i}") for i in range(1, 6)])
+    assert wait_for(lambda: pool.running_tasks() == 1)
+    short_job = pool.submit([task("short")])
+    gate.set()
+    assert list(short_job.results()) == ["short"]
+    assert list(long_job.results()) == [f"long{i}" for i in range(6)]
+    assert order.index("short") < order.index("long5")
+    assert order.index("short") <= 2  # at most one more long sentence ran before it
+    pool.close()
+
+
+def test_pool_yields_in_order_and_raises_a_task_error_in_its_turn():
+    pool = WorkerPool(3)
+    gates = [threading.Event() for _ in range(3)]
+
+    def task(i: int):
+        def run():
+            gates[i].wait(10)
+            if i == 2:
+                raise ValueError("sentence 2 failed")
+            yield f"{i}a"
+            yield f"{i}b"
+
+        return run
+
+    job = pool.submit([task(i) for i in range(3)])
+    for gate in reversed(gates):  # finish out of order
+        gate.set()
+    results = job.results()
+    assert [next(results) for _ in range(4)] == ["0a", "0b", "1a", "1b"]
+    with pytest.raises(ValueError, match="sentence 2 failed"):
+        next(results)
+    assert wait_for(lambda: pool.active_jobs() == 0)
+    pool.close()
+
+
+def test_found_6_a_slow_reader_holds_only_a_few_sentences_ahead():
+    """The pool ran every sentence of a request as fast as it could, whatever its reader took:
+    20 minutes of speech at speed 0.25 played in real time were held until played. It now
+    runs at most LOOKAHEAD sentences beyond the one being read, and serves others meanwhile."""
+    pool = WorkerPool(2)
+    started: list[int] = []
+
+    def task(i: int):
+        def run():
+            started.append(i)
+            yield i
+
+        return run
+
+    try:
+        job = pool.submit([task(i) for i in range(40)])
+        results = job.results()
+        assert next(results) == 0
+        time.sleep(0.5)  # a reader that pauses: the workers must stop ahead of it
+        assert max(started) <= LOOKAHEAD
+        other = pool.submit([task(100)])  # another request is served meanwhile
+        assert list(other.results()) == [100]
+        assert list(results) == list(range(1, 40))  # reading on lets the rest run, in order
+    finally:
+        pool.close()

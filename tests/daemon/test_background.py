@@ -31,7 +31,7 @@ from macbot.core.background import (
     pmset_power,
     sysfs_power,
 )
-from macbot.daemon.optimizer import OptimizationSupervisor
+from macbot.daemon.supervisor import OptimizationSupervisor
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "power"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import shutil
 import threading
 import time
@@ -14,10 +13,8 @@ import requests
 import soundfile as sf
 from conftest import RecordingOutput, make_config, start_server
 
-from macbot.core.cache import CachedAudio, PhraseCache, cache_key
 from macbot.core.synthesizer import Synthesizer
 from macbot.core.voices import bundled_voice
-from macbot.core.workers import WorkerPool
 from macbot.daemon.state import state_of
 
 PARAGRAPH = (
@@ -115,57 +112,6 @@ def test_concurrent_requests_each_get_their_own_audio(live_server):
         assert np.max(np.abs(data - expected[text])) < 2 / 32767
 
 
-def test_pool_round_robin_serves_a_short_job_before_a_long_one_finishes():
-    """Deterministic: one worker, the long job's first task blocks until the short job is in."""
-    pool = WorkerPool(1)
-    order: list[str] = []
-    gate = threading.Event()
-
-    def task(name: str, block: bool = False):
-        def run():
-            if block:
-                gate.wait(10)
-            order.append(name)
-            yield name
-
-        return run
-
-    long_job = pool.submit([task("long0", block=True)] + [task(f"long{i}") for i in range(1, 6)])
-    assert wait_for(lambda: pool.running_tasks() == 1)
-    short_job = pool.submit([task("short")])
-    gate.set()
-    assert list(short_job.results()) == ["short"]
-    assert list(long_job.results()) == [f"long{i}" for i in range(6)]
-    assert order.index("short") < order.index("long5")
-    assert order.index("short") <= 2  # at most one more long sentence ran before it
-    pool.close()
-
-
-def test_pool_yields_in_order_and_raises_a_task_error_in_its_turn():
-    pool = WorkerPool(3)
-    gates = [threading.Event() for _ in range(3)]
-
-    def task(i: int):
-        def run():
-            gates[i].wait(10)
-            if i == 2:
-                raise ValueError("sentence 2 failed")
-            yield f"{i}a"
-            yield f"{i}b"
-
-        return run
-
-    job = pool.submit([task(i) for i in range(3)])
-    for gate in reversed(gates):  # finish out of order
-        gate.set()
-    results = job.results()
-    assert [next(results) for _ in range(4)] == ["0a", "0b", "1a", "1b"]
-    with pytest.raises(ValueError, match="sentence 2 failed"):
-        next(results)
-    assert wait_for(lambda: pool.active_jobs() == 0)
-    pool.close()
-
-
 def test_short_request_finishes_before_a_long_one_submitted_just_before(server_factory):
     """Over HTTP with one worker: FIFO would make the short request wait for all of LONG."""
     live = server_factory(
@@ -251,22 +197,6 @@ def test_bad_stream_requests_are_400(live_server, body, message):
 # -- phrase cache ----------------------------------------------------------------------------
 
 
-def _audio(seconds: float, value: float = 0.1) -> CachedAudio:
-    return CachedAudio(np.full(int(22050 * seconds), value, np.float32), 22050, "piper", "v")
-
-
-def test_cache_evicts_by_bytes():
-    one = _audio(1.0).nbytes
-    cache = PhraseCache(max_entries=100, max_bytes=int(2.5 * one))
-    for n in range(4):
-        cache.put(f"{n:064x}", _audio(1.0, n / 10))
-    stats = cache.stats()
-    assert stats["entries"] == 2 and stats["evictions"] == 2 and stats["bytes"] == 2 * one
-    assert cache.get(f"{0:064x}") is None and cache.get(f"{3:064x}") is not None
-    cache.put("f" * 64, _audio(3.0))  # bigger than the whole budget: not cached
-    assert len(cache) == 2
-
-
 def test_cache_byte_budget_over_http(server_factory):
     live = server_factory(voice_assistant__performance={"tts_cache_max_mb": 0.3})
     for text in ("The first phrase is here.", "A second, different phrase.", "And a third."):
@@ -322,51 +252,6 @@ def test_a_different_model_file_never_hits(tmp_path, server_factory):
     assert start(same).post("/speak", json=text).headers["X-Cache"] == "miss"
     assert start(same).post("/speak", json=text).headers["X-Cache"] == "hit"  # a copy: same sha
     assert start(other).post("/speak", json=text).headers["X-Cache"] == "miss"
-
-
-def test_cache_key_covers_everything_that_changes_the_audio():
-    base = ("hello", "voice", "piper", "a" * 64, (1.0,))
-    key = cache_key(*base)
-    assert cache_key(" hello  ", *base[1:]) == key
-    for i, other in enumerate(["bye", "voice2", "piper_quantized", "b" * 64, (1.5,)]):
-        changed = list(base)
-        changed[i] = other
-        assert cache_key(*changed) != key
-
-
-def test_unreadable_cache_files_are_skipped_with_a_warning(tmp_path, caplog):
-    cache = PhraseCache(directory=tmp_path)
-    cache.put("a" * 64, _audio(0.5))
-    (tmp_path / ("b" * 64 + ".npz")).write_bytes(b"PK\x03\x04 truncated")
-    with caplog.at_level(logging.WARNING, logger="macbot.core.cache"):
-        reloaded = PhraseCache(directory=tmp_path)
-    assert len(reloaded) == 1 and reloaded.stats()["skipped_files"] == 1
-    assert "skipping unreadable" in caplog.text
-    assert np.array_equal(reloaded.get("a" * 64).samples, _audio(0.5).samples)
-
-
-def test_entries_of_an_older_cache_format_are_removed_quietly(tmp_path, caplog):
-    """After an upgrade that changes the cache format, the old files are removed with one
-    info line (they logged a warning each, at every start, and stayed on disk)."""
-    import json
-
-    from macbot.core.cache import FORMAT_VERSION
-
-    cache = PhraseCache(directory=tmp_path)
-    for key in ("a" * 64, "b" * 64):
-        cache.put(key, _audio(0.5))
-    old = tmp_path / ("b" * 64 + ".npz")
-    with np.load(old, allow_pickle=False) as data:
-        samples, meta = np.asarray(data["samples"]), json.loads(str(data["meta"]))
-    meta["version"] = FORMAT_VERSION - 1
-    with open(old, "wb") as fh:
-        np.savez(fh, samples=samples, meta=np.array(json.dumps(meta)))
-    with caplog.at_level(logging.INFO, logger="macbot.core.cache"):
-        reloaded = PhraseCache(directory=tmp_path)
-    assert len(reloaded) == 1 and reloaded.get("a" * 64) is not None
-    assert not old.exists()
-    assert "removed 1 phrases of an older cache format" in caplog.text
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 # -- playback queue ------------------------------------------------------------------------------

@@ -217,37 +217,6 @@ def test_found_6_unpunctuated_text_holds_two_full_runs_whatever_the_workers(
 # -- audio made faster than it is read (playback, a slow client) is not all held --------------
 
 
-def test_found_6_a_slow_reader_holds_only_a_few_sentences_ahead():
-    """The pool ran every sentence of a request as fast as it could, whatever its reader took:
-    20 minutes of speech at speed 0.25 played in real time were held until played. It now
-    runs at most LOOKAHEAD sentences beyond the one being read, and serves others meanwhile."""
-    import time
-
-    from macbot.core.workers import LOOKAHEAD, WorkerPool
-
-    pool = WorkerPool(2)
-    started: list[int] = []
-
-    def task(i: int):
-        def run():
-            started.append(i)
-            yield i
-
-        return run
-
-    try:
-        job = pool.submit([task(i) for i in range(40)])
-        results = job.results()
-        assert next(results) == 0
-        time.sleep(0.5)  # a reader that pauses: the workers must stop ahead of it
-        assert max(started) <= LOOKAHEAD
-        other = pool.submit([task(100)])  # another request is served meanwhile
-        assert list(other.results()) == [100]
-        assert list(results) == list(range(1, 40))  # reading on lets the rest run, in order
-    finally:
-        pool.close()
-
-
 def test_a_stream_dropped_unread_lets_go_of_its_sentences(shared_synth):
     """A stream nobody reads no longer runs to its end by itself: dropping it cancels it, so
     the pool is idle again (and the idle memory release can run)."""

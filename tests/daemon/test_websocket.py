@@ -12,7 +12,6 @@ from conftest import make_config
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from macbot.core.clauses import ClauseSplitter
 from macbot.daemon.app import create_app
 from macbot.daemon.server import start_listeners
 from macbot.daemon.state import state_of
@@ -178,16 +177,3 @@ def test_the_daemon_starts_the_listeners_its_config_enables():
     assert start_listeners(make_config(server={"websocket": {"enabled": False}}), None, 1) == []
 
 
-def test_clause_splitter_waits_for_the_character_after_a_mark():
-    splitter = ClauseSplitter(min_words=3)
-    assert splitter.feed("Dr. Smith paid 3.") == []  # "3." may go on: "3.5"
-    assert splitter.feed("5 dollars") == []
-    assert splitter.feed(", which is fine. Next") == [
-        "Dr. Smith paid 3.5 dollars,",
-        "which is fine.",
-    ]
-    # a line break inside a paragraph is a space (issue 21: no cut before markdown is read)
-    assert splitter.feed(" one\nline two") == []
-    assert splitter.feed("\n- item") == ["Next one\nline two."]
-    assert splitter.flush() == "- item" and splitter.flush() == ""
-    assert ClauseSplitter(max_words=4).feed("a b c d e f g h i") == ["a b c d", "e f g h"]

@@ -288,7 +288,7 @@ def test_variants_benchmark_writes_json_markdown_and_plots(variants, tmp_path):
 def test_quantize_says_what_to_do_next_without_the_retired_config_key(tmp_path):
     """Issue 19 item 9: `quantize` ended with "Next: set models.tts.piper.quantized_path",
     which ENGINES.md says is no longer needed (variants in optimized_dir are found)."""
-    from macbot.cli.toolkit import next_step
+    from macbot.cli.quantize import next_step
 
     optimized = tmp_path / "optimized_models"
     optimized.mkdir()

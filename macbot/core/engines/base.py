@@ -9,58 +9,37 @@ checks (STYLE.md #23).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ...config import SPEED_RANGE
-from ...errors import InvalidType, UsageError
+from ...config import SynthesisSettings, TTSConfig
 from ..audio import AudioChunk
 from ..text.segments import Segment, Span
 from ..timings import PieceLabels
 from ..voices import VoiceInfo
 
 
-def check_speed(value: object) -> float | None:
-    """A request's ``speed`` (``None``: not given) as a float; :class:`UsageError` says what is
-    wrong."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidType("'speed' must be a number", param="speed")
-    # Compared as is: float() of a 400-digit integer overflows (a 500 before issue 11).
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidType("'speed' must be a finite number", param="speed")
-    if not SPEED_RANGE[0] <= value <= SPEED_RANGE[1]:
-        shown = repr(value) if len(repr(value)) <= 24 else f"{repr(value)[:20]}…"
-        low, high = SPEED_RANGE
-        raise UsageError(
-            f"'speed' must be between {low:g} and {high:g} (got {shown})", param="speed"
-        )
-    return float(value)
-
-
 @dataclass(frozen=True)
-class SynthesisOptions:
-    """How to speak. ``None`` means "the voice's own value"."""
+class SynthesisOptions(SynthesisSettings):
+    """How to speak one request: the settings of :class:`~macbot.config.SynthesisSettings`
+    (each ``None`` there means "the voice's own value") and the speaking rate."""
 
     speed: float = 1.0
     """Speaking rate; divides the length scale (2.0: twice as fast)."""
-    length_scale: float | None = None
-    noise_scale: float | None = None
-    noise_w_scale: float | None = None
-    speaker: int | None = None
-    sentence_silence: float = 0.2
-    """Seconds of silence after every sentence but the last."""
-    volume: float = 1.0
     whole: bool = False
     """The consumer waits for whole sentences (a WAV answer, a file): engines that stream
     within a sentence decode every sentence in one piece instead of chunking the first one
     for its first audio (the same audio, without the chunks' context and extra runs). Not
     part of :meth:`key`: it does not change the audio."""
+
+    @classmethod
+    def from_config(cls, tts: TTSConfig) -> SynthesisOptions:
+        """The defaults in force: ``models.tts.speed`` and ``models.tts.piper``'s settings."""
+        settings = {f.name: getattr(tts.piper, f.name) for f in fields(SynthesisSettings)}
+        return cls(**settings, speed=tts.speed)
 
     def with_overrides(self, **changes: Any) -> SynthesisOptions:
         """A copy with the non-``None`` values of ``changes`` applied."""
@@ -84,16 +63,18 @@ class Sentence:
     """One model run: a sentence, or a piece of one too long for one run."""
 
     index: int
+    """The run's position among its segment's runs (from 0). Not the request's: a request of
+    several segments starts again at 0 in each; :attr:`opens_request` marks its first run."""
     phonemes: str
     phoneme_ids: list[int]
     last: bool
     joins_next: bool = False
+    """The next piece continues this sentence (it was cut at :data:`MAX_PHONEME_IDS`): no
+    sentence silence goes between them."""
     opens_request: bool = False
     """The request's first model run: an engine that streams inside sentences chunks it
     finely for an early first audio (the audio of earlier sentences buffers later ones).
     Set by whoever plans the request (``synthesize`` and the synthesizer)."""
-    """The next piece continues this sentence (it was cut at :data:`MAX_PHONEME_IDS`): no
-    sentence silence goes between them."""
 
     @property
     def silence_after(self) -> bool:

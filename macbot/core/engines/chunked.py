@@ -467,7 +467,7 @@ class ChunkedEngine(SentenceStreamer):
         )
 
     def decode(self, latent: np.ndarray, whole: bool = False) -> Iterator[np.ndarray]:
-        """Raw audio of ``latent`` chunk by chunk (float32, not normalized); the pieces
+        """Raw audio of ``latent`` chunk by chunk (float32, before peak scaling); the pieces
         concatenated are the full model's raw output.
 
         Dynamic decoder: chunks of ``chunk_frames``, each next one ``growth`` times larger;

@@ -111,7 +111,7 @@ class MLPackageEngine(SentenceStreamer):
         return self.text.label_sentences(sentences, segment)
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
-        """The package's audio for one sentence (float32, not normalized)."""
+        """The package's audio for one sentence (float32, before peak scaling)."""
         feed = self.text.model_inputs(phoneme_ids, options)
         try:
             out = self.model.predict({k: v for k, v in feed.items() if k in self._inputs})

@@ -33,7 +33,6 @@ from .base import (
     Sentence,
     SentenceStreamer,
     SynthesisOptions,
-    check_speed,  # noqa: F401  (re-exported)
     streams_within_sentence,
 )
 
@@ -239,16 +238,22 @@ def make_chunk(
     )
 
 
+def scale_to_peak(audio: np.ndarray, volume: float = 1.0) -> np.ndarray:
+    """``audio`` scaled so that its peak is ``volume`` (clipped to [-1, 1]; silence stays
+    silent): what Piper calls normalizing, done per sentence."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
+    if volume != 1.0:
+        audio = audio * volume
+    return np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+
 def finish_sentence(
     engine: Any, audio: np.ndarray, sentence: Sentence, options: SynthesisOptions
 ) -> AudioChunk:
-    """Normalize to the sentence's peak, apply volume and the sentence silence: Piper's
+    """Scale to the sentence's peak, apply volume and the sentence silence: Piper's
     post-processing, sentence by sentence."""
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
-    if options.volume != 1.0:
-        audio = audio * options.volume
-    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    audio = scale_to_peak(audio, options.volume)
     if options.sentence_silence > 0 and sentence.silence_after:
         gap = np.zeros(int(engine.sample_rate * options.sentence_silence), dtype=np.float32)
         audio = np.concatenate([audio, gap])
@@ -414,7 +419,7 @@ class PiperEngine(SentenceStreamer):
         return self.text.model_inputs(phoneme_ids, options)
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
-        """Raw model output for one sentence (float32, not normalized)."""
+        """Raw model output for one sentence (float32, before peak scaling)."""
         return self.infer_timed(phoneme_ids, options)[0]
 
     def infer_timed(

@@ -27,7 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 
 
 def render(engine: Engine, sentences: Sequence[str]) -> list[np.ndarray]:
-    """Audio of each sentence (noise scales 0, peak-normalized as the daemon plays it)."""
+    """Audio of each sentence (noise scales 0, scaled to its peak as the daemon plays it)."""
     return [
         np.concatenate([c.samples for c in engine.synthesize(text, DETERMINISTIC)])
         for text in sentences

@@ -23,8 +23,8 @@ from macbot.core.engines.chunked import CHUNKED
 from macbot.core.optimization import STEPS
 from macbot.core.selection import ORIGINAL
 from macbot.daemon.ops import openapi_document
-from macbot.daemon.optimizer import OptimizationSupervisor
 from macbot.daemon.state import state_of
+from macbot.daemon.supervisor import OptimizationSupervisor
 
 TEXT = "Good morning. The weather today is sunny with a light breeze from the west."
 
