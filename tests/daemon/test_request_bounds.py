@@ -15,8 +15,9 @@ import pytest
 import soundfile as sf
 from conftest import make_config
 
+from macbot.core.collector import cache_entry_limit
 from macbot.core.formats import SPOOL_BYTES, FileWriter, encode
-from macbot.core.synthesizer import Synthesizer, cache_entry_limit
+from macbot.core.synthesizer import Synthesizer
 from macbot.tools.bench.bounds import NUMBERS, PAUSES, UNPUNCTUATED
 from macbot.tools.bench.live import ServedDaemon, free_port
 from macbot.tools.bench.memory import Sampler, at_rest
