@@ -293,10 +293,6 @@ class Synthesizer:
             engine.release_arena()
         release_memory()
 
-    def stop_housekeeping(self) -> None:
-        """Stop the idle-release thread, after the release it may be running."""
-        self.housekeeper.stop()
-
     def close(self) -> None:
         """Stop the worker threads (after the model runs in progress) and let go of the
         engines, so that their onnxruntime sessions, arenas and threads are freed. A config
