@@ -230,7 +230,7 @@ def kokoro_targets_suite(bench: BenchOptions) -> dict:
             starts += [abs(o[1] - h[1]) for o, h in pairs]
             audio = [c.samples for c in piper.synthesize(text)]
             heard_p.append(transcriber.transcribe(np.concatenate(audio), piper.sample_rate))
-        engine = synth.info().get("engine")
+        engine = synth.engine().describe()
     finally:
         synth.close()
     rows = [

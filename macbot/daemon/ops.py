@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
 from collections.abc import Collection
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import psutil
 import yaml
 from flask import Blueprint, Response, jsonify
 
 from ..config import auth_token
 from ..version import __version__
+from . import reports
 from .metrics import METRICS_MIME
 from .openai import MODELS, OPENAI_VOICES
 from .parsing import AUTO, DEFAULT_VOICE_ALIAS
@@ -48,7 +46,7 @@ def tts_performance() -> Response:
     """Engine state, synthesis statistics (avg/p50/p95 time, real-time factor, time to first
     audio, errors), cache counters, worker and playback queues."""
     st = state()
-    data = st.synthesizer.performance()
+    data = reports.performance(st.synthesizer)
     playback = st.player.status()
     data["performance"]["queued_jobs"] += playback["queued_jobs"]
     data["playback"] = playback
@@ -64,7 +62,7 @@ def info() -> Response:
     MCD, WER, verdict, speed and ``chosen``, ``winner``, ``reason``, ``finished_at``,
     ``paused``, ``auto``, and the other loaded voices' summaries under ``voices``)."""
     st = state()
-    data = st.synthesizer.info()
+    data = reports.info(st.synthesizer)
     data["config_source"] = str(st.config.source) if st.config.source else None
     data["optimization"] = st.optimizer.snapshot()
     return jsonify(data)
@@ -112,24 +110,7 @@ def memory() -> Response:
     """Resident and virtual memory of the daemon, the phrase cache's bytes, and the size of
     each loaded voice's model file and of the configured optimized models."""
     st = state()
-    synth = st.synthesizer
-    mem = psutil.Process(os.getpid()).memory_info()
-    models: list[dict[str, Any]] = []
-    for name in synth.info()["loaded_voices"]:
-        voice = synth.resolve(name)
-        models.append(_file_entry(voice.model_path, kind="voice", voice=name))
-    piper = st.config.tts.piper
-    for kind, path in (("quantized", piper.quantized_path), ("coreml", piper.coreml_path)):
-        if path is not None and Path(path).exists():
-            models.append(_file_entry(Path(path), kind=kind, voice=None))
-    return jsonify(
-        rss_bytes=mem.rss,
-        rss_mb=round(mem.rss / 1e6, 1),
-        vms_bytes=mem.vms,
-        cache_bytes=synth.cache.stats()["bytes"],
-        models=models,
-        model_bytes=sum(m["bytes"] for m in models),
-    )
+    return jsonify(reports.memory(st.synthesizer, st.config))
 
 
 @bp.get("/metrics")
@@ -188,12 +169,3 @@ def served_document(max_text_chars: int, voices: Collection[str]) -> dict[str, A
 def _literal(text: str) -> str:
     """``text`` as a regular expression matching only itself (ECMA-262 and Python alike)."""
     return "".join(f"\\{c}" if c in r".^$*+?()[]{}|\/" else c for c in text)
-
-
-def _file_entry(path: Path, kind: str, voice: str | None) -> dict[str, Any]:
-    size = path.stat().st_size if path.is_file() else _dir_size(path)
-    return {"kind": kind, "voice": voice, "path": str(path), "bytes": size}
-
-
-def _dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

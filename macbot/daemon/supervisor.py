@@ -298,7 +298,7 @@ class OptimizationSupervisor:
             time.monotonic() - started,
             final.reason,
         )
-        if voice.name in self.synth.info()["loaded_voices"]:
+        if voice.name in self.synth.loaded_voices():
             self.synth.reload_engine(voice.name)
 
     def _run_child(self, voice: VoiceInfo) -> OptimizationState | None:

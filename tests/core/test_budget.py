@@ -51,8 +51,8 @@ def test_auto_follows_the_recorded_measurement(tmp_path, kokoro_ms, kokoro_rtf, 
         assert synth.auto is not None and synth.auto.voice == chosen
         assert next(iter(synth.auto.figures)) == "kokoro"
         assert synth.auto.reason.startswith("kokoro is the first") is (chosen == "jm_kumo")
-        assert not synth._engines  # nothing was measured: the records decided
-        info = synth.info()["auto"]
+        assert not synth.loaded_voices()  # nothing was measured: the records decided
+        info = synth.auto.to_dict()  # /info's "auto"
         assert info["voice"] == chosen and info["figures"]["kokoro"]["first_audio_ms"] == kokoro_ms
     finally:
         synth.close()

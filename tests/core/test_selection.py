@@ -310,9 +310,9 @@ def test_tune_picks_a_winner_and_the_next_daemon_follows_it(tmp_path, variants):
     assert len(stored["records"]) == 1
     synth = Synthesizer(config)  # "after a restart": a fresh synthesizer reads the record
     synth.warmup()
-    decision = synth.info()["engine_decision"]
+    decision = synth.decisions[synth.default_voice.name].to_dict()  # /info's
     assert decision["mode"] == "tuned"
-    assert decision["winner"] == record["winner"] == synth.performance()["engine_type"]
+    assert decision["winner"] == record["winner"] == synth.engine().engine_type
 
 
 def test_tune_cli_rejects_bad_rounds():

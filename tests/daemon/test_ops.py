@@ -47,6 +47,9 @@ def test_memory_reports_rss_and_model_sizes(live_server):
     entry = next(m for m in body["models"] if m["voice"] == voice.name)
     assert entry["bytes"] == voice.model_path.stat().st_size
     assert body["model_bytes"] >= entry["bytes"]
+    # the loaded voices, read from the synthesizer's voice set (issue 18: not via /info)
+    listed = [m["voice"] for m in body["models"] if m["kind"] == "voice"]
+    assert listed == live_server.synth.loaded_voices()
 
 
 def test_metrics_count_requests_synthesis_and_cache(live_server):

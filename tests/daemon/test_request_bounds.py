@@ -18,8 +18,9 @@ from conftest import make_config
 from benchmarks.bounds import NUMBERS, PAUSES, UNPUNCTUATED
 from benchmarks.harness import ServedDaemon, free_port
 from benchmarks.memory import Sampler, at_rest
+from macbot.core.collector import cache_entry_limit
 from macbot.core.formats import SPOOL_BYTES, FileWriter, encode
-from macbot.core.synthesizer import Synthesizer, cache_entry_limit
+from macbot.core.synthesizer import Synthesizer
 
 SLOW_RUN = "word " * 60
 """One unpunctuated text of two model runs at speed 1 (589 and 133 phoneme ids)."""

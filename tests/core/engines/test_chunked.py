@@ -285,7 +285,7 @@ def test_synthesizer_streams_with_a_valid_split(voice_split):
     assert isinstance(engine, ChunkedEngine)
     chunks = list(synth.stream(LONG))
     assert len(chunks) > 1 and all(c.engine == "piper_chunked" for c in chunks)
-    assert synth.info()["engine"]["chunk_frames"] == 64
+    assert engine.describe()["chunk_frames"] == 64
 
 
 def test_synthesizer_falls_back_without_a_usable_split(voice_split, tmp_path):
