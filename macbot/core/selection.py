@@ -100,6 +100,12 @@ class Candidate:
         return self.format != "mlpackage" and COREML in self.label.split("+")
 
     @property
+    def is_original(self) -> bool:
+        """The voice's own model on the CPU (or CUDA): the chain's last resort and what tune
+        records compare with; the voice's model on CoreML is not it."""
+        return not self.is_variant and not self.uses_coreml
+
+    @property
     def digest_file(self) -> Path:
         """The file whose SHA-256 identifies the candidate (a folder's manifest)."""
         return manifest_path(self.path) if self.format == "split" else self.path
@@ -468,7 +474,7 @@ class EngineChain:
         """Measured-and-allowed by median RTF, then unmeasured, the original always last."""
 
         def rank(c: Candidate) -> tuple[int, float]:
-            if not c.is_variant:
+            if c.is_original:
                 return (2, 0.0)
             r = tuned.get(c.name)
             if r and r.get("chosen_ok"):
@@ -480,7 +486,7 @@ class EngineChain:
     @staticmethod
     def _check_tuned(cand: Candidate, tuned: dict[str, dict[str, Any]]) -> None:
         r = tuned.get(cand.name)
-        if cand.is_variant and r is not None and not r.get("chosen_ok"):
+        if not cand.is_original and r is not None and not r.get("chosen_ok"):
             raise CandidateRejected(f"tune record: {r.get('reason', 'not allowed')}")
 
     # -- one candidate -------------------------------------------------------------------

@@ -16,6 +16,7 @@ import yaml
 from flask import Blueprint, Response, jsonify
 
 from ..config import auth_token
+from ..core import coreml_probe
 from ..version import __version__
 from .metrics import METRICS_MIME
 from .openai import MODELS, OPENAI_VOICES
@@ -62,9 +63,12 @@ def info() -> Response:
     optimization (``state`` idle|running|done|failed, ``step``, ``progress`` 0–1, ``steps``
     with each one's state and reason — a skipped step says why —, ``candidates`` with size,
     MCD, WER, verdict, speed and ``chosen``, ``winner``, ``reason``, ``finished_at``,
-    ``paused``, ``auto``, and the other loaded voices' summaries under ``voices``)."""
+    ``paused``, ``auto``, and the other loaded voices' summaries under ``voices``), and
+    ``kokoro_coreml``: whether Kokoro runs on onnxruntime's CoreML provider here (``use``,
+    ``reason``, ``probed``, ``figures``; see :mod:`macbot.core.coreml_probe`)."""
     st = state()
     data = st.synthesizer.info()
+    data["kokoro_coreml"] = coreml_probe.status(st.config.tts)
     data["config_source"] = str(st.config.source) if st.config.source else None
     data["optimization"] = st.optimizer.snapshot()
     return jsonify(data)
