@@ -365,7 +365,10 @@ def verdict(
     _LOGGER.info("probing %s on %s in a child process (once per host)", provider[0], model.name)
     request = ProbeRequest(voice, Path(model), fmt, provider, threads=threads)
     result = probe(request, child)
-    save_record(Path(optimized_dir) / PROBE_FILE, {"key": key, "verdict": result.to_dict()})
+    try:
+        save_record(Path(optimized_dir) / PROBE_FILE, {"key": key, "verdict": result.to_dict()})
+    except OSError as exc:  # a read-only folder costs a probe at the next start, nothing more
+        _LOGGER.warning("cannot keep the CoreML probe's verdict in %s: %s", optimized_dir, exc)
     _LOGGER.info(
         "%s on %s: %s (%s)",
         provider[0],

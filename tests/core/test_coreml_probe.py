@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import make_config
+from host_recordings import FIXTURES, m1_with_coreml
 
 from macbot.config import KokoroSettings
 from macbot.core import coreml_probe
@@ -33,42 +33,13 @@ from macbot.core.coreml_probe import (
 )
 from macbot.core.engines import SynthesisOptions, registry
 from macbot.core.engines.coreml import COREML, coreml_provider
-from macbot.core.probes import CommandFailed, HostInputs, host_facts, probe_host
+from macbot.core.probes import host_facts
 from macbot.core.selection import Attempt, CandidateRejected, EngineChain
 from macbot.core.voices import kokoro_voice
 from macbot.errors import ModelUnsupportedError
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
 CHILD = FIXTURES / "coreml_child.py"
 SQUEEZE = "RegisterModelInputOutput Unable to get shape for output: /Squeeze_output_0"
-
-
-def _runner(outputs: dict[str, str]):
-    def run(argv: Sequence[str]) -> str:
-        key = " ".join(argv)
-        if key not in outputs:
-            raise CommandFailed(f"{key}: no such command recorded")
-        return outputs[key]
-
-    return run
-
-
-def _no_torch() -> dict:
-    raise CommandFailed("torch is not installed (pip install 'macbot-tts[macos]')")
-
-
-def mac_facts():
-    """An M1 (recorded ``sysctl hw``) whose onnxruntime lists the CoreML provider."""
-    inputs = HostInputs(
-        system="Darwin",
-        machine="arm64",
-        os_version="14.5",
-        run=_runner({"sysctl hw": (FIXTURES / "macos_m1_sysctl_hw.txt").read_text()}),
-        which=lambda _name: None,
-        ask_torch=_no_torch,
-        providers=[PROVIDER, "CPUExecutionProvider"],
-    )
-    return probe_host(inputs)
 
 
 def recorded_child(outcome: str):
@@ -157,7 +128,7 @@ FALLBACKS = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("outcome", "reason"), FALLBACKS, ids=[o for o, _ in FALLBACKS])
 def test_each_failure_falls_back_to_the_cpu_with_its_reason(tmp_path, voice, outcome, reason):
-    facts = mac_facts()
+    facts = m1_with_coreml()
     chain = _chain(tmp_path, facts, recorded_child(outcome))
     engine, decision = chain.load(voice)
     attempt = _coreml_attempt(decision)
@@ -186,7 +157,7 @@ def test_each_failure_falls_back_to_the_cpu_with_its_reason(tmp_path, voice, out
 def test_correct_and_faster_is_used(tmp_path, voice):
     """A provider as fast as the recorded outcome makes it passes, and the chain goes on to
     open the model with the CoreML provider (which only this Linux machine then lacks)."""
-    facts = mac_facts()
+    facts = m1_with_coreml()
     chain = _chain(tmp_path, facts, recorded_child("faster"))
     with warnings.catch_warnings():
         # onnxruntime warns, then runs without a provider it does not have: made an error here,
@@ -209,7 +180,7 @@ def test_the_real_child_on_linux_sees_onnxruntime_drop_the_provider(voice, tmp_p
         voice,
         voice.model_path,
         "kokoro",
-        coreml_provider(mac_facts(), tmp_path, static=False),
+        coreml_provider(m1_with_coreml(), tmp_path, static=False),
         runs=1,
         text="Turn left.",
     )
@@ -249,7 +220,7 @@ def test_status_reads_what_was_recorded(tmp_path, voice):
     config = make_config(tmp_path, models__tts__optimized_dir=str(tmp_path / "optimized"))
     linux = coreml_probe.status(config.tts)
     assert not linux["probed"] and PROVIDER in linux["reason"]
-    facts = mac_facts()
+    facts = m1_with_coreml()
     assert coreml_probe.status(config.tts, facts)["reason"].startswith("not probed yet")
 
     def refuses(request: ProbeRequest) -> ProbeResult:
