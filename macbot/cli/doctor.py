@@ -92,9 +92,10 @@ def optimization_check(config: AppConfig) -> dict[str, Any]:
 
 def families_check(config: AppConfig) -> dict[str, Any]:
     """Each model family's recorded figures on this host (first audio of a typical sentence,
-    real-time factor; the daemon measures a family at its first load) and what ``voice: auto``
-    chooses from them, with why."""
-    from ..core import budget
+    real-time factor; the daemon measures a family at its first load), what ``voice: auto``
+    chooses from them, with why, and whether Kokoro runs on CoreML here (the probe's
+    recorded verdict, or why it was not probed)."""
+    from ..core import budget, coreml_probe
 
     tts = config.tts
     figures = budget.recorded_figures(tts)
@@ -109,6 +110,7 @@ def families_check(config: AppConfig) -> dict[str, Any]:
         "auto_reason": choice.reason
         if choice
         else "not measured on this host yet (the daemon measures at its first start)",
+        "kokoro_coreml": coreml_probe.status(tts),
     }
 
 
@@ -196,6 +198,12 @@ def _print_families(console: Any, fam: dict[str, Any]) -> None:
             )
         else:
             console.print(f"  {family}: not measured on this host yet")
+    coreml = fam["kokoro_coreml"]
+    console.print(
+        f"  kokoro on CoreML: {'used' if coreml['use'] else 'not used'}: "
+        f"{escape(coreml['reason'])}",
+        soft_wrap=True,
+    )
     choice = fam["auto_choice"] or "-"
     console.print(f"  auto chooses {escape(choice)}: {escape(fam['auto_reason'])}", soft_wrap=True)
 

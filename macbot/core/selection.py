@@ -30,6 +30,7 @@ import numpy as np
 
 from ..config import AppConfig
 from ..errors import MacbotError, NoEngineError
+from . import coreml_probe
 from .engines import Engine, SynthesisOptions, registry
 from .engines.chunked import CHUNKED, SPLIT_VARIANT, find_split, split_variants
 from .engines.coreml import COREML, coreml_provider
@@ -99,6 +100,12 @@ class Candidate:
         return self.format != "mlpackage" and COREML in self.label.split("+")
 
     @property
+    def is_original(self) -> bool:
+        """The voice's own model on the CPU (or CUDA): the chain's last resort and what tune
+        records compare with; the voice's model on CoreML is not it."""
+        return not self.is_variant and not self.uses_coreml
+
+    @property
     def digest_file(self) -> Path:
         """The file whose SHA-256 identifies the candidate (a folder's manifest)."""
         return manifest_path(self.path) if self.format == "split" else self.path
@@ -129,6 +136,9 @@ class Attempt:
     warnings: list[str] = field(default_factory=list)
     load_seconds: float | None = None
     smoke: dict[str, Any] | None = None
+    probe: dict[str, Any] | None = None
+    """The CoreML provider's probe verdict (:mod:`.coreml_probe`), for a candidate that had
+    to pass it."""
 
     def __post_init__(self) -> None:
         self.name = self.name or self.engine_type
@@ -208,6 +218,8 @@ class EngineChain:
     ``macbot tune`` and the daemon run the same sessions.
     ``preoptimize``: keep onnxruntime's optimized graph of each CPU model under
     ``optimized_dir/ort_cache/`` and load that next time (shorter load).
+    ``coreml_child``: runs the CoreML provider's probe (default: a child process, see
+    :mod:`.coreml_probe`).
     """
 
     def __init__(
@@ -216,11 +228,13 @@ class EngineChain:
         plan: SessionPlan | None = None,
         facts: HostFacts | None = None,
         preoptimize: bool = True,
+        coreml_child: coreml_probe.Child | None = None,
     ) -> None:
         self.config = config
         self.plan = plan or plan_workers(config.performance).session
         self.facts = facts or host_facts()
         self.preoptimize = preoptimize
+        self.coreml_child = coreml_child
         self.optimized_dir = Path(config.tts.optimized_dir)
         self.tune_path = self.optimized_dir / TUNE_FILE
         self.hash_index = hash_index(self.optimized_dir)
@@ -235,10 +249,12 @@ class EngineChain:
         """Candidates in priority order: the config's explicit paths, then the variants of
         the voice found in ``optimized_dir`` (fastest measured first), the original last."""
         if voice.family == KOKORO:
-            # the optimizer's Kokoro variants (kokoro.<recipe>.onnx), then the packaged model
-            found = self.found(voice) if self.config.performance.tts_optimize_for_speed else []
+            # the voice's model on CoreML (used only after its probe), the optimizer's
+            # variants (kokoro.<recipe>.onnx), then the voice's model on the CPU
+            fast = self.config.performance.tts_optimize_for_speed
             return [
-                *found,
+                *([self._kokoro_coreml_candidate(voice)] if fast else []),
+                *(self.found(voice) if fast else []),
                 Candidate(
                     KOKORO, voice.model_path, KOKORO, self._onnx(), is_variant=False, origin=VOICE
                 ),
@@ -302,6 +318,25 @@ class EngineChain:
     def _onnx(self) -> list[Any]:
         return onnx_providers(self.facts)
 
+    def _kokoro_coreml_candidate(self, voice: VoiceInfo) -> Candidate:
+        cand = Candidate(
+            KOKORO,
+            voice.model_path,
+            KOKORO,
+            [coreml_provider(self.facts, self.optimized_dir / "coreml_cache", static=False), *CPU],
+            is_variant=False,
+            name=COREML,
+            origin=VOICE,
+            label=f"{KOKORO}+{COREML}",
+        )
+        cand.notes.append(
+            "onnxruntime's CoreML provider on the voice's own model, used only where its probe "
+            "(once per host, in a child process) finds it correct and faster than the CPU. No "
+            "static-shape .mlpackage of Kokoro is built: coremltools converts PyTorch models, "
+            "not ONNX, and only on a Mac"
+        )
+        return cand
+
     def _coreml_candidate(self, path: Path) -> Candidate:
         if path.suffix == ".mlpackage":
             return Candidate(COREML, path, "mlpackage", ["coremltools"])
@@ -348,9 +383,11 @@ class EngineChain:
                 engine = self.try_candidate(cand, voice, attempt)
             except CandidateRejected as exc:
                 attempt.reason = str(exc)
-                # A variant found in optimized_dir that is not for here is routine; a
-                # configured one that fails is something the user should see.
-                level = logging.INFO if cand.origin == FOUND else logging.WARNING
+                # A variant found in optimized_dir that is not for here is routine, and so is
+                # the CoreML provider on a voice's own model that this host cannot run or its
+                # probe turned down; a configured one that fails is something to see.
+                routine = cand.origin == FOUND or (cand.uses_coreml and cand.origin == VOICE)
+                level = logging.INFO if routine else logging.WARNING
                 _LOGGER.log(
                     level, "engine candidate %s (%s) rejected: %s", cand.name, cand.path, exc
                 )
@@ -437,7 +474,7 @@ class EngineChain:
         """Measured-and-allowed by median RTF, then unmeasured, the original always last."""
 
         def rank(c: Candidate) -> tuple[int, float]:
-            if not c.is_variant:
+            if c.is_original:
                 return (2, 0.0)
             r = tuned.get(c.name)
             if r and r.get("chosen_ok"):
@@ -449,7 +486,7 @@ class EngineChain:
     @staticmethod
     def _check_tuned(cand: Candidate, tuned: dict[str, dict[str, Any]]) -> None:
         r = tuned.get(cand.name)
-        if cand.is_variant and r is not None and not r.get("chosen_ok"):
+        if not cand.is_original and r is not None and not r.get("chosen_ok"):
             raise CandidateRejected(f"tune record: {r.get('reason', 'not allowed')}")
 
     # -- one candidate -------------------------------------------------------------------
@@ -473,6 +510,8 @@ class EngineChain:
             except MacbotError as exc:
                 raise CandidateRejected(str(exc)) from exc
         elif cand.format == KOKORO:
+            if cand.uses_coreml:
+                self._probe_coreml(cand, voice, attempt)
             try:
                 engine = registry.load(
                     voice,
@@ -492,6 +531,27 @@ class EngineChain:
         attempt.load_seconds = round(engine.load_seconds, 3)
         attempt.smoke = smoke_test(engine)
         return engine
+
+    def _probe_coreml(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> None:
+        """The CoreML provider's verdict on ``cand`` (probed once per host in a child process,
+        :mod:`.coreml_probe`); :class:`CandidateRejected` with its reason unless it is correct
+        and faster than the CPU."""
+        provider = cand.providers[0]
+        verdict = coreml_probe.verdict(
+            voice,
+            cand.path,
+            cand.format,
+            facts=self.facts,
+            optimized_dir=self.optimized_dir,
+            model_sha256=self.sha256(cand.path),
+            provider=provider if isinstance(provider, tuple) else (str(provider), {}),
+            child=self.coreml_child,
+            threads=self.plan.intra_op_threads,
+        )
+        attempt.probe = verdict.to_dict()
+        if not verdict.use:
+            raise CandidateRejected(f"CoreML probe: {verdict.reason}")
+        attempt.reason = f"CoreML probe: {verdict.reason}; loaded and passed the smoke test"
 
     def _check_manifest(self, cand: Candidate, voice: VoiceInfo, attempt: Attempt) -> None:
         try:

@@ -13,6 +13,7 @@ import yaml
 from flask import Blueprint, Response, jsonify
 
 from ..config import auth_token
+from ..core import coreml_probe
 from ..version import __version__
 from . import reports
 from .metrics import METRICS_MIME
@@ -60,9 +61,12 @@ def info() -> Response:
     optimization (``state`` idle|running|done|failed, ``step``, ``progress`` 0–1, ``steps``
     with each one's state and reason — a skipped step says why —, ``candidates`` with size,
     MCD, WER, verdict, speed and ``chosen``, ``winner``, ``reason``, ``finished_at``,
-    ``paused``, ``auto``, and the other loaded voices' summaries under ``voices``)."""
+    ``paused``, ``auto``, and the other loaded voices' summaries under ``voices``), and
+    ``kokoro_coreml``: whether Kokoro runs on onnxruntime's CoreML provider here (``use``,
+    ``reason``, ``probed``, ``figures``; see :mod:`macbot.core.coreml_probe`)."""
     st = state()
     data = reports.info(st.synthesizer)
+    data["kokoro_coreml"] = coreml_probe.status(st.config.tts)
     data["config_source"] = str(st.config.source) if st.config.source else None
     data["optimization"] = st.optimizer.snapshot()
     return jsonify(data)

@@ -36,11 +36,11 @@ import numpy as np
 from kokoro_onnx import Kokoro
 
 from ..core.sessions import SessionPlan, open_session
+from ..core.spectral import mel_cepstral_distortion
 from .toolkit.extras import require
 from .toolkit.gate import judge
 from .toolkit.phrases import CALIBRATION_PHRASES as CALIBRATION
 from .toolkit.quantizer import quantize_static
-from .toolkit.spectral import mel_cepstral_distortion
 from .toolkit.transcriber import word_error_rate
 
 _LOGGER = logging.getLogger(__name__)

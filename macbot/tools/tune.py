@@ -91,7 +91,7 @@ def tune(
     results: dict[str, dict[str, Any]] = {}
     candidates = chain.candidates(voice)
     # the voice's own model: "piper", or "kokoro" for that family
-    original = next((c.name for c in candidates if not c.is_variant), ORIGINAL)
+    original = next((c.name for c in candidates if c.is_original), ORIGINAL)
     for cand in candidates:
         attempt = Attempt(cand.engine_type, str(cand.path), name=cand.name)
         digest = cand.digest_file

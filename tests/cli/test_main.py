@@ -275,6 +275,9 @@ def test_doctor_shows_config_and_sound_and_no_raw_none(tmp_path):
     data = json.loads(run("doctor", "--json", "--config", str(config)).stdout)
     assert data["config"]["source"] == str(config)
     assert set(data["audio"]) >= {"available"}
+    coreml = data["families"]["kokoro_coreml"]  # issue 20 item 3: with the Kokoro figures
+    assert not coreml["use"] and "CoreMLExecutionProvider" in coreml["reason"]
+    assert "kokoro on CoreML: not used: not probed: " in proc.stdout.replace("\n", "")
     if not data["audio"]["available"]:  # this machine has no sound card
         assert "PortAudio" in data["audio"]["hint"]
 

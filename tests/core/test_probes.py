@@ -6,34 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
+from host_recordings import fixture, no_torch, recorded_runner
 
-from macbot.core.probes import CommandFailed, HostInputs, probe_host
-
-FIXTURES = Path(__file__).parents[1] / "fixtures"
-
-
-def _runner(outputs: dict[str, str]):
-    """Answers recorded commands; anything else fails the way a missing tool does."""
-
-    def run(argv: Sequence[str]) -> str:
-        key = " ".join(argv)
-        if key not in outputs:
-            raise CommandFailed(f"{key}: no such command recorded")
-        return outputs[key]
-
-    return run
-
-
-def _no_torch() -> dict:
-    raise CommandFailed("torch is not installed (pip install 'macbot-tts[macos]')")
-
-
-def _fixture(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+from macbot.core.probes import HostInputs, probe_host
 
 
 def test_linux_recorded_cpuinfo_and_lscpu():
@@ -41,10 +18,10 @@ def test_linux_recorded_cpuinfo_and_lscpu():
         system="Linux",
         machine="x86_64",
         os_version="6.18.44",
-        run=_runner({"lscpu": _fixture("linux_xeon_lscpu.txt")}),
-        read_text=lambda path: _fixture("linux_xeon_proc_cpuinfo.txt"),
+        run=recorded_runner({"lscpu": fixture("linux_xeon_lscpu.txt")}),
+        read_text=lambda path: fixture("linux_xeon_proc_cpuinfo.txt"),
         which=lambda _name: None,
-        ask_torch=_no_torch,
+        ask_torch=no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -64,9 +41,9 @@ def test_apple_silicon_m1_recorded_sysctl():
         system="Darwin",
         machine="arm64",
         os_version="12.5",
-        run=_runner({"sysctl hw": _fixture("macos_m1_sysctl_hw.txt")}),
+        run=recorded_runner({"sysctl hw": fixture("macos_m1_sysctl_hw.txt")}),
         which=lambda _name: None,
-        ask_torch=_no_torch,
+        ask_torch=no_torch,
         providers=["CoreMLExecutionProvider", "AzureExecutionProvider", "CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -87,14 +64,14 @@ def test_apple_silicon_brand_and_old_macos():
         system="Darwin",
         machine="arm64",
         os_version="11.6",
-        run=_runner(
+        run=recorded_runner(
             {
-                "sysctl hw": _fixture("macos_m1_sysctl_hw.txt"),
+                "sysctl hw": fixture("macos_m1_sysctl_hw.txt"),
                 "sysctl -n machdep.cpu.brand_string": "Apple M1\n",
             }
         ),
         which=lambda _name: None,
-        ask_torch=_no_torch,
+        ask_torch=no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -107,9 +84,9 @@ def test_intel_mac_recorded_sysctl():
         system="Darwin",
         machine="x86_64",
         os_version="10.15.7",
-        run=_runner({"sysctl hw": _fixture("macos_intel_i7_sysctl_hw.txt")}),
+        run=recorded_runner({"sysctl hw": fixture("macos_intel_i7_sysctl_hw.txt")}),
         which=lambda _name: None,
-        ask_torch=_no_torch,
+        ask_torch=no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -127,9 +104,9 @@ def test_sysctl_missing_gives_reasons_not_errors():
         system="Darwin",
         machine="arm64",
         os_version="14.0",
-        run=_runner({}),
+        run=recorded_runner({}),
         which=lambda _name: None,
-        ask_torch=_no_torch,
+        ask_torch=no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -143,10 +120,10 @@ def test_nvidia_smi_failure_is_a_reason():
         system="Linux",
         machine="x86_64",
         os_version="6.1",
-        run=_runner({"lscpu": _fixture("linux_xeon_lscpu.txt")}),
-        read_text=lambda path: _fixture("linux_xeon_proc_cpuinfo.txt"),
+        run=recorded_runner({"lscpu": fixture("linux_xeon_lscpu.txt")}),
+        read_text=lambda path: fixture("linux_xeon_proc_cpuinfo.txt"),
         which=lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None,
-        ask_torch=_no_torch,
+        ask_torch=no_torch,
         providers=["CPUExecutionProvider"],
     )
     facts = probe_host(inputs)
@@ -155,6 +132,12 @@ def test_nvidia_smi_failure_is_a_reason():
 
 @pytest.mark.parametrize("as_json", [True, False])
 def test_doctor_cli(as_json):
+    from macbot.config import load_config
+    from macbot.core.budget import auto_voice
+
+    # the shipped config says `voice: auto`: the voice its recorded figures choose here (the
+    # first preferred family's when none are recorded), as the command line resolves it
+    voice = auto_voice(load_config().tts).name
     args = [sys.executable, "-m", "macbot", "doctor"] + (["--json"] if as_json else [])
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -163,12 +146,12 @@ def test_doctor_cli(as_json):
         assert data["os"] == "Linux" and data["physical_cores"] >= 1
         assert set(data["absent"]) >= {"apple_silicon", "neural_engine", "mps", "cuda", "coreml"}
         opt = data["optimization"]  # issue 12: the optimization state is shown too
-        assert opt["voice"] == "en_US-joe-medium" and opt["auto"] is False
+        assert opt["voice"] == voice and opt["auto"] is False
         assert "$MACBOT_AUTO_OPTIMIZE" in opt["auto_reason"]  # the tests switch it off
         assert opt["daemon"] is None  # no daemon answers here
     else:
         assert "absent" in done.stdout and "CoreMLExecutionProvider" in done.stdout
-        assert "optimization of en_US-joe-medium: background off" in done.stdout
+        assert f"optimization of {voice}: background off" in done.stdout
 
 
 def test_mps_answered_by_torch_in_a_child():
@@ -177,7 +160,7 @@ def test_mps_answered_by_torch_in_a_child():
         system="Darwin",
         machine="arm64",
         os_version="14.0",
-        run=_runner({"sysctl hw": _fixture("macos_m1_sysctl_hw.txt")}),
+        run=recorded_runner({"sysctl hw": fixture("macos_m1_sysctl_hw.txt")}),
         which=lambda _name: None,
         ask_torch=lambda: {"mps": False, "cuda": False, "device": None},
         providers=["CPUExecutionProvider"],

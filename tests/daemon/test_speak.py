@@ -107,6 +107,11 @@ def test_info_names_engine_and_versions(live_server):
     assert info["engine"]["providers"] == ["CPUExecutionProvider"]
     assert "CPUExecutionProvider" in info["available_providers"]
     assert info["versions"]["piper-tts"] == "1.8.0"
+    # Issue 20 item 3: why Kokoro does not run on CoreML here (this onnxruntime has no such
+    # provider, so it was not probed)
+    coreml = info["kokoro_coreml"]
+    assert not coreml["use"] and not coreml["probed"]
+    assert "CoreMLExecutionProvider" in coreml["reason"]
 
 
 def test_health_and_voices(live_server):

@@ -17,13 +17,13 @@ from onnx import helper
 from macbot.cli import main
 from macbot.core.hashing import file_sha256
 from macbot.core.manifests import Manifest
+from macbot.core.spectral import mel_cepstral_distortion
 from macbot.core.voices import bundled_voice
 from macbot.errors import ExitCode
 from macbot.tools.toolkit import quantizer, trials
 from macbot.tools.toolkit.gate import MCD_BOUND_DB, judge
 from macbot.tools.toolkit.graph import diff, model_stats
 from macbot.tools.toolkit.phrases import CALIBRATION_PHRASES, VERIFY_SENTENCES
-from macbot.tools.toolkit.spectral import mel_cepstral_distortion
 from macbot.tools.toolkit.variants import Options, build
 
 FEW = VERIFY_SENTENCES[:2]

@@ -143,7 +143,30 @@ class SentenceStreamer:
     """The contract's defaults: ``stream_sentence`` yields the whole sentence (an engine that
     does better overrides it, and :func:`streams_within_sentence` then says so);
     ``synthesize`` plans the text's sentences and yields one chunk each; ``warmup`` runs one
-    short sentence."""
+    short sentence; ``engine_type`` is the label; ``describe`` gives the facts every engine
+    has (an engine adds its own to them)."""
+
+    @property
+    def engine_type(self) -> str:
+        """The label (kept for ``/tts-performance`` and the cache's key)."""
+        return self.label  # type: ignore[attr-defined, no-any-return]
+
+    def describe(self) -> dict[str, object]:
+        """What ``/info`` shows of every engine: its type, family, voice, model, providers,
+        sample rate, load time and capabilities."""
+        engine: Any = self
+        return {
+            "engine_type": engine.label,
+            "family": engine.family,
+            "implementation": engine.implementation,
+            "voice": engine.voice.name,
+            "model_path": str(engine.model_path),
+            "providers": list(engine.providers),
+            "sample_rate": engine.sample_rate,
+            "load_seconds": round(engine.load_seconds, 3),
+            "word_timings": engine.has_durations,
+            "streams_within_sentence": streams_within_sentence(engine),
+        }
 
     def stream_sentence(
         self, sentence: Sentence, options: SynthesisOptions

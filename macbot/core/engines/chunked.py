@@ -41,11 +41,10 @@ from ..audio import AudioChunk, WordTiming
 from ..hashing import cached_sha256, hash_index
 from ..manifests import FOLDER_MANIFEST, Manifest, changed_files, manifest_path
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
-from ..text.segments import Segment
 from ..timings import SPOKEN_WORDS, shifted, utterance_words
 from ..voices import VoiceInfo
-from .base import Sentence, SentenceStreamer, SynthesisOptions, streams_within_sentence
-from .piper import PiperText, load_voice_config, make_chunk
+from .base import Sentence, SynthesisOptions
+from .piper import PiperText, PiperTextEngine, load_voice_config, make_chunk
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -212,18 +211,17 @@ def plan_chunks(
     return windows
 
 
-class ChunkedEngine(SentenceStreamer):
+class ChunkedEngine(PiperTextEngine):
     """A split Piper voice: encoder once per sentence, decoder over chunks of latent frames.
 
     It holds the voice's :class:`~.piper.PiperText` (phonemes, the encoder's feed, word
-    timings) as the whole-model engine does; it inherits none of that engine's model runs.
+    timings) as the whole-model engine does (:class:`~.piper.PiperTextEngine`); it inherits
+    none of that engine's model runs.
 
     Its two sessions take turns, so they are built without thread-pool spinning (with it, the
     idle pool's threads kept spinning after each run and stole the cores: a paragraph took
     1.23× the unsplit engine with spinning, 0.81× without).
     """
-
-    family = "piper"
 
     def __init__(
         self,
@@ -364,23 +362,6 @@ class ChunkedEngine(SentenceStreamer):
     # -- facts -------------------------------------------------------------------------------
 
     @property
-    def engine_type(self) -> str:
-        return self.label
-
-    @property
-    def max_phoneme_ids(self) -> int:
-        """The bound on one model run (see :data:`~.piper.MAX_PHONEME_IDS`)."""
-        return self.text.max_phoneme_ids
-
-    @max_phoneme_ids.setter
-    def max_phoneme_ids(self, value: int) -> None:
-        self.text.max_phoneme_ids = value
-
-    @property
-    def sample_rate(self) -> int:
-        return self.voice_config.sample_rate
-
-    @property
     def providers(self) -> list[str]:
         return list(self.decoder.get_providers())
 
@@ -390,13 +371,6 @@ class ChunkedEngine(SentenceStreamer):
         a slow sentence (``options`` is not needed)."""
         return self.text.sentences(text)
 
-    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
-        return self.text.label_sentences(sentences, segment)
-
-    def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict:
-        """The encoder's input feed for one sentence."""
-        return self.text.model_inputs(phoneme_ids, options)
-
     def word_timings(
         self, sentence: Sentence, durations: np.ndarray | None, spoken: bool = False
     ) -> list[tuple[int, WordTiming]]:
@@ -404,17 +378,7 @@ class ChunkedEngine(SentenceStreamer):
 
     def describe(self) -> dict[str, object]:
         return {
-            "engine_type": self.label,
-            "family": self.family,
-            "implementation": self.implementation,
-            "voice": self.voice.name,
-            "model_path": str(self.model_path),
-            "providers": self.providers,
-            "sample_rate": self.sample_rate,
-            "num_speakers": self.voice_config.num_speakers,
-            "load_seconds": round(self.load_seconds, 3),
-            "word_timings": self.has_durations,
-            "streams_within_sentence": streams_within_sentence(self),
+            **super().describe(),
             "encoder_providers": list(self.encoder.get_providers()),
             "decoder_providers": list(self.decoder.get_providers()),
             "chunk_frames": self.chunk_frames,

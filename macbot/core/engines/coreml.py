@@ -16,10 +16,9 @@ import numpy as np
 from ...errors import MissingExtraError, SynthesisError
 from ..audio import AudioChunk
 from ..probes import HostFacts
-from ..text.segments import Segment
 from ..voices import VoiceInfo
-from .base import Sentence, SentenceStreamer, SynthesisOptions
-from .piper import PiperText, finish_sentence, load_voice_config
+from .base import Sentence, SynthesisOptions
+from .piper import PiperText, PiperTextEngine, finish_sentence, load_voice_config
 
 COREML = "coreml"
 """The engine type of the CoreML candidate."""
@@ -56,12 +55,12 @@ def coreml_provider(facts: HostFacts, cache_dir: Path, static: bool) -> tuple[st
     )
 
 
-class MLPackageEngine(SentenceStreamer):
+class MLPackageEngine(PiperTextEngine):
     """A Piper voice converted to an ``.mlpackage``, run by coremltools: one prediction per
     sentence, Piper's post-processing, no phoneme durations (the package outputs audio only)."""
 
-    family = "piper"
     implementation = COREML
+    providers = ("coremltools",)
     has_durations = False
 
     def __init__(self, voice: VoiceInfo, model: Any, path: Path) -> None:
@@ -74,45 +73,9 @@ class MLPackageEngine(SentenceStreamer):
         self.text = PiperText(self.voice_config, set(self._inputs))
         self.load_seconds = 0.0
 
-    @property
-    def engine_type(self) -> str:
-        return self.label
-
-    @property
-    def sample_rate(self) -> int:
-        return self.voice_config.sample_rate
-
-    @property
-    def max_phoneme_ids(self) -> int:
-        return self.text.max_phoneme_ids
-
-    @max_phoneme_ids.setter
-    def max_phoneme_ids(self, value: int) -> None:
-        self.text.max_phoneme_ids = value
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "engine_type": self.label,
-            "family": self.family,
-            "implementation": self.implementation,
-            "voice": self.voice.name,
-            "model_path": str(self.model_path),
-            "providers": ["coremltools"],
-            "sample_rate": self.sample_rate,
-            "load_seconds": round(self.load_seconds, 3),
-            "word_timings": False,
-            "streams_within_sentence": False,
-        }
-
-    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
-        return self.text.sentences(text, options)
-
-    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
-        return self.text.label_sentences(sentences, segment)
-
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """The package's audio for one sentence (float32, before peak scaling)."""
-        feed = self.text.model_inputs(phoneme_ids, options)
+        feed = self.model_inputs(phoneme_ids, options)
         try:
             out = self.model.predict({k: v for k, v in feed.items() if k in self._inputs})
         except Exception as exc:  # coremltools raises many types

@@ -36,7 +36,7 @@ from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..text.segments import Segment
 from ..timings import SPOKEN_WORDS, label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
-from .base import Sentence, SentenceStreamer, SynthesisOptions, streams_within_sentence
+from .base import Sentence, SentenceStreamer, SynthesisOptions
 from .piper import make_chunk
 
 _LOGGER = logging.getLogger(__name__)
@@ -196,10 +196,6 @@ class KokoroEngine(SentenceStreamer):
     # -- facts -------------------------------------------------------------------------------
 
     @property
-    def engine_type(self) -> str:
-        return self.label
-
-    @property
     def sample_rate(self) -> int:
         return SAMPLE_RATE
 
@@ -209,18 +205,9 @@ class KokoroEngine(SentenceStreamer):
 
     def describe(self) -> dict[str, object]:
         return {
-            "engine_type": self.label,
-            "family": self.family,
-            "implementation": self.implementation,
-            "voice": self.voice.name,
-            "model_path": str(self.model_path),
+            **super().describe(),
             "voices_path": str(self.voice.config_path),
-            "providers": self.providers,
-            "sample_rate": self.sample_rate,
             "language": self.language,
-            "load_seconds": round(self.load_seconds, 3),
-            "word_timings": self.has_durations,
-            "streams_within_sentence": streams_within_sentence(self),
         }
 
     # -- text → sentences --------------------------------------------------------------------

@@ -33,7 +33,6 @@ from .base import (
     Sentence,
     SentenceStreamer,
     SynthesisOptions,
-    streams_within_sentence,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -283,11 +282,47 @@ class RunBudget:
                 self._changed.notify_all()
 
 
-class PiperEngine(SentenceStreamer):
-    """A Piper voice run through onnxruntime, one model run per sentence, its runs bounded
-    together by :data:`WHOLE_MODEL_IDS`."""
+class PiperTextEngine(SentenceStreamer):
+    """What every engine of a Piper voice (whole model, split, ``.mlpackage``) shares: its
+    text side, :class:`PiperText` in ``self.text``, and the voice's JSON config in
+    ``self.voice_config``."""
 
     family = "piper"
+    text: PiperText
+    voice_config: VoiceConfig
+
+    @property
+    def max_phoneme_ids(self) -> int:
+        """The bound on one model run (see :data:`MAX_PHONEME_IDS`)."""
+        return self.text.max_phoneme_ids
+
+    @max_phoneme_ids.setter
+    def max_phoneme_ids(self, value: int) -> None:
+        self.text.max_phoneme_ids = value
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice_config.sample_rate
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "num_speakers": self.voice_config.num_speakers}
+
+    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
+        """Phonemize ``text`` into model runs, shorter when ``options`` speak slower (see
+        :meth:`PiperText.sentences`)."""
+        return self.text.sentences(text, options)
+
+    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
+        return self.text.label_sentences(sentences, segment)
+
+    def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict[str, Any]:
+        """The model's input feed for one sentence."""
+        return self.text.model_inputs(phoneme_ids, options)
+
+
+class PiperEngine(PiperTextEngine):
+    """A Piper voice run through onnxruntime, one model run per sentence, its runs bounded
+    together by :data:`WHOLE_MODEL_IDS`."""
 
     def __init__(
         self,
@@ -318,18 +353,6 @@ class PiperEngine(SentenceStreamer):
         self.has_durations = len(session.get_outputs()) > 1
         """The model also outputs its phoneme durations (piper's alignment output, made by
         ``python -m piper.patch_voice_with_alignment``), so its chunks carry word timings."""
-
-    @property
-    def engine_type(self) -> str:
-        return self.label
-
-    @property
-    def max_phoneme_ids(self) -> int:
-        return self.text.max_phoneme_ids
-
-    @max_phoneme_ids.setter
-    def max_phoneme_ids(self, value: int) -> None:
-        self.text.max_phoneme_ids = value
 
     # -- construction ------------------------------------------------------------------------
 
@@ -380,43 +403,10 @@ class PiperEngine(SentenceStreamer):
     # -- facts -------------------------------------------------------------------------------
 
     @property
-    def sample_rate(self) -> int:
-        return self.voice_config.sample_rate
-
-    @property
     def providers(self) -> list[str]:
         return list(self.session.get_providers())
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "engine_type": self.label,
-            "family": self.family,
-            "implementation": self.implementation,
-            "voice": self.voice.name,
-            "model_path": str(self.model_path),
-            "providers": self.providers,
-            "sample_rate": self.sample_rate,
-            "num_speakers": self.voice_config.num_speakers,
-            "load_seconds": round(self.load_seconds, 3),
-            "word_timings": self.has_durations,
-            "streams_within_sentence": streams_within_sentence(self),
-        }
-
-    # -- text → sentences --------------------------------------------------------------------
-
-    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
-        """Phonemize ``text`` into model runs, shorter when ``options`` speak slower (see
-        :meth:`PiperText.sentences`)."""
-        return self.text.sentences(text, options)
-
-    def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]:
-        return self.text.label_sentences(sentences, segment)
-
     # -- sentences → audio -------------------------------------------------------------------
-
-    def model_inputs(self, phoneme_ids: list[int], options: SynthesisOptions) -> dict[str, Any]:
-        """The model's input feed for one sentence."""
-        return self.text.model_inputs(phoneme_ids, options)
 
     def infer(self, phoneme_ids: list[int], options: SynthesisOptions) -> np.ndarray:
         """Raw model output for one sentence (float32, before peak scaling)."""

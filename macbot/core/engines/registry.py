@@ -13,6 +13,11 @@ format         what ``path`` is                            engine
 ``mlpackage``  a Piper voice converted for CoreML          :class:`.MLPackageEngine`
 ``kokoro``     a Kokoro-82M model                          :class:`.KokoroEngine`
 =============  ==========================================  ======================
+
+Kokoro runs on CoreML through onnxruntime's provider (format ``kokoro`` with CoreML providers,
+after its probe: :mod:`macbot.core.coreml_probe`). Its ``mlpackage`` door is kept but closed:
+a static-shape CoreML export of Kokoro needs coremltools on a Mac and the PyTorch model
+(coremltools converts no ONNX), so ``mlpackage`` for a Kokoro voice says so.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ...errors import ModelUnsupportedError
 from ..sessions import CPU, Providers, SessionPlan
 from ..voices import VoiceInfo
 from .base import Engine
@@ -86,6 +92,12 @@ def _split(voice: VoiceInfo, path: Path | None, **kw: Any) -> Engine:
 
 
 def _mlpackage(voice: VoiceInfo, path: Path | None, **_kw: Any) -> Engine:
+    if voice.family == "kokoro":
+        raise ModelUnsupportedError(
+            "no .mlpackage engine for Kokoro: a static-shape CoreML export needs coremltools "
+            "and the PyTorch model on a Mac; Kokoro uses onnxruntime's CoreML provider instead, "
+            "where its probe finds it faster (docs/ENGINES.md)"
+        )
     if path is None:
         raise ValueError("a CoreML engine needs its .mlpackage")
     return load_mlpackage(path, voice)

@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from ...core.sessions import SessionPlan, open_session
+from ...core.spectral import mel_cepstral_distortion
 from .extras import require
 from .graph import load_model
 from .quantizer import FeedReader, quiet_quantizer_logs
-from .spectral import mel_cepstral_distortion
 
 MODES = ("add", "drop")
 ALWAYS_FLOAT = r"conv_post"

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ...core.spectral import mel_cepstral_distortion
 from ...core.voices import VoiceInfo
 from . import quantizer
 from .graph import load_model, weighted_nodes
-from .spectral import mel_cepstral_distortion
 from .speed import load_engine
 from .verifier import render
 

@@ -18,8 +18,8 @@ import numpy as np
 import soundfile as sf
 
 from ...core.engines import Engine
+from ...core.spectral import mel_cepstral_distortion
 from ...core.voices import VoiceInfo
-from .spectral import mel_cepstral_distortion
 from .speed import DETERMINISTIC, load_engine
 from .transcriber import details, word_error_rate
 

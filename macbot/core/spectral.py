@@ -19,7 +19,8 @@ For each waveform (resampled to nothing; both come from the same voice, same sam
 Identical audio gives 0 dB. The values are of the same order as SPTK mel-cepstrum MCD (a few
 dB between two TTS systems) but not identical to it (mel filterbank instead of a frequency
 warp), so compare values from this function with each other: the quality gate's bound
-(:mod:`.gate`) is calibrated on it.
+(:mod:`macbot.tools.toolkit.gate`) and the CoreML probe's (:mod:`macbot.core.coreml_probe`) are
+calibrated on it.
 """
 
 from __future__ import annotations
