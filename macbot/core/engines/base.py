@@ -9,8 +9,11 @@ checks (STYLE.md #23).
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -114,9 +117,7 @@ class Engine(Protocol):
         """The label (kept for ``/tts-performance`` and the cache's key)."""
         ...
 
-    def sentences(
-        self, text: str, options: SynthesisOptions | None = None
-    ) -> list[Sentence]: ...
+    def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]: ...
 
     def label_sentences(self, sentences: list[Sentence], segment: Segment) -> list[Sentence]: ...
 
@@ -137,6 +138,31 @@ class Engine(Protocol):
     def warmup(self) -> float: ...
 
     def release_arena(self) -> None: ...
+
+
+class RunBudget:
+    """Paced ids (a run's ids times how much slower than the voice's own pace it speaks) that
+    one model's runs hold at once, across the workers that share it: a run waits until the
+    others leave room for it (one run alone always fits). A run's memory grows with the
+    frames it makes (issue 21): see ``piper.WHOLE_MODEL_IDS`` and ``kokoro.RUN_TOKENS``."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, ids: float) -> Iterator[None]:
+        weight = min(self.total, max(1, math.ceil(ids)))
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + weight <= self.total)
+            self.held += weight
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.held -= weight
+                self._changed.notify_all()
 
 
 class SentenceStreamer:

@@ -36,7 +36,7 @@ from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..text.segments import Segment
 from ..timings import SPOKEN_WORDS, label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
-from .base import Sentence, SentenceStreamer, SynthesisOptions
+from .base import RunBudget, Sentence, SentenceStreamer, SynthesisOptions
 from .piper import make_chunk
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,6 +46,16 @@ KOKORO = "kokoro"
 MAX_TOKENS = 510
 """The most tokens one model run takes (the model's context: kokoro-onnx's
 ``MAX_PHONEME_LENGTH``; the style arrays have one row per count up to it)."""
+RUN_TOKENS = 250
+"""Tokens, times how much slower than the voice's own pace a run speaks (see
+:class:`~.base.RunBudget`), that one Kokoro run may take, and that all the runs of one model
+(every voice and blend sharing its session) hold together (issue 21's bound per request). A
+run's memory grows with the frames it makes, about 1.2 MB a token at speed 1 (measured one run
+per fresh process, 2 threads: 250 tokens +303 MB, 485 tokens +601 MB, 125 tokens at speed 0.5
++299 MB). 250 tokens is about 250 characters of English: a longer sentence is cut at a clause
+mark, as a sentence over the model's own :data:`MAX_TOKENS` always was."""
+MIN_RUN_TOKENS = 32
+"""The shortest cut at the slowest pace."""
 PAD_ID = 0
 """The token the model takes before and after a run's tokens."""
 JA_EXTRA = "pip install 'macbot-tts[ja]'"
@@ -135,6 +145,10 @@ class KokoroEngine(SentenceStreamer):
         self.model_path = model_path or voice.model_path
         self.language = language
         self.run_options = run_options
+        self.run_tokens = RUN_TOKENS
+        """The bound on one run at the voice's own pace (see :meth:`run_limit`)."""
+        self.budget = RunBudget(RUN_TOKENS)
+        """What the workers' runs of this model hold together (shared by :meth:`with_voice`)."""
         self.load_seconds = 0.0
         self.kokoro = Kokoro.from_session(session, str(voice.config_path))
         """kokoro-onnx over our session: its tokenizer (espeak-ng) and vocabulary."""
@@ -226,17 +240,26 @@ class KokoroEngine(SentenceStreamer):
             phonemes = self.kokoro.tokenizer.phonemize(text, self.language)
         return " ".join(phonemes.split())
 
+    @staticmethod
+    def stretch(options: SynthesisOptions | None) -> float:
+        """How many times longer than at the voice's own pace ``options`` speak."""
+        return 1.0 if options is None else 1.0 / options.speed
+
+    def run_limit(self, options: SynthesisOptions | None = None) -> int:
+        """The most tokens of one run spoken with ``options`` (see :data:`RUN_TOKENS`)."""
+        most = min(MAX_TOKENS, self.run_tokens)
+        return max(min(MIN_RUN_TOKENS, most), int(most / max(1.0, self.stretch(options))))
+
     def sentences(self, text: str, options: SynthesisOptions | None = None) -> list[Sentence]:
         """Phonemize ``text`` into model runs: one per sentence, a sentence over
-        :data:`MAX_TOKENS` tokens cut at clause marks, then word gaps."""
+        :meth:`run_limit` tokens (shorter when slower) cut at clause marks, then word gaps."""
+        most = self.run_limit(options)
         pieces: list[tuple[str, bool]] = []
         for sentence in SENTENCE_END.split(self.phonemize(text)):
             sentence = sentence.strip()
             if not any(self._sounds(ch) for ch in sentence):
                 continue
-            parts = (
-                split_phonemes(sentence, MAX_TOKENS) if len(sentence) > MAX_TOKENS else [sentence]
-            )
+            parts = split_phonemes(sentence, most) if len(sentence) > most else [sentence]
             pieces += [(part, j < len(parts) - 1) for j, part in enumerate(parts)]
         if pieces:
             # The first audio comes sooner when the first run is short: its first clause
@@ -293,7 +316,8 @@ class KokoroEngine(SentenceStreamer):
         """The run's audio and, with a ``duration`` output, its frames per token."""
         feed = self.model_inputs(phoneme_ids, options)
         try:
-            result = self.session.run(None, feed, self.run_options)
+            with self.budget.hold(len(phoneme_ids) * self.stretch(options)):
+                result = self.session.run(None, feed, self.run_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.label} model failed: {exc}") from exc
         durations = np.asarray(result[1]).reshape(-1) if self.has_durations else None

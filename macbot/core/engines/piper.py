@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +26,7 @@ from ..text.segments import Segment
 from ..timings import SPOKEN_WORDS, label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
 from .base import (
+    RunBudget,
     Sentence,
     SentenceStreamer,
     SynthesisOptions,
@@ -257,29 +254,6 @@ def finish_sentence(
         gap = np.zeros(int(engine.sample_rate * options.sentence_silence), dtype=np.float32)
         audio = np.concatenate([audio, gap])
     return make_chunk(engine, audio, sentence)
-
-
-class RunBudget:
-    """Paced phoneme ids (see :data:`WHOLE_MODEL_IDS`) that one model's runs hold at once: a
-    run waits until the others leave room for it (one run alone always fits)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.held = 0
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def hold(self, ids: float) -> Iterator[None]:
-        weight = min(self.total, max(1, math.ceil(ids)))
-        with self._changed:
-            self._changed.wait_for(lambda: self.held + weight <= self.total)
-            self.held += weight
-        try:
-            yield
-        finally:
-            with self._changed:
-                self.held -= weight
-                self._changed.notify_all()
 
 
 class PiperTextEngine(SentenceStreamer):

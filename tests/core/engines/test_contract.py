@@ -134,10 +134,10 @@ def test_words_ride_on_the_chunk_where_they_start(engine):
 
 
 def test_a_run_is_bounded(engine):
-    """No model run grows without bound: Piper's at MAX_PHONEME_IDS, Kokoro's at its 510-token
-    context (a sentence without punctuation is cut into runs that each fit)."""
+    """No model run grows without bound: Piper's at its max_phoneme_ids, Kokoro's at its
+    run_limit() tokens (a sentence without punctuation is cut into runs that each fit)."""
     text = " ".join(["word"] * 400) + "."
-    limit = 510 + 2 if engine.family == "kokoro" else engine.max_phoneme_ids
+    limit = engine.run_limit() + 2 if engine.family == "kokoro" else engine.max_phoneme_ids
     sentences = engine.sentences(text)
     assert len(sentences) > 1 and all(len(s.phoneme_ids) <= limit for s in sentences)
     assert all(s.joins_next for s in sentences[:-1]) and not sentences[-1].joins_next

@@ -161,3 +161,42 @@ def test_japanese_text_needs_the_ja_extra(kokoro_engine):
     else:
         (sentence,) = kokoro_engine.sentences("こんにちは。")
         assert len(sentence.phoneme_ids) > 4
+
+
+def test_found_6_kokoro_runs_are_bounded_together_whatever_the_pace(kokoro_engine):
+    """Issue 21's bound per request, on Kokoro: one run of 485 tokens added +601 MB (about
+    1.2 MB a token). Runs are at most RUN_TOKENS paced tokens (fewer when slower), and all
+    the runs of one model, every voice and blend sharing its session, hold at most RUN_TOKENS
+    together: a run of 130 waits while another of 130 runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from macbot.core.engines.kokoro import RUN_TOKENS
+
+    text = ", ".join(f"the {n} quick brown foxes jump over lazy dogs" for n in range(20)) + "."
+    runs = kokoro_engine.sentences(text)
+    assert len(runs) > 2 and max(len(r.phoneme_ids) - 2 for r in runs) <= RUN_TOKENS
+    slow = SynthesisOptions(speed=0.5, sentence_silence=0.0)
+    assert max(len(r.phoneme_ids) - 2 for r in kokoro_engine.sentences(text, slow)) <= 125
+    other = kokoro_engine.with_voice(kokoro_voice("jf_alpha", KokoroSettings()))
+    assert other.budget is kokoro_engine.budget  # one session, one budget
+    held: list[int] = []
+    for engine in (kokoro_engine, other):
+        session = engine.session
+
+        class Watched:
+            def run(self, *args, _session=session, **kwargs):
+                held.append(kokoro_engine.budget.held)
+                return _session.run(*args, **kwargs)
+
+            def __getattr__(self, name, _session=session):
+                return getattr(_session, name)
+
+        engine.session = Watched()
+    ids = max((r.phoneme_ids for r in runs), key=len)[:130]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda e: e.infer(ids, OPTIONS), (kokoro_engine, other)))
+    finally:
+        kokoro_engine.session = other.session = session
+    assert held == [130, 130]  # one after the other: 260 would not fit
+    assert kokoro_engine.budget.held == 0
