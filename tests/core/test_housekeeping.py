@@ -6,6 +6,7 @@ exception``, exit 134)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,8 @@ def _run(script: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=HANG_GUARD_S,
         cwd=TESTS,
+        # conftest imports the checkout's benchmarks/ (pytest puts the root on the path)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])},
     )
 
 
