@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import logging
 import sys
 from contextlib import nullcontext
@@ -194,7 +193,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             text,
             voice=voice_name(voice, config),
             speed=speed,
-            play=output is None,
+            output=output,
             wait=args.wait,
             policy=args.policy,
             progress=printer,
@@ -202,7 +201,6 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
         if result is not None:
             if output is not None:
-                _write_wav(output, result.wav or b"")
                 _made(output, result.duration)
             return ExitCode.OK
     return _say_here(args, config, text, speed, output, printer)
@@ -237,11 +235,14 @@ def _say_with_captions(
     timed = _timed_via_daemon(args, config, text, speed, fmt) if use_daemon(args, config) else None
     if timed is None:
         timed = _timed_here(args, config, text, speed, fmt)
-    wav, duration, file_text, reason = timed
+    data, duration, file_text, reason = timed
     if file_text is None:
         raise UsageError(f"no captions: {reason}", param="captions")
     if audio is not None:
-        _write_wav(audio, wav)
+        try:
+            audio.write_bytes(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {audio}: {exc.strerror or exc}") from exc
         _made(audio, duration)
     try:
         caption.write_text(file_text, encoding="utf-8")
@@ -254,27 +255,39 @@ def _say_with_captions(
 def _timed_via_daemon(
     args: argparse.Namespace, config: AppConfig, text: str, speed: float | None, fmt: str
 ) -> tuple[bytes, float, str | None, str] | None:
-    """The daemon's WAV, duration, captions and why none (``None``: no daemon answers)."""
+    """The daemon's audio file (in the format of ``-o``'s extension), duration, captions and
+    why none (``None``: no daemon answers)."""
     client = DaemonClient.from_config(config)
     voice, speed = asked_for(args, config, speed)
     try:
         if not client.ready(wait=1.0):
             return None
-        body = client.speak_timed(text, voice_name(voice, config), speed, captions=fmt)
+        body = client.speak_timed(
+            text, voice_name(voice, config), speed, captions=fmt, fmt=_audio_format(args)
+        )
     except DaemonUnavailable as exc:
         _LOGGER.warning("%s; synthesizing in-process", exc)
         return None
     reason = str(body.get("words_unavailable", ""))
-    wav = base64.b64decode(body["audio"])
-    return wav, float(body["duration"]), body.get("captions"), reason
+    data = base64.b64decode(body["audio"])
+    return data, float(body["duration"]), body.get("captions"), reason
+
+
+def _audio_format(args: argparse.Namespace) -> str:
+    """The format ``-o`` names by its extension (``wav`` when ``-o`` is the captions)."""
+    from ..core.formats import FILE_FORMATS
+
+    output: Path = args.output
+    found = FILE_FORMATS.get(output.suffix.lower()) if output is not None else None
+    return found.name if found is not None else "wav"
 
 
 def _timed_here(
     args: argparse.Namespace, config: AppConfig, text: str, speed: float | None, fmt: str
 ) -> tuple[bytes, float, str | None, str]:
     """As :func:`_timed_via_daemon`, synthesized in this process."""
-    from ..core.audio import wav_bytes
     from ..core.captions import captions
+    from ..core.formats import encode
     from ..core.synthesizer import Synthesizer
     from ..core.timings import NO_DURATIONS
 
@@ -288,7 +301,8 @@ def _timed_here(
         synth.close()
     file_text = captions(result.words, fmt, text) if result.words else None
     reason = "no words were spoken" if has_durations else NO_DURATIONS
-    return wav_bytes(result.samples, result.sample_rate), result.duration, file_text, reason
+    data = encode(result.samples, result.sample_rate, _audio_format(args))
+    return data, result.duration, file_text, reason
 
 
 def _local_options(
@@ -354,8 +368,7 @@ def _say_here(
 ) -> int:
     """Synthesize in this process (no daemon, ``--local``, ``-a``, or in-process-only
     options)."""
-    from ..core.audio import concat
-    from ..core.formats import write_file
+    from ..core.formats import AudioWriter, file_format
     from ..core.playback import Player, SoundDeviceOutput
     from ..core.synthesizer import Synthesizer
 
@@ -371,19 +384,23 @@ def _say_here(
         options = _local_options(synth, args, speed)
         if output is not None:
             made = ProgressLine.for_text(text, options.speed)
-            chunks = []
-            seconds = 0.0
+            writer: AudioWriter | None = None
             try:
                 with spinner("synthesizing…") if not made.enabled else nullcontext():
                     for chunk in synth.stream(text, args.voice, options):
-                        chunks.append(chunk)
-                        seconds += chunk.duration
-                        made.update(seconds)
+                        if writer is None:
+                            writer = AudioWriter(file_format(output), chunk.sample_rate)
+                        writer.write(chunk.samples)
+                        made.update(writer.seconds)
+                if writer is None:
+                    raise EmptyTextError("nothing to speak")
+                seconds = writer.seconds
+                writer.save(output)
             finally:
                 made.close()
-            samples, rate = concat(chunks)
-            write_file(output, samples, rate)
-            _made(output, len(samples) / rate)
+                if writer is not None:
+                    writer.close()
+            _made(output, seconds)
             return ExitCode.OK
         assert player is not None
         job = player.submit(synth.stream(text, args.voice, options))
@@ -426,22 +443,6 @@ def _list_devices(config: AppConfig) -> int:
     for device in SoundDeviceOutput(None).devices():
         print(f"{device['index']:>4} {device['name']}")
     return ExitCode.OK
-
-
-def _write_wav(path: Path, wav: bytes) -> None:
-    """The daemon's WAV as is for ``.wav``; re-encoded by extension otherwise."""
-    if path.suffix.lower() == ".wav":
-        try:
-            path.write_bytes(wav)
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
-        return
-    import soundfile as sf
-
-    from ..core.formats import write_file
-
-    samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    write_file(path, samples, rate)
 
 
 def _made(path: Path, seconds: float) -> None:

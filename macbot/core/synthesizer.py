@@ -36,7 +36,6 @@ from .selection import Decision, EngineChain
 from .stats import PerformanceStats, rss_bytes
 from .text import FrontEnd, Lexicon, TextOptions, Utterance, frontend_for, kokoro_frontend
 from .timings import (
-    SPOKEN_WORDS,
     Numbering,
     label_segment,
     regroup,
@@ -430,7 +429,7 @@ class Synthesizer:
                 cached.engine,
                 cached.voice,
                 text=normalized,
-                meta={"cached": True},
+                cached=True,
                 words=regroup(cached.spoken, utterance_tokens(utterance.segments)),
             )
             return SynthesisStream(iter([chunk]), None)
@@ -514,7 +513,7 @@ class Synthesizer:
         self.stats.record(seconds, audio_seconds)
         if chunks:
             samples, rate = concat(chunks)
-            spoken = utterance_words(chunks, SPOKEN_WORDS)
+            spoken = utterance_words(chunks, spoken=True)
             del chunks  # the joined copy is what the cache keeps
             self.cache.put(
                 key,
@@ -599,7 +598,7 @@ class Synthesizer:
             sample_rate=rate,
             engine=chunks[0].engine,
             voice=chunks[0].voice,
-            cached=bool(chunks[0].meta.get("cached")),
+            cached=chunks[0].cached,
             seconds=time.perf_counter() - started,
             words=utterance_words(chunks),
         )
@@ -771,7 +770,7 @@ def silence(engine: Engine, seconds: float) -> Iterator[AudioChunk]:
     """A pause (SSML ``<break>``, ``[[slnc]]``) as one chunk of ``engine``'s audio."""
     samples = np.zeros(round(engine.sample_rate * seconds), dtype=np.float32)
     yield AudioChunk(
-        samples, engine.sample_rate, engine.engine_type, engine.voice.name, meta={"pause": seconds}
+        samples, engine.sample_rate, engine.engine_type, engine.voice.name, pause=seconds
     )
 
 
