@@ -15,7 +15,9 @@ import argparse
 import base64
 import logging
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,7 @@ from .common import GLOBAL_LONG, command, spinner
 
 if TYPE_CHECKING:  # only for annotations: say starts without loading the synthesizer
     from ..core.engines import SynthesisOptions
+    from ..core.formats import AudioWriter
     from ..core.synthesizer import Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
@@ -193,7 +196,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             text,
             voice=voice_name(voice, config),
             speed=speed,
-            output=output,
+            output=(output, _audio_file(output)) if output is not None else None,
             wait=args.wait,
             policy=args.policy,
             progress=printer,
@@ -271,6 +274,13 @@ def _timed_via_daemon(
     reason = str(body.get("words_unavailable", ""))
     data = base64.b64decode(body["audio"])
     return data, float(body["duration"]), body.get("captions"), reason
+
+
+def _audio_file(output: Path) -> Callable[[int], AudioWriter]:
+    """The audio writer of ``output``'s format, for a sample rate."""
+    from ..core.formats import AudioWriter, file_format
+
+    return partial(AudioWriter, file_format(output))
 
 
 def _audio_format(args: argparse.Namespace) -> str:

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from ..config import SPEED_RANGE
 from ..errors import DaemonError, DaemonUnavailable, NoAudioDeviceError, UsageError
@@ -96,43 +96,54 @@ class ProgressLine:
             self.stream.flush()
 
 
+class AudioFile(Protocol):
+    """What :func:`fetch_audio` writes into: :class:`~macbot.core.formats.AudioWriter`, a file
+    of one format (the CLI makes it, so that the path that plays loads no numpy)."""
+
+    @property
+    def seconds(self) -> float: ...
+
+    def write_pcm16(self, data: bytes) -> bytes: ...
+
+    def save(self, path: Path) -> Path: ...
+
+    def close(self) -> None: ...
+
+
 def fetch_audio(
     client: DaemonClient,
     text: str,
     voice: str | None,
     speed: float | None,
-    output: Path,
+    output: tuple[Path, Callable[[int], AudioFile]],
     progress: ProgressLine | None = None,
 ) -> SpeakResult:
-    """The daemon's audio of ``text`` written to ``output`` in the format its extension
-    names. Streamed raw (``/speak`` with ``stream`` and ``format: "pcm"``), so that
-    ``progress`` follows the audio as it comes, into the one audio writer
-    (:class:`~macbot.core.formats.AudioWriter`): a WAV holds the daemon's samples as they
-    came, other formats are encoded once, here."""
-    from ..core.formats import AudioWriter, file_format  # not on the path that plays
-
-    fmt = file_format(output)
+    """The daemon's audio of ``text`` written to ``output``: a path and the audio file to
+    write for a sample rate. Streamed raw (``/speak`` with ``stream`` and ``format:
+    "pcm"``), so that ``progress`` follows the audio as it comes, into the one audio writer:
+    a WAV holds the daemon's samples as they came, other formats are encoded once, here."""
+    path, open_file = output
     body: dict[str, Any] = {"text": text, "play": False, "stream": True, "format": "pcm"}
     if voice is not None:
         body["voice"] = voice
     if speed is not None:
         body["speed"] = speed
     headers: dict[str, str] = {}
-    writer: AudioWriter | None = None
+    writer: AudioFile | None = None
     try:
         for piece in client.stream("POST", "/speak", body, headers):
             if writer is None:
                 rate = headers.get("x-sample-rate", "")
                 if not rate.isdigit():
                     raise DaemonError(0, "the daemon's stream did not say its sample rate")
-                writer = AudioWriter(fmt, int(rate))
+                writer = open_file(int(rate))
             writer.write_pcm16(piece)
             if progress is not None:
                 progress.update(writer.seconds)
         if writer is None:
             raise DaemonError(0, "the daemon's stream held no audio")
         seconds = writer.seconds
-        writer.save(output)
+        writer.save(path)
     finally:
         if writer is not None:
             writer.close()
@@ -145,14 +156,14 @@ def say_via_daemon(
     *,
     voice: str | None = None,
     speed: float | None = None,
-    output: Path | None = None,
+    output: tuple[Path, Callable[[int], AudioFile]] | None = None,
     wait: bool = True,
     policy: str | None = None,
     progress: WordPrinter | None = None,
     made: ProgressLine | None = None,
 ) -> SpeakResult | None:
-    """Speak ``text`` with the daemon, or write its audio to ``output`` (the format by its
-    extension, :func:`fetch_audio`). ``None`` when no daemon answers, so the caller
+    """Speak ``text`` with the daemon, or write its audio to ``output`` (a path and the audio
+    file to write, :func:`fetch_audio`). ``None`` when no daemon answers, so the caller
     synthesizes in-process. ``policy`` is ``/speak``'s; with ``progress`` it waits and hands
     the job's progress to the printer as the words play. With ``output``, ``made`` follows
     the audio as the daemon makes it (a long text is not silent for minutes on a terminal).
