@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import logging
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from ..client.http import DaemonClient
 from ..client.say import ProgressLine, WordPrinter, say_via_daemon, speed_for_rate
 from ..config import PLAYBACK_POLICIES, SPEED_RANGE, AppConfig, check_speed
 from ..core.captions import CAPTION_EXTENSIONS, caption_format
-from ..core.formats import FILE_FORMATS, write_file
+from ..core.formats import FILE_FORMATS, AudioWriter, encode, file_format
 from ..core.voices import find_voice
 from ..errors import (
     DaemonUnavailable,
@@ -190,7 +191,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             text,
             voice=voice_name(voice, config),
             speed=speed,
-            play=output is None,
+            output=(output, _audio_file(output)) if output is not None else None,
             wait=args.wait,
             policy=args.policy,
             progress=printer,
@@ -198,7 +199,6 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
         if result is not None:
             if output is not None:
-                _write_wav(output, result.wav or b"")
                 _made(output, result.duration)
             return ExitCode.OK
     return _say_here(args, config, text, speed, output, printer)
@@ -230,11 +230,14 @@ def _say_with_captions(
     timed = _timed_via_daemon(args, config, text, speed, fmt) if use_daemon(args, config) else None
     if timed is None:
         timed = _timed_here(args, config, text, speed, fmt)
-    wav, duration, file_text, reason = timed
+    data, duration, file_text, reason = timed
     if file_text is None:
         raise UsageError(f"no captions: {reason}", param="captions")
     if audio is not None:
-        _write_wav(audio, wav)
+        try:
+            audio.write_bytes(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {audio}: {exc.strerror or exc}") from exc
         _made(audio, duration)
     try:
         caption.write_text(file_text, encoding="utf-8")
@@ -247,26 +250,42 @@ def _say_with_captions(
 def _timed_via_daemon(
     args: argparse.Namespace, config: AppConfig, text: str, speed: float | None, fmt: str
 ) -> tuple[bytes, float, str | None, str] | None:
-    """The daemon's WAV, duration, captions and why none (``None``: no daemon answers)."""
+    """The daemon's audio file (in the format of ``-o``'s extension), duration, captions and
+    why none (``None``: no daemon answers)."""
     client = DaemonClient.from_config(config)
     voice, speed = asked_for(args, config, speed)
     try:
         if not client.ready(wait=1.0):
             return None
-        body = client.speak_timed(text, voice_name(voice, config), speed, captions=fmt)
+        body = client.speak_timed(
+            text, voice_name(voice, config), speed, captions=fmt, fmt=_audio_format(args)
+        )
     except DaemonUnavailable as exc:
         _LOGGER.warning("%s; synthesizing in-process", exc)
         return None
     reason = str(body.get("words_unavailable", ""))
-    wav = base64.b64decode(body["audio"])
-    return wav, float(body["duration"]), body.get("captions"), reason
+    data = base64.b64decode(body["audio"])
+    return data, float(body["duration"]), body.get("captions"), reason
+
+
+def _audio_file(output: Path) -> Callable[[int], AudioWriter]:
+    """The audio writer of ``output``'s format, for a sample rate."""
+
+    return partial(AudioWriter, file_format(output))
+
+
+def _audio_format(args: argparse.Namespace) -> str:
+    """The format ``-o`` names by its extension (``wav`` when ``-o`` is the captions)."""
+
+    output: Path = args.output
+    found = FILE_FORMATS.get(output.suffix.lower()) if output is not None else None
+    return found.name if found is not None else "wav"
 
 
 def _timed_here(
     args: argparse.Namespace, config: AppConfig, text: str, speed: float | None, fmt: str
 ) -> tuple[bytes, float, str | None, str]:
     """As :func:`_timed_via_daemon`, synthesized in this process."""
-    from ..core.audio import wav_bytes
     from ..core.captions import captions
     from ..core.synthesizer import Synthesizer
     from ..core.timings import NO_DURATIONS
@@ -281,7 +300,8 @@ def _timed_here(
         synth.close()
     file_text = captions(result.words, fmt, text) if result.words else None
     reason = "no words were spoken" if has_durations else NO_DURATIONS
-    return wav_bytes(result.samples, result.sample_rate), result.duration, file_text, reason
+    data = encode(result.samples, result.sample_rate, _audio_format(args))
+    return data, result.duration, file_text, reason
 
 
 def _local_options(
@@ -356,7 +376,6 @@ def _say_here(
 ) -> int:
     """Synthesize in this process (no daemon, ``--local``, ``-a``, or in-process-only
     options)."""
-    from ..core.audio import concat
     from ..core.playback import Player, SoundDeviceOutput
     from ..core.synthesizer import Synthesizer
 
@@ -372,19 +391,23 @@ def _say_here(
         options = _local_options(synth, args, speed)
         if output is not None:
             made = ProgressLine.for_text(text, options.speed)
-            chunks = []
-            seconds = 0.0
+            writer: AudioWriter | None = None
             try:
                 with spinner("synthesizing…") if not made.enabled else nullcontext():
                     for chunk in synth.stream(text, args.voice, options):
-                        chunks.append(chunk)
-                        seconds += chunk.duration
-                        made.update(seconds)
+                        if writer is None:
+                            writer = AudioWriter(file_format(output), chunk.sample_rate)
+                        writer.write(chunk.samples)
+                        made.update(writer.seconds)
+                if writer is None:
+                    raise EmptyTextError("nothing to speak")
+                seconds = writer.seconds
+                writer.save(output)
             finally:
                 made.close()
-            samples, rate = concat(chunks)
-            write_file(output, samples, rate)
-            _made(output, len(samples) / rate)
+                if writer is not None:
+                    writer.close()
+            _made(output, seconds)
             return ExitCode.OK
         assert player is not None
         job = player.submit(synth.stream(text, args.voice, options))
@@ -427,20 +450,6 @@ def _list_devices(config: AppConfig) -> int:
     for device in SoundDeviceOutput(None).devices():
         print(f"{device['index']:>4} {device['name']}")
     return ExitCode.OK
-
-
-def _write_wav(path: Path, wav: bytes) -> None:
-    """The daemon's WAV as is for ``.wav``; re-encoded by extension otherwise."""
-    if path.suffix.lower() == ".wav":
-        try:
-            path.write_bytes(wav)
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
-        return
-    import soundfile as sf
-
-    samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    write_file(path, samples, rate)
 
 
 def _made(path: Path, seconds: float) -> None:

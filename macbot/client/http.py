@@ -164,9 +164,16 @@ class DaemonClient:
                 hint="it may still be working on it; it was not repeated here",
             ) from exc
 
-    def stream(self, method: str, path: str, body: dict[str, Any] | None = None) -> Iterator[bytes]:
+    def stream(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Iterator[bytes]:
         """One request whose answer is read piece by piece as the daemon sends it (chunked
-        streams); an error answer raises :class:`~macbot.errors.DaemonError`."""
+        streams); an error answer raises :class:`~macbot.errors.DaemonError`. ``headers`` is
+        filled with the answer's headers (lower-case names) before the first piece."""
         req = self._build(method, path, body)
         try:
             resp = urllib.request.urlopen(req, timeout=self.timeout)
@@ -179,6 +186,8 @@ class DaemonClient:
             raise DaemonNoAnswer(
                 0, f"the daemon at {self.url} took {method} {path} but gave no answer ({exc})"
             ) from exc
+        if headers is not None:
+            headers.update(_reply(resp.status, resp.headers, b"").headers)
         with resp:
             while piece := resp.read1(1 << 16):
                 yield piece
@@ -261,11 +270,12 @@ class DaemonClient:
         voice: str | None = None,
         speed: float | None = None,
         captions: str | None = None,
+        fmt: str = "wav",
     ) -> dict[str, Any]:
         """``POST /speak`` with ``timestamps`` (and ``captions``: ``vtt`` or ``srt``): the
-        JSON answer, ``{"audio": base64 WAV, "sample_rate", "duration", "words",
-        "captions", …}``."""
-        body: dict[str, Any] = {"text": text, "play": False, "timestamps": True}
+        JSON answer, ``{"audio": the file of format ``fmt`` in base64, "sample_rate",
+        "duration", "words", "captions", …}``."""
+        body: dict[str, Any] = {"text": text, "play": False, "timestamps": True, "format": fmt}
         if captions is not None:
             body["captions"] = captions
         if voice is not None:

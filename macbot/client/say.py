@@ -4,14 +4,12 @@ in-process when it returns ``None`` (no daemon answers)."""
 
 from __future__ import annotations
 
-import io
 import logging
-import struct
 import sys
 import time
-import wave
 from collections.abc import Callable
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 from ..config import SPEED_RANGE
 from ..errors import DaemonError, DaemonUnavailable, NoAudioDeviceError, UsageError
@@ -98,45 +96,58 @@ class ProgressLine:
             self.stream.flush()
 
 
-def fetch_wav(
+class AudioFile(Protocol):
+    """What :func:`fetch_audio` writes into: :class:`~macbot.core.formats.AudioWriter`, a file
+    of one format (the CLI makes it, so that the path that plays loads no numpy)."""
+
+    @property
+    def seconds(self) -> float: ...
+
+    def write_pcm16(self, data: bytes) -> bytes: ...
+
+    def save(self, path: Path) -> Path: ...
+
+    def close(self) -> None: ...
+
+
+def fetch_audio(
     client: DaemonClient,
     text: str,
     voice: str | None,
     speed: float | None,
-    progress: ProgressLine,
+    output: tuple[Path, Callable[[int], AudioFile]],
+    progress: ProgressLine | None = None,
 ) -> SpeakResult:
-    """The daemon's WAV of ``text``, streamed (``/speak`` with ``stream``) so that
-    ``progress`` follows the audio as it comes; the WAV's sizes are set at the end."""
-    body: dict[str, Any] = {"text": text, "play": False, "stream": True, "format": "wav"}
+    """The daemon's audio of ``text`` written to ``output``: a path and the audio file to
+    write for a sample rate. Streamed raw (``/speak`` with ``stream`` and ``format:
+    "pcm"``), so that ``progress`` follows the audio as it comes, into the one audio writer:
+    a WAV holds the daemon's samples as they came, other formats are encoded once, here."""
+    path, open_file = output
+    body: dict[str, Any] = {"text": text, "play": False, "stream": True, "format": "pcm"}
     if voice is not None:
         body["voice"] = voice
     if speed is not None:
         body["speed"] = speed
-    data = bytearray()
-    header: tuple[int, int, int] | None = None  # channels, rate, bytes per sample
-    start = 0
-    for piece in client.stream("POST", "/speak", body):
-        data += piece
-        if header is None:
-            found = data.find(b"data", 12)
-            if found < 0 or len(data) < found + 8:
-                continue
-            channels, rate = struct.unpack_from("<HI", data, 22)
-            header, start = (channels, rate, struct.unpack_from("<H", data, 34)[0] // 8), found + 8
-        channels, rate, width = header
-        progress.update((len(data) - start) / (channels * rate * width))
-    if header is None:
-        raise DaemonError(0, "the daemon's stream held no WAV audio")
-    channels, rate, width = header
-    frames = bytes(data[start:])
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(channels)
-        wav.setframerate(rate)
-        wav.setsampwidth(width)
-        wav.writeframes(frames)
-    duration = len(frames) / (channels * rate * width)
-    return SpeakResult(info={"duration": round(duration, 3)}, wav=out.getvalue())
+    headers: dict[str, str] = {}
+    writer: AudioFile | None = None
+    try:
+        for piece in client.stream("POST", "/speak", body, headers):
+            if writer is None:
+                rate = headers.get("x-sample-rate", "")
+                if not rate.isdigit():
+                    raise DaemonError(0, "the daemon's stream did not say its sample rate")
+                writer = open_file(int(rate))
+            writer.write_pcm16(piece)
+            if progress is not None:
+                progress.update(writer.seconds)
+        if writer is None:
+            raise DaemonError(0, "the daemon's stream held no audio")
+        seconds = writer.seconds
+        writer.save(path)
+    finally:
+        if writer is not None:
+            writer.close()
+    return SpeakResult(info={"duration": round(seconds, 3)})
 
 
 def say_via_daemon(
@@ -145,17 +156,17 @@ def say_via_daemon(
     *,
     voice: str | None = None,
     speed: float | None = None,
-    play: bool = True,
+    output: tuple[Path, Callable[[int], AudioFile]] | None = None,
     wait: bool = True,
     policy: str | None = None,
     progress: WordPrinter | None = None,
     made: ProgressLine | None = None,
 ) -> SpeakResult | None:
-    """Speak ``text`` with the daemon (``play``), or get its WAV back (``result.wav``).
-    ``None`` when no daemon answers, so the caller synthesizes in-process. ``policy`` is
-    ``/speak``'s; with ``progress`` it waits and hands the job's progress to the printer as
-    the words play. Without ``play``, ``made`` follows the audio as the daemon makes it
-    (streamed: a long text is not silent for minutes on a terminal).
+    """Speak ``text`` with the daemon, or write its audio to ``output`` (a path and the audio
+    file to write, :func:`fetch_audio`). ``None`` when no daemon answers, so the caller
+    synthesizes in-process. ``policy`` is ``/speak``'s; with ``progress`` it waits and hands
+    the job's progress to the printer as the words play. With ``output``, ``made`` follows
+    the audio as the daemon makes it (a long text is not silent for minutes on a terminal).
 
     The daemon's refusals raise :class:`~macbot.errors.DaemonError`, whose exit code is the
     one its error ``code`` has here (an unknown voice exits 4, as in-process); a daemon
@@ -165,14 +176,13 @@ def say_via_daemon(
         if not client.ready(wait=STARTING_WAIT):
             _LOGGER.info("no daemon ready at %s: synthesizing in-process", client.url)
             return None
-        if not play and made is not None and made.enabled:
+        if output is not None:
             try:
-                return fetch_wav(client, text, voice, speed, made)
+                return fetch_audio(client, text, voice, speed, output, made)
             finally:
-                made.close()
-        result = client.speak(text, voice, speed, play=play, policy=policy)
-        if not play:
-            return result
+                if made is not None:
+                    made.close()
+        result = client.speak(text, voice, speed, play=True, policy=policy)
         if result.info.get("played") is False:
             reason = result.info.get("message", "playback unavailable")
             raise NoAudioDeviceError(

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..config import AppConfig, check_speed, load_config
 from ..errors import OutputError, UsageError
-from .audio import WordTiming, wav_bytes
+from .audio import WordTiming
 from .captions import caption_format, captions
-from .formats import write_file
+from .formats import wav_bytes, write_file
 from .synthesizer import Synthesizer
 
 

@@ -1,14 +1,12 @@
-"""Audio chunks and their encodings (WAV, raw PCM)."""
+"""Audio chunks and word timings: what engines make and every front end consumes (their
+bytes come from :mod:`macbot.core.formats`)."""
 
 from __future__ import annotations
 
-import io
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-import soundfile as sf
 
 
 @dataclass(frozen=True)
@@ -23,10 +21,22 @@ class WordTiming:
     """Seconds from the same first sample; may lie past the chunk's end when the word
     continues into the next chunk of the same sentence."""
 
+    def to_dict(self) -> dict[str, object]:
+        """The word as JSON, on every protocol: ``{"word", "start", "end"}``, seconds rounded
+        to the microsecond."""
+        return {"word": self.word, "start": round(self.start, 6), "end": round(self.end, 6)}
+
 
 @dataclass(frozen=True)
 class AudioChunk:
-    """One piece of synthesized audio: mono float32 samples in [-1, 1]."""
+    """One piece of synthesized audio: mono float32 samples in [-1, 1], and what made it.
+
+    The other containers of audio stay apart for a reason: the synthesizer's ``Result`` is a
+    whole utterance (the chunks joined, with the request's synthesis time); the phrase
+    cache's :class:`~macbot.core.cache.CachedAudio` is keyed by the spoken form, so it keeps
+    spoken-word times only (several texts share an entry, each with its own input words);
+    :class:`~macbot.core.live.LivePiece` is a chunk placed in a live stream (its start, its
+    clause, its words in the stream's time)."""
 
     samples: np.ndarray
     sample_rate: int
@@ -37,20 +47,24 @@ class AudioChunk:
     """The sentence (or part of it) this chunk speaks."""
     index: int = 0
     """Position of the chunk in its request, from 0."""
-    meta: dict[str, object] = field(default_factory=dict, compare=False)
     words: tuple[WordTiming, ...] = field(default=(), compare=False)
     """The words that start in this chunk, in order (empty when the engine has no timings)."""
+    spoken: tuple[WordTiming, ...] = field(default=(), compare=False)
+    """The spoken words' times (see :func:`~macbot.core.timings.sentence_words` with
+    ``spoken``: each ``word`` is the spoken word's position), which the phrase cache keeps."""
+    cached: bool = field(default=False, compare=False)
+    """Taken from the phrase cache: no engine ran."""
+    pause: float = 0.0
+    """Seconds of silence this chunk is (a pause of the text); 0: speech."""
+    part: int = 0
+    """Which part of its sentence, from 0 (an engine that decodes in windows makes several)."""
+    last_part: bool = True
+    """Whether it ends its sentence."""
 
     @property
     def duration(self) -> float:
         """Seconds of audio."""
         return len(self.samples) / self.sample_rate
-
-
-def to_pcm16(samples: np.ndarray) -> bytes:
-    """Float samples in [-1, 1] to little-endian int16 bytes (Piper's scaling)."""
-    clipped = np.clip(samples * 32767.0, -32767.0, 32767.0)
-    return clipped.astype("<i2").tobytes()
 
 
 def concat(chunks: Iterable[AudioChunk]) -> tuple[np.ndarray, int]:
@@ -63,38 +77,3 @@ def concat(chunks: Iterable[AudioChunk]) -> tuple[np.ndarray, int]:
     if not parts:
         return np.zeros(0, dtype=np.float32), rate
     return np.concatenate(parts).astype(np.float32, copy=False), rate
-
-
-def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
-    """A complete 16-bit mono WAV file (samples scaled as :func:`to_pcm16`, so a WAV and a
-    PCM stream of the same audio carry the same bytes)."""
-    buf = io.BytesIO()
-    pcm = np.frombuffer(to_pcm16(samples), dtype="<i2")
-    sf.write(buf, pcm, sample_rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
-def wav_header(sample_rate: int, data_bytes: int, channels: int = 1, bits: int = 16) -> bytes:
-    """The 44-byte header of a PCM WAV file with ``data_bytes`` of samples (the header
-    libsndfile writes for 16-bit PCM, so :func:`wav_bytes` and a file written piece by piece
-    agree byte for byte)."""
-    byte_rate = sample_rate * channels * bits // 8
-    block_align = channels * bits // 8
-    riff = min(data_bytes + 36, 0xFFFFFFFF)
-    return (
-        b"RIFF"
-        + struct.pack("<I", riff)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, byte_rate, block_align, bits)
-        + b"data"
-        + struct.pack("<I", min(data_bytes, 0xFFFFFFFF))
-    )
-
-
-def wav_header_open_ended(sample_rate: int, channels: int = 1, bits: int = 16) -> bytes:
-    """A WAV header whose sizes say "unknown length" (0xFFFFFFFF), for streaming.
-
-    Players that read WAV from a stream (ffplay, browsers, sox) accept it and play until
-    the connection ends.
-    """
-    return wav_header(sample_rate, 0xFFFFFFFF, channels, bits)

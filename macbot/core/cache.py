@@ -77,13 +77,19 @@ class StaleEntry(ValueError):
 
 @dataclass(frozen=True)
 class CachedAudio:
+    """One phrase's audio as the cache keeps it, in memory and on disk.
+
+    Not an :class:`~macbot.core.audio.AudioChunk`: an entry is keyed by the spoken form, and
+    several texts share it (``"5 pm"`` and ``"5 PM"``), so it keeps the spoken words' times
+    and no input words, text or position; each hit makes the chunk of its own text."""
+
     samples: np.ndarray
     sample_rate: int
     engine: str
     voice: str
     spoken: tuple[WordTiming, ...] = ()
     """The times of the phrase's spoken words from its first sample, each ``word`` the spoken
-    word's position (:data:`~macbot.core.timings.SPOKEN_WORDS`): the texts that share this
+    word's position (:attr:`~macbot.core.audio.AudioChunk.spoken`): the texts that share this
     entry regroup them into their own input words."""
 
     @property

@@ -14,7 +14,7 @@ from .cache import CachedAudio, PhraseCache
 from .engines import Engine
 from .events import Listeners
 from .stats import PerformanceStats
-from .timings import SPOKEN_WORDS, WordLabel, regroup, utterance_words
+from .timings import WordLabel, regroup, utterance_words
 from .workers import Job, Task, WorkerPool
 
 CACHE_ENTRY_SHARE = 8
@@ -82,7 +82,7 @@ class Collector:
             cached.engine,
             cached.voice,
             text=text,
-            meta={"cached": True},
+            cached=True,
             words=regroup(cached.spoken, tokens),
         )
         return SynthesisStream(iter([chunk]), None)
@@ -135,7 +135,7 @@ class Collector:
         self.stats.record(seconds, audio_seconds)
         if chunks:
             samples, rate = concat(chunks)
-            spoken = utterance_words(chunks, SPOKEN_WORDS)
+            spoken = utterance_words(chunks, spoken=True)
             del chunks  # the joined copy is what the cache keeps
             self.cache.put(
                 key,

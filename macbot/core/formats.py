@@ -1,4 +1,12 @@
-"""Audio response formats of the OpenAI route: whole files and chunk-by-chunk streams.
+"""The one audio writer: every answer's bytes (a file, a stream, raw PCM), in every format.
+
+:class:`AudioWriter` (Kokoro-FastAPI's ``StreamingAudioWriter`` is the model) is fed the
+samples chunk by chunk. As a *file* it writes into a spooled temporary file (memory up to
+:data:`SPOOL_BYTES`, disk past that) whose headers are filled in at the end; as a *stream*
+each :meth:`~AudioWriter.write` returns the bytes ready to send now. A whole file in memory
+(:func:`encode`) is the same writer fed once. Nothing else in the package builds a WAV header
+or turns samples into 16-bit PCM: the HTTP routes, the WebSocket, Wyoming and ``macbot say``
+all ask this writer.
 
 Encoding goes through libsndfile (``soundfile``), whose 1.1+ builds write MP3 (LAME) and
 Ogg Opus besides WAV and FLAC; AAC, which libsndfile lacks, through FFmpeg's own encoder in
@@ -12,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import struct
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +31,12 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import OutputError, UnsupportedFormatError
-from .audio import to_pcm16, wav_bytes, wav_header, wav_header_open_ended
+
+SPOOL_BYTES = 4 << 20
+"""Bytes of one file kept in memory; the rest goes to a temporary file."""
+
+OPEN_ENDED = 0xFFFFFFFF
+"""A streamed WAV's sizes: "unknown length" (ffplay, browsers and sox play until the end)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,9 @@ class AudioFormat:
     header, so a stream can start playing anywhere; ``ipod``: an .m4a file)."""
     codec: str | None = None
     """FFmpeg encoder of a PyAV format."""
+    streams: bool = True
+    """Whether a stream sends the bytes as they are made. FLAC's STREAMINFO and an .m4a's
+    index are written last, in front: those streams send the whole file at the end."""
 
 
 FORMATS: dict[str, AudioFormat] = {
@@ -58,7 +75,7 @@ FORMATS: dict[str, AudioFormat] = {
     ),
     "opus": AudioFormat("opus", "audio/ogg", "OGG", "OPUS", 24000),
     "aac": AudioFormat("aac", "audio/aac", None, None, None, container="adts", codec="aac"),
-    "flac": AudioFormat("flac", "audio/flac", "FLAC", "PCM_16", None),
+    "flac": AudioFormat("flac", "audio/flac", "FLAC", "PCM_16", None, streams=False),
     "wav": AudioFormat("wav", "audio/wav", None, None, None),
     "pcm": AudioFormat("pcm", "audio/pcm", None, None, 24000),
 }
@@ -75,12 +92,20 @@ FILE_FORMATS: dict[str, AudioFormat] = {
     ".opus": FORMATS["opus"],
     ".ogg": FORMATS["opus"],
     ".aac": FORMATS["aac"],
-    ".m4a": AudioFormat("m4a", "audio/mp4", None, None, None, container="ipod", codec="aac"),
+    ".m4a": AudioFormat(
+        "m4a", "audio/mp4", None, None, None, container="ipod", codec="aac", streams=False
+    ),
     ".aiff": AudioFormat("aiff", "audio/aiff", "AIFF", "PCM_16", None),
     ".aif": AudioFormat("aiff", "audio/aiff", "AIFF", "PCM_16", None),
 }
 """Audio files by extension (``macbot say -o FILE``): what the HTTP API writes, plus AIFF
 (what macOS ``say -o`` writes)."""
+
+SPEAK_FORMATS: dict[str, AudioFormat] = {
+    **{fmt.name: fmt for fmt in FILE_FORMATS.values()},
+    "pcm": NATIVE_PCM,
+}
+"""``/speak``'s ``format``: every file format by name, and ``pcm`` at the voice's own rate."""
 
 
 def supported_formats() -> list[str]:
@@ -113,240 +138,221 @@ def output_rate(fmt: AudioFormat, voice_rate: int) -> int:
     return fmt.rate or voice_rate
 
 
-def encode(samples: np.ndarray, voice_rate: int, name: str | AudioFormat) -> bytes:
-    """A complete file (or raw PCM) of ``samples`` in format ``name`` (a key of
-    :data:`FORMATS`, or an :class:`AudioFormat`)."""
-    fmt = FORMATS[name] if isinstance(name, str) else name
-    rate = output_rate(fmt, voice_rate)
-    samples = resample(samples, voice_rate, rate)
-    if fmt.name == "wav":
-        return wav_bytes(samples, rate)
-    if fmt.name == "pcm":
-        return to_pcm16(samples)
-    if fmt.container is not None:
-        writer = _AvWriter(fmt, rate)
-        return writer.feed(samples) + writer.close()
-    buf = io.BytesIO()
-    try:
-        sf.write(buf, samples, rate, format=fmt.sf_format, subtype=fmt.subtype, **dict(fmt.options))
-    except (sf.LibsndfileError, ValueError) as exc:
-        raise UnsupportedFormatError(f"cannot encode {fmt.name} here: {exc}") from exc
-    return buf.getvalue()
+def to_pcm16(samples: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] to little-endian int16 bytes (Piper's scaling: × 32767,
+    clipped, truncated), the samples of every WAV and PCM answer."""
+    clipped = np.clip(samples * 32767.0, -32767.0, 32767.0)
+    return clipped.astype("<i2").tobytes()
 
 
-class _Sink(io.BytesIO):
-    """An in-memory file for libsndfile that hands out bytes as soon as they are written."""
+def from_pcm16(data: bytes) -> np.ndarray:
+    """Little-endian int16 bytes back to float samples (÷ 32767, :func:`to_pcm16`'s scale)."""
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32767.0
+
+
+def wav_header(sample_rate: int, data_bytes: int) -> bytes:
+    """The 44-byte header of a 16-bit mono PCM WAV with ``data_bytes`` of samples (the one
+    libsndfile writes; :data:`OPEN_ENDED` for a stream of unknown length)."""
+    channels, bits = 1, 16
+    byte_rate = sample_rate * channels * bits // 8
+    riff = min(data_bytes + 36, OPEN_ENDED)
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, byte_rate, channels * 2, bits)
+        + b"data"
+        + struct.pack("<I", min(data_bytes, OPEN_ENDED))
+    )
+
+
+def _format(name: str | AudioFormat) -> AudioFormat:
+    """A format by name: the OpenAI route's first (its ``pcm`` is 24 kHz), then ``/speak``'s
+    (pass :data:`NATIVE_PCM` for raw PCM at the voice's rate)."""
+    if isinstance(name, AudioFormat):
+        return name
+    found = FORMATS.get(name) or SPEAK_FORMATS.get(name)
+    if found is None:
+        raise UnsupportedFormatError(f"unknown audio format {name!r}")
+    return found
+
+
+class _Sink(io.RawIOBase):
+    """The file an encoder writes a stream into: it holds only the bytes not taken yet, while
+    positions stay those of the whole stream, so a long stream costs no memory. An encoder
+    that seeks back at the end to rewrite a header (libsndfile's MP3 info frame) writes over
+    bytes already sent: those writes are dropped, as a stream cannot take them back."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.sent = 0
+        self._held = bytearray()
+        self._sent = 0
+        self._pos = 0
+        self._end = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]  # any bytes-like object
+        data = bytes(data)
+        size, start = len(data), self._pos
+        if start < self._sent:
+            skip = min(size, self._sent - start)
+            data, start = data[skip:], start + skip
+        if data:
+            offset = start - self._sent
+            if offset > len(self._held):
+                self._held.extend(bytes(offset - len(self._held)))
+            self._held[offset : offset + len(data)] = data
+        self._pos += size
+        self._end = max(self._end, self._pos)
+        return size
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end}[whence]
+        self._pos = base + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
     def take(self) -> bytes:
-        end = self.getbuffer().nbytes
-        out = self.getvalue()[self.sent : end]
-        self.sent = end
+        """The bytes written since the last take."""
+        out = bytes(self._held)
+        self._held.clear()
+        self._sent += len(out)
         return out
 
 
-class StreamEncoder:
-    """Encodes chunk by chunk: :meth:`feed` returns the bytes ready to send now.
+class AudioWriter:
+    """One answer's audio in one format, fed chunk by chunk: a file or a stream.
 
-    ``pcm`` and ``wav`` (open-ended header) are exact. Ogg Opus is a streaming container.
-    MP3: libsndfile writes a placeholder for the Xing/LAME info frame first and fills it in at
-    the end; a stream cannot go back, so that frame is dropped (it holds no audio) and the
-    constant bitrate lets players find the length from the frames.
-    FLAC's STREAMINFO is rewritten at the end too; a stream keeps the first one (lengths
-    "unknown"), which FLAC allows — but libsndfile then cannot read it, so FLAC is sent whole
-    at the end (:attr:`incremental` is false).
+    - A **file** (``stream=False``): :meth:`write` each chunk's samples (at the voice's rate),
+      then :meth:`finish` (the size) and read :meth:`blocks`. The bytes go into a temporary
+      file held in memory up to :data:`SPOOL_BYTES` and on disk past that: one request's
+      audio is never held whole (issue 21: 5 KB of ``[[slnc 10000]]`` made a 157 MB WAV and
+      peaked at 1.27 GB). WAV's sizes are filled in at the end; libsndfile seeks back itself
+      (FLAC's STREAMINFO, MP3's info frame).
+    - A **stream** (``stream=True``): :meth:`write` returns the bytes ready to send now;
+      :meth:`finish` then :meth:`blocks` give the rest. WAV gets an open-ended header, raw PCM
+      none. MP3's info frame, which a stream cannot go back to fill in, is dropped (it holds no
+      audio; the constant bitrate lets players find the length). A format that writes its
+      header last (FLAC, .m4a: :attr:`AudioFormat.streams` false) is written as a file and
+      sent whole at the end.
+
+    Formats with their own rate (Opus, OpenAI's ``pcm``) are resampled chunk by chunk.
+    :meth:`close` (or reading :meth:`blocks` to the end) lets go of the file.
     """
 
-    def __init__(self, name: str | AudioFormat, voice_rate: int) -> None:
-        self.fmt = FORMATS[name] if isinstance(name, str) else name
+    def __init__(self, fmt: str | AudioFormat, voice_rate: int, *, stream: bool = False) -> None:
+        self.fmt = _format(fmt)
         self.voice_rate = voice_rate
         self.rate = output_rate(self.fmt, voice_rate)
-        self.incremental = self.fmt.name != "flac" and self.fmt.container != "ipod"
-        self._started = False
-        self._held: list[np.ndarray] = []
-        self._sink: _Sink | None = None
-        self._file: sf.SoundFile | None = None
-        self._xing_checked = False
-        self._av: _AvWriter | None = None
-
-    def feed(self, samples: np.ndarray) -> bytes:
-        samples = resample(samples, self.voice_rate, self.rate)
-        name = self.fmt.name
-        if name == "pcm":
-            return to_pcm16(samples)
-        if name == "wav":
-            head = b"" if self._started else wav_header_open_ended(self.rate)
-            self._started = True
-            return head + to_pcm16(samples)
-        if not self.incremental:
-            self._held.append(samples)
-            return b""
-        if self.fmt.container is not None:
-            if self._av is None:
-                self._av = _AvWriter(self.fmt, self.rate)
-            return self._av.feed(samples)
-        if self._file is None:
-            self._sink = _Sink()
-            self._file = sf.SoundFile(
-                self._sink,
-                "w",
-                samplerate=self.rate,
-                channels=1,
-                format=self.fmt.sf_format,
-                subtype=self.fmt.subtype,
-                **dict(self.fmt.options),
-            )
-        self._file.write(samples)
-        return self._take()
-
-    def close(self) -> bytes:
-        """The remaining bytes (encoder flush, or the whole FLAC file)."""
-        if not self.incremental:
-            held = np.concatenate(self._held) if self._held else np.zeros(0, np.float32)
-            return encode(held, self.rate, self.fmt.name)
-        if self.fmt.name == "wav" and not self._started:
-            return wav_header_open_ended(self.rate)
-        if self.fmt.container is not None:
-            return self._av.close() if self._av is not None else b""
-        if self._file is None:
-            return b""
-        self._file.close()
-        return self._take()
-
-    def _take(self) -> bytes:
-        assert self._sink is not None
-        data = self._sink.take()
-        if self.fmt.name == "mp3" and not self._xing_checked and data:
-            self._xing_checked = True
-            data = strip_xing_frame(data)
-        return data
-
-
-class _AvWriter:
-    """A PyAV (FFmpeg) encoder and muxer writing to memory, fed chunk by chunk: each
-    :meth:`feed` returns the bytes the muxer has written so far (whole AAC frames)."""
-
-    def __init__(self, fmt: AudioFormat, rate: int) -> None:
-        try:
-            import av
-        except ImportError as exc:  # av comes with faster-whisper, a default dependency
-            raise UnsupportedFormatError(
-                f"cannot encode {fmt.name} here: PyAV is not installed (pip install av)"
-            ) from exc
-        self._av = av
-        self._sink = _Sink()
-        self._rate = rate
-        self._pts = 0
-        self._whole = fmt.container == "ipod"
-        """An .m4a's header is written last, in front: its bytes come whole at the end."""
-        try:
-            self._container = av.open(self._sink, "w", format=fmt.container)
-            self._stream = self._container.add_stream(fmt.codec, rate=rate)
-            self._stream.layout = "mono"
-        except (av.FFmpegError, ValueError) as exc:
-            raise UnsupportedFormatError(f"cannot encode {fmt.name} here: {exc}") from exc
-
-    def feed(self, samples: np.ndarray) -> bytes:
-        if len(samples):
-            data = np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1)
-            frame = self._av.AudioFrame.from_ndarray(data, format="fltp", layout="mono")
-            frame.sample_rate = self._rate
-            frame.pts = self._pts
-            self._pts += len(samples)
-            for packet in self._stream.encode(frame):
-                self._container.mux(packet)
-        return b"" if self._whole else self._sink.take()
-
-    def close(self) -> bytes:
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
-        return self._sink.getvalue() if self._whole else self._sink.take()
-SPOOL_BYTES = 4 << 20
-"""Bytes of one answer's file kept in memory; the rest goes to a temporary file."""
-
-
-class FileWriter:
-    """One whole file, written chunk by chunk as the audio is made, into a temporary file
-    held in memory up to :data:`SPOOL_BYTES` and on disk past that: the audio of one request
-    is never held whole (issue 21: 5 KB of ``[[slnc 10000]]`` made a 157 MB WAV and peaked at
-    1.27 GB, the float chunks, two joined copies and the WAV's own copies all at once).
-
-    :meth:`feed` each chunk's samples (at the voice's rate; resampled chunk by chunk where the
-    format has its own rate, as :class:`StreamEncoder` does), then :meth:`finish`. WAV is
-    written with a placeholder header whose sizes are filled in at the end (the same bytes as
-    :func:`~macbot.core.audio.wav_bytes`); libsndfile formats seek back themselves (FLAC's
-    STREAMINFO, MP3's info frame), as they do in a whole-file :func:`encode`.
-    """
-
-    def __init__(self, name: str | AudioFormat, voice_rate: int) -> None:
-        self.fmt = FORMATS[name] if isinstance(name, str) else name
-        self.voice_rate = voice_rate
-        self.rate = output_rate(self.fmt, voice_rate)
-        # closed by finish()/blocks()/close(): the file outlives this call
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        self.incremental = stream and self.fmt.streams
+        """Bytes come out of :meth:`write` as they are made."""
         self.frames = 0
         """Samples written (at :attr:`rate`)."""
+        self.file: IO[bytes]
+        if self.incremental:
+            self.file = _Sink()
+        else:  # closed by blocks()/close(): the file outlives this call
+            self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
         self._sound: sf.SoundFile | None = None
-        self._av: _AvWriter | None = None
-        if self.fmt.name == "wav":
-            self.file.write(wav_header(self.rate, 0))
-        elif self.fmt.container is not None:  # AAC through PyAV
-            try:
-                self._av = _AvWriter(self.fmt, self.rate)
-            except UnsupportedFormatError:
-                self.file.close()
-                raise
-        elif self.fmt.sf_format is not None:
+        self._av: _AvEncoder | None = None
+        self._odd = b""
+        self._xing_checked = self.fmt.name != "mp3" or not self.incremental
+        self._tail = b""
+        try:
+            self._open()
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _open(self) -> None:
+        fmt = self.fmt
+        if fmt.name == "wav":
+            self.file.write(wav_header(self.rate, OPEN_ENDED if self.incremental else 0))
+        elif fmt.container is not None:  # AAC through PyAV
+            self._av = _AvEncoder(fmt, self.rate, self.file)
+        elif fmt.sf_format is not None:
             try:
                 self._sound = sf.SoundFile(
                     self.file,
                     "w",
                     samplerate=self.rate,
                     channels=1,
-                    format=self.fmt.sf_format,
-                    subtype=self.fmt.subtype,
-                    **dict(self.fmt.options),
+                    format=fmt.sf_format,
+                    subtype=fmt.subtype,
+                    **dict(fmt.options),
                 )
             except (sf.LibsndfileError, ValueError) as exc:
-                self.file.close()
-                raise UnsupportedFormatError(f"cannot encode {self.fmt.name} here: {exc}") from exc
+                raise UnsupportedFormatError(f"cannot encode {fmt.name} here: {exc}") from exc
+
+    @property
+    def mime(self) -> str:
+        """The answer's media type (raw PCM at the voice's rate: ``audio/L16`` with its rate)."""
+        if self.fmt.mime == "audio/L16":
+            return f"audio/L16;rate={self.rate};channels=1"
+        return self.fmt.mime
 
     @property
     def seconds(self) -> float:
+        """Seconds of audio written."""
         return self.frames / self.rate
 
-    def feed(self, samples: np.ndarray) -> None:
-        """Append ``samples`` (float, at the voice's rate)."""
+    def write(self, samples: np.ndarray) -> bytes:
+        """Append ``samples`` (float in [-1, 1], at the voice's rate); a stream's bytes ready
+        to send now (a file's: ``b""``)."""
         samples = resample(samples, self.voice_rate, self.rate)
         self.frames += len(samples)
         if self._sound is not None:
             self._sound.write(samples)
         elif self._av is not None:
-            self.file.write(self._av.feed(samples))
+            self._av.write(samples)
         else:
             self.file.write(to_pcm16(samples))
+        return self._take()
+
+    def write_pcm16(self, data: bytes) -> bytes:
+        """Append 16-bit little-endian samples at the voice's rate (a daemon's raw stream, in
+        pieces of any size); WAV and raw PCM keep them exactly. As :meth:`write`."""
+        data = self._odd + data
+        whole = len(data) - len(data) % 2
+        self._odd = data[whole:]
+        if self.fmt.sf_format is None and self.fmt.container is None and not self.fmt.rate:
+            self.frames += whole // 2
+            self.file.write(data[:whole])
+            return self._take()
+        return self.write(from_pcm16(data[:whole]))
 
     def finish(self) -> int:
-        """End the file: its size in bytes; :attr:`file` is then read from its start."""
+        """End the audio: the size of what :meth:`blocks` gives (a file: all of it; a stream:
+        what :meth:`write` has not given yet)."""
         if self._sound is not None:
             self._sound.close()
         elif self._av is not None:
-            self.file.write(self._av.close())
-        elif self.fmt.name == "wav":
+            self._av.close()
+        elif self.fmt.name == "wav" and not self.incremental:
             self.file.seek(0)
             self.file.write(wav_header(self.rate, self.frames * 2))
+        if self.incremental:
+            self._tail = self._take()
+            return len(self._tail)
         size = self.file.seek(0, io.SEEK_END)
         self.file.seek(0)
         return size
 
     def blocks(self, size: int = 1 << 16) -> Iterator[bytes]:
-        """The finished file's bytes, ``size`` at a time; the file is closed after the last
-        (or when the reader stops)."""
+        """After :meth:`finish`: the bytes still to send, ``size`` at a time; the file is
+        closed after the last (or when the reader stops)."""
         try:
+            if self.incremental:
+                if self._tail:
+                    yield self._tail
+                return
             while block := self.file.read(size):
                 yield block
         finally:
@@ -357,6 +363,82 @@ class FileWriter:
         if self._sound is not None and not self._sound.closed:
             self._sound.close()
         self.file.close()
+
+    def save(self, path: Path) -> Path:
+        """Finish and copy the file to ``path``; one that cannot be written is an
+        :class:`~macbot.errors.OutputError`."""
+        self.finish()
+        try:
+            with open(path, "wb") as out:
+                for block in self.blocks():
+                    out.write(block)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        finally:
+            self.close()
+        return Path(path)
+
+    def _take(self) -> bytes:
+        if not self.incremental:
+            return b""
+        assert isinstance(self.file, _Sink)
+        data = self.file.take()
+        if not self._xing_checked and data:
+            self._xing_checked = True
+            data = strip_xing_frame(data)
+        return data
+
+
+def encode(samples: np.ndarray, voice_rate: int, name: str | AudioFormat) -> bytes:
+    """A complete file (or raw PCM) of ``samples`` in format ``name`` (a key of
+    :data:`FORMATS` or :data:`SPEAK_FORMATS`, or an :class:`AudioFormat`): an
+    :class:`AudioWriter` fed once."""
+    writer = AudioWriter(name, voice_rate)
+    writer.write(samples)
+    writer.finish()
+    return b"".join(writer.blocks())
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """A complete 16-bit mono WAV file of ``samples``."""
+    return encode(samples, sample_rate, "wav")
+
+
+class _AvEncoder:
+    """A PyAV (FFmpeg) encoder and muxer writing into ``out`` (AAC frames, each with its
+    header, or an .m4a)."""
+
+    def __init__(self, fmt: AudioFormat, rate: int, out: IO[bytes]) -> None:
+        try:
+            import av
+        except ImportError as exc:  # av comes with faster-whisper, a default dependency
+            raise UnsupportedFormatError(
+                f"cannot encode {fmt.name} here: PyAV is not installed (pip install av)"
+            ) from exc
+        self._av = av
+        self._rate = rate
+        self._pts = 0
+        try:
+            self._container = av.open(out, "w", format=fmt.container)
+            self._stream = self._container.add_stream(fmt.codec, rate=rate)
+            self._stream.layout = "mono"
+        except (av.FFmpegError, ValueError) as exc:
+            raise UnsupportedFormatError(f"cannot encode {fmt.name} here: {exc}") from exc
+
+    def write(self, samples: np.ndarray) -> None:
+        if len(samples):
+            data = np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1)
+            frame = self._av.AudioFrame.from_ndarray(data, format="fltp", layout="mono")
+            frame.sample_rate = self._rate
+            frame.pts = self._pts
+            self._pts += len(samples)
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
 
 
 _MP3_BITRATES = {
@@ -412,9 +494,6 @@ def file_format(path: Path) -> AudioFormat:
 def write_file(path: Path, samples: np.ndarray, voice_rate: int) -> Path:
     """Write ``samples`` to ``path`` in the format its extension names (:func:`file_format`);
     a file that cannot be written is an :class:`~macbot.errors.OutputError`."""
-    data = encode(samples, voice_rate, file_format(path))
-    try:
-        Path(path).write_bytes(data)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return Path(path)
+    writer = AudioWriter(file_format(path), voice_rate)
+    writer.write(samples)
+    return writer.save(path)

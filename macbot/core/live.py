@@ -34,7 +34,10 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LivePiece:
-    """One chunk of live audio and the words that start in it."""
+    """One chunk of live audio and the words that start in it.
+
+    A chunk placed in a live stream, not another kind of chunk: the chunk's own word times
+    count from its first sample, these from the stream's (what the WebSocket sends)."""
 
     chunk: AudioChunk
     words: tuple[WordTiming, ...]

@@ -51,5 +51,5 @@ def silence(engine: Engine, seconds: float) -> Iterator[AudioChunk]:
     """A pause (SSML ``<break>``, ``[[slnc]]``) as one chunk of ``engine``'s audio."""
     samples = np.zeros(round(engine.sample_rate * seconds), dtype=np.float32)
     yield AudioChunk(
-        samples, engine.sample_rate, engine.engine_type, engine.voice.name, meta={"pause": seconds}
+        samples, engine.sample_rate, engine.engine_type, engine.voice.name, pause=seconds
     )

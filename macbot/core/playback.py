@@ -148,7 +148,6 @@ RECENT_JOBS = 256
 """Jobs remembered for ``GET /jobs/<id>`` (oldest forgotten first)."""
 
 
-
 def check_policy(policy: str) -> str:
     """``policy`` if it is one of :data:`~macbot.config.PLAYBACK_POLICIES`, else a
     :class:`UsageError` naming them."""
@@ -179,14 +178,9 @@ class Progress:
     def to_dict(self) -> dict[str, object]:
         return {
             "played_seconds": round(self.played_seconds, 3),
-            "words": [word_dict(w) for w in self.words],
-            "current_word": word_dict(self.current_word) if self.current_word else None,
+            "words": [w.to_dict() for w in self.words],
+            "current_word": self.current_word.to_dict() if self.current_word else None,
         }
-
-
-def word_dict(word: WordTiming) -> dict[str, object]:
-    """A word timing as JSON: ``{"word", "start", "end"}`` (seconds, rounded to ms)."""
-    return {"word": word.word, "start": round(word.start, 3), "end": round(word.end, 3)}
 
 
 @dataclass

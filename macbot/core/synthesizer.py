@@ -252,7 +252,7 @@ class Synthesizer:
             sample_rate=rate,
             engine=chunks[0].engine,
             voice=chunks[0].voice,
-            cached=bool(chunks[0].meta.get("cached")),
+            cached=chunks[0].cached,
             seconds=time.perf_counter() - started,
             words=utterance_words(chunks),
         )

@@ -40,10 +40,6 @@ NO_DURATIONS = (
 )
 """Why a request asking for word timings gets none."""
 
-SPOKEN_WORDS = "spoken_words"
-"""The :attr:`~macbot.core.audio.AudioChunk.meta` key of a chunk's spoken-word times (see
-:func:`sentence_words` with ``spoken``), which the phrase cache keeps."""
-
 _EDGE_OPEN = "\"'“”‘’([{<«*_`¿¡"
 _EDGE_CLOSE = "\"'“”‘’)]}>»*_`,;:!?…"
 
@@ -398,14 +394,12 @@ def shifted(words: Sequence[WordTiming], seconds: float) -> tuple[WordTiming, ..
     )
 
 
-def utterance_words(chunks: Sequence[AudioChunk], meta: str = "") -> tuple[WordTiming, ...]:
+def utterance_words(chunks: Sequence[AudioChunk], spoken: bool = False) -> tuple[WordTiming, ...]:
     """The words of consecutive ``chunks`` with times from the first chunk's first sample
-    (``meta``: the timings kept under that key of each chunk's meta instead, e.g.
-    :data:`SPOKEN_WORDS`)."""
+    (``spoken``: their spoken words' times, :attr:`~macbot.core.audio.AudioChunk.spoken`)."""
     words: list[WordTiming] = []
     offset = 0.0
     for chunk in chunks:
-        own = chunk.meta.get(meta, ()) if meta else chunk.words
-        words.extend(shifted(own, offset))  # type: ignore[arg-type]  # meta values are objects
+        words.extend(shifted(chunk.spoken if spoken else chunk.words, offset))
         offset += chunk.duration
     return tuple(words)

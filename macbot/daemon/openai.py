@@ -20,23 +20,15 @@ Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
 
 from __future__ import annotations
 
-import base64
-import itertools
-import json
-import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ..core.audio import AudioChunk, WordTiming
-from ..core.formats import FORMATS, StreamEncoder, supported_formats
+from ..core.formats import supported_formats
 from ..core.kokoro_files import voices_path as kokoro_voices_path
-from ..core.timings import shifted
 from ..core.voices import AUTO_FALLBACK, kokoro_names
 from ..errors import (
-    EmptyTextError,
     InvalidType,
     ModelIdNotFound,
     UnknownModel,
@@ -45,8 +37,6 @@ from ..errors import (
 )
 from . import audiofile, parsing
 from .state import DaemonState, state
-
-_LOGGER = logging.getLogger(__name__)
 
 OPENAI_VOICES = (
     "alloy",
@@ -116,27 +106,8 @@ def speech() -> Response:
         # A whole file: written as the sentences come, so a failure is still an error status
         # and the audio is never held whole (issue 21).
         written = audiofile.write(chunks, fmt, started, param="input")
-        headers = {
-            "X-Engine": written.first.engine,
-            "X-Voice": written.first.voice,
-            "X-Cache": "hit" if written.cached else "miss",
-            "X-Sample-Rate": str(written.writer.rate),
-            "X-Audio-Duration": f"{written.duration:.3f}",
-        }
-        return audiofile.file_response(written, headers, FORMATS[fmt].mime)
-    first = next(chunks, None)
-    if first is None:
-        raise EmptyTextError("input has nothing to speak", param="input")
-    headers = {
-        "X-Engine": first.engine,
-        "X-Voice": first.voice,
-        "X-Cache": "hit" if first.meta.get("cached") else "miss",
-        "X-Sample-Rate": str(StreamEncoder(fmt, first.sample_rate).rate),
-    }
-    generator = _stream(first, chunks, fmt, stream_format == "sse")
-    mime = "text/event-stream" if stream_format == "sse" else FORMATS[fmt].mime
-    headers["Cache-Control"] = "no-store"
-    return Response(generator, 200, headers, mimetype=mime)
+        return audiofile.file_response(written, {})
+    return audiofile.stream_response(chunks, fmt, param="input", sse=stream_format == "sse")
 
 
 @bp.get("/models")
@@ -306,48 +277,3 @@ def _stream_format(body: dict[str, Any]) -> str | None:
             f"'stream_format' must be 'audio' or 'sse' (got {value!r})", param="stream_format"
         )
     return value
-
-
-def word_event(word: WordTiming) -> bytes:
-    """An SSE event of one word: ``{"type": "speech.word", "word", "start", "end"}`` (seconds
-    from the start of the audio; sent before the audio that says it)."""
-    event = {"type": "speech.word", "word": word.word, "start": word.start, "end": word.end}
-    return f"data: {json.dumps(event)}\n\n".encode()
-
-
-def _stream(first: AudioChunk, rest: Iterator[AudioChunk], fmt: str, sse: bool) -> Iterator[bytes]:
-    """Encode and send each chunk as it is synthesized (the first is already done)."""
-    encoder = StreamEncoder(fmt, first.sample_rate)
-    sent_audio = 0.0
-
-    def frame(data: bytes) -> bytes:
-        if not sse:
-            return data
-        event = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")}
-        return f"data: {json.dumps(event)}\n\n".encode()
-
-    try:
-        for chunk in itertools.chain([first], rest):
-            if sse:
-                for word in shifted(chunk.words, sent_audio):
-                    yield word_event(word)
-            sent_audio += chunk.duration
-            data = encoder.feed(chunk.samples)
-            if data:
-                yield frame(data)
-        tail = encoder.close()
-        if tail:
-            yield frame(tail)
-    except Exception:  # the status line is sent: all we can do is log and end the stream
-        _LOGGER.exception("streaming synthesis failed after %.2fs of audio", sent_audio)
-        return
-    finally:
-        close = getattr(rest, "close", None)
-        if close is not None:
-            close()
-    if sse:
-        done = {
-            "type": "speech.audio.done",
-            "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
-        }
-        yield f"data: {json.dumps(done)}\n\n".encode()

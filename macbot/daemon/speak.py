@@ -3,30 +3,21 @@ pause and resume, and the sound devices."""
 
 from __future__ import annotations
 
-import itertools
-import logging
 import time
-from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify
 
 from ..core.captions import captions as caption_text
 from ..core.captions import check_format
-from ..core.formats import FORMATS, NATIVE_PCM, StreamEncoder
+from ..core.formats import SPEAK_FORMATS
 from ..core.playback import check_policy
-from ..core.synthesizer import SynthesisStream, Synthesizer
+from ..core.synthesizer import Synthesizer
 from ..core.timings import NO_DURATIONS
-from ..errors import EmptyTextError, NoAudioDeviceError, NotFound, UsageError
+from ..errors import NoAudioDeviceError, NotFound, UsageError
 from . import audiofile, parsing
 from .state import state
 
-_LOGGER = logging.getLogger(__name__)
-
 bp = Blueprint("speak", __name__)
-
-STREAM_FORMATS = {"wav": FORMATS["wav"], "pcm": NATIVE_PCM}
-"""``/speak``'s ``format`` with ``stream``: an open-ended WAV, or raw s16le at the voice's
-rate (unlike the OpenAI route's ``pcm``, which is 24 kHz)."""
 
 
 @bp.post("/speak")
@@ -35,7 +26,9 @@ def speak() -> Response:
 
     Request JSON: ``text`` (required; markdown, SSML or ``say``'s ``[[…]]`` commands),
     ``voice``, ``speed`` (0.25–4), ``play`` (default true; false when ``stream``),
-    ``stream`` (default false), ``format`` (``wav`` or ``pcm``; with ``stream``),
+    ``stream`` (default false), ``format`` (``wav``, the default; ``mp3``, ``flac``,
+    ``opus``, ``aac``, ``m4a``, ``aiff``; or ``pcm``: raw s16le mono at the voice's rate,
+    ``audio/L16`` with the rate in ``X-Sample-Rate``; for files, ``timestamps`` and streams),
     ``normalize`` (the text front end: ``true``/``false`` or an object of options, e.g.
     ``{"emoji": "name", "urls": false}``; default ``models.tts.text``), ``timestamps``
     (default false; needs ``play: false`` and no ``stream``), ``captions`` (``vtt`` or
@@ -48,8 +41,8 @@ def speak() -> Response:
       device, which starts on the first sentence; the answer returns at once:
       ``{"status": "queued", "job_id": n, "played": true, …}``. Where the machine has no
       output device: ``{"status": "unavailable", "played": false, "message": …}``.
-    - ``play: false``: the whole utterance as ``audio/wav``.
-    - ``timestamps: true, play: false``: JSON ``{"audio": base64 WAV, "sample_rate",
+    - ``play: false``: the whole utterance as a file of ``format`` (``audio/wav``).
+    - ``timestamps: true, play: false``: JSON ``{"audio": the file in base64, "sample_rate",
       "duration", "words": [{"word", "start", "end"}], "engine", "voice", "cached"}``: the
       input's words (as written: ``"$1,234"`` is one word) with seconds from the start of
       the audio. When the engine has no phoneme durations, ``words`` is empty and
@@ -60,8 +53,8 @@ def speak() -> Response:
       ``macbot.core.captions``), and ``"captions_format"``. ``captions`` is null, with
       ``words_unavailable``, when the engine has no word timings.
     - ``stream: true``: the audio as each piece is ready, chunked: ``format: "wav"`` (an
-      open-ended WAV header, then samples) or ``"pcm"`` (raw s16le mono; the rate is in
-      ``X-Sample-Rate``).
+      open-ended WAV header, then samples), ``"pcm"`` (raw s16le mono; the rate is in
+      ``X-Sample-Rate``), or a compressed format (FLAC and M4A come whole at the end).
     """
     st = state()
     synth, player = st.synthesizer, st.player
@@ -78,8 +71,10 @@ def speak() -> Response:
     if captions is not None:
         check_format(captions)
     text_options = parsing.text_options(body, "normalize", synth.text_options())
-    if fmt not in STREAM_FORMATS:
-        raise UsageError(f"'format' must be 'wav' or 'pcm' (got {fmt!r})", param="format")
+    if fmt not in SPEAK_FORMATS:
+        raise UsageError(
+            f"'format' must be one of {', '.join(SPEAK_FORMATS)} (got {fmt!r})", param="format"
+        )
     if stream and play:
         raise UsageError(
             "'stream' returns the audio; it cannot be combined with 'play'", param="stream"
@@ -94,9 +89,13 @@ def speak() -> Response:
     started = time.perf_counter()
     if timestamps or captions is not None:
         chunks = synth.stream(text, voice, options, text_options)
-        return _timed_response(synth, audiofile.write(chunks, "wav", started), text, captions)
+        written = audiofile.write(chunks, SPEAK_FORMATS[fmt], started)
+        return _timed_response(synth, written, text, captions)
     if stream:
-        return _stream_response(synth.stream(text, voice, options, text_options), fmt)
+        chunks = synth.stream(text, voice, options, text_options)
+        response = audiofile.stream_response(chunks, SPEAK_FORMATS[fmt])
+        response.headers["X-Audio-Format"] = "s16le" if fmt == "pcm" else fmt
+        return response
     if play:
         engine = synth.engine(voice)  # an unknown voice is a 400 either way
         ok, reason = player.available()
@@ -115,7 +114,7 @@ def speak() -> Response:
                 engine=first.engine,
                 voice=first.voice,
                 duration=round(duration, 3),
-                cached=bool(first.meta.get("cached")),
+                cached=first.cached,
             )
         job = player.submit(synth.stream(text, voice, options, text_options), policy)
         return jsonify(
@@ -127,27 +126,21 @@ def speak() -> Response:
             engine=engine.engine_type,
             voice=engine.voice.name,
         )
-    # The WAV is written as the sentences come and sent from that file (issue 21).
-    written = audiofile.write(synth.stream(text, voice, options, text_options), "wav", started)
-    headers = {
-        "X-Engine": written.first.engine,
-        "X-Voice": written.first.voice,
-        "X-Cache": "hit" if written.cached else "miss",
-        "X-Audio-Duration": f"{written.duration:.3f}",
-        "X-Synthesis-Seconds": f"{written.seconds:.4f}",
-    }
-    return audiofile.file_response(written, headers, "audio/wav")
+    # The file is written as the sentences come and sent from it (issue 21).
+    chunks = synth.stream(text, voice, options, text_options)
+    written = audiofile.write(chunks, SPEAK_FORMATS[fmt], started)
+    return audiofile.file_response(written, {"X-Synthesis-Seconds": f"{written.seconds:.4f}"})
 
 
 def _timed_response(
     synth: Synthesizer, written: audiofile.Written, text: str, captions: str | None = None
 ) -> Response:
-    """``/speak``'s answer with ``timestamps``: the WAV in base64 and the words (and the
+    """``/speak``'s answer with ``timestamps``: the file in base64 and the words (and the
     caption file in format ``captions``, when asked)."""
     out: dict[str, object] = {
         "sample_rate": written.writer.rate,
         "duration": round(written.duration, 6),
-        "words": [{"word": w.word, "start": w.start, "end": w.end} for w in written.words],
+        "words": [w.to_dict() for w in written.words],
         "engine": written.first.engine,
         "voice": written.first.voice,
         "cached": written.cached,
@@ -159,36 +152,6 @@ def _timed_response(
         engine = synth.engine(written.first.voice)
         out["words_unavailable"] = "no words were spoken" if engine.has_durations else NO_DURATIONS
     return audiofile.json_with_audio(written, out)
-
-
-def _stream_response(chunks: SynthesisStream, fmt: str) -> Response:
-    """A chunked response that sends each piece of ``chunks`` as soon as it is ready."""
-    first = next(chunks, None)
-    if first is None:
-        raise EmptyTextError("text has nothing to speak", param="text")
-    encoder = StreamEncoder(STREAM_FORMATS[fmt], first.sample_rate)
-
-    def body() -> Iterator[bytes]:
-        try:
-            for chunk in itertools.chain([first], chunks):
-                yield encoder.feed(chunk.samples)
-            tail = encoder.close()
-            if tail:
-                yield tail
-        except Exception:  # headers are sent: all we can do is end the stream early and log
-            _LOGGER.exception("streaming synthesis failed")
-        finally:
-            chunks.close()
-
-    headers = {
-        "X-Engine": first.engine,
-        "X-Voice": first.voice,
-        "X-Cache": "hit" if first.meta.get("cached") else "miss",
-        "X-Sample-Rate": str(encoder.rate),
-        "X-Audio-Format": "wav" if fmt == "wav" else "s16le",
-    }
-    mimetype = "audio/wav" if fmt == "wav" else f"audio/L16;rate={encoder.rate};channels=1"
-    return Response(body(), 200, headers, mimetype=mimetype)
 
 
 @bp.post("/normalize")

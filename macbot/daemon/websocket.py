@@ -41,7 +41,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from ..core.audio import to_pcm16
+from ..core.formats import NATIVE_PCM, AudioWriter
 from ..core.live import LiveSpeech
 from ..errors import Busy, IdleTimeout, InvalidType, MacbotError, TextTooLong, UsageError
 from . import parsing
@@ -260,13 +260,16 @@ class SpeechSocket:
 
 
 def _speak(connection: ServerConnection, live: LiveSpeech, failure: list[MacbotError]) -> None:
-    """The writing side: each piece's word events, then its audio."""
+    """The writing side: each piece's word events, then its audio (raw PCM at the voice's
+    rate, from the one audio writer)."""
+    writer: AudioWriter | None = None
     try:
         for piece in live.pieces():
             for word in piece.words:
-                event = {"type": "word", "word": word.word, "start": word.start, "end": word.end}
-                connection.send(json.dumps(event))
-            connection.send(to_pcm16(piece.chunk.samples))
+                connection.send(json.dumps({"type": "word", **word.to_dict()}))
+            if writer is None:
+                writer = AudioWriter(NATIVE_PCM, piece.chunk.sample_rate, stream=True)
+            connection.send(writer.write(piece.chunk.samples))
     except ConnectionClosed:
         live.cancel()  # nobody listens any more
     except MacbotError as exc:

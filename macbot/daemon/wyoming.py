@@ -56,7 +56,8 @@ from wyoming.tts import (
     SynthesizeStopped,
 )
 
-from ..core.audio import AudioChunk, to_pcm16
+from ..core.audio import AudioChunk
+from ..core.formats import NATIVE_PCM, AudioWriter
 from ..core.live import LiveSpeech
 from ..core.synthesizer import SynthesisStream
 from ..errors import (
@@ -452,6 +453,7 @@ class TtsHandler(AsyncEventHandler):
             pieces: Iterator[tuple[int, AudioChunk]] = iter(())
             try:
                 current = None
+                writer: AudioWriter | None = None
                 pieces = start()
                 for clause, chunk in pieces:
                     rate = chunk.sample_rate
@@ -460,7 +462,9 @@ class TtsHandler(AsyncEventHandler):
                             write(AudioStop().event())
                         write(AudioStart(rate=rate, width=SAMPLE_WIDTH, channels=1).event())
                         current = clause
-                    pcm = to_pcm16(chunk.samples)
+                        writer = AudioWriter(NATIVE_PCM, rate, stream=True)
+                    assert writer is not None
+                    pcm = writer.write(chunk.samples)
                     write(
                         WyomingChunk(rate=rate, width=SAMPLE_WIDTH, channels=1, audio=pcm).event()
                     )

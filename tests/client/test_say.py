@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import soundfile as sf
 import yaml
 from conftest import OPTIMIZED_DIR, RecordingOutput, start_server
@@ -60,9 +61,12 @@ def syntheses(live) -> int:
     return live.get("/tts-performance").json()["performance"]["syntheses"]
 
 
-def test_say_through_the_daemon_and_in_process_give_the_same_audio(live_server, tmp_path):
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".aiff"])
+def test_say_through_the_daemon_and_in_process_give_the_same_audio(live_server, tmp_path, ext):
+    """Issue 18: through the daemon, say streams its raw samples into the same audio writer
+    (it decoded the daemon's WAV to encode it again)."""
     config = config_for(tmp_path, live_server.url)  # found through server.port, no MACBOT_URL
-    via_daemon, local = tmp_path / "daemon.wav", tmp_path / "local.wav"
+    via_daemon, local = tmp_path / f"daemon{ext}", tmp_path / f"local{ext}"
     before = syntheses(live_server)
     proc = say(TEXT, "-o", str(via_daemon), config=config)
     assert proc.returncode == 0, proc.stderr
@@ -75,6 +79,7 @@ def test_say_through_the_daemon_and_in_process_give_the_same_audio(live_server, 
     a, rate_a = sf.read(str(via_daemon), dtype="int16")
     b, rate_b = sf.read(str(local), dtype="int16")
     assert rate_a == rate_b == 22050
+    assert sf.info(str(via_daemon)).format == sf.info(str(local)).format == ext[1:].upper()
     assert len(a) == len(b) and len(a) > rate_a  # more than a second of speech
     # Same voice, same settings (noise 0): identical up to float rounding between processes.
     assert np.max(np.abs(a.astype(np.int32) - b.astype(np.int32))) <= 2

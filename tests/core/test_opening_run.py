@@ -26,11 +26,11 @@ def test_only_the_requests_first_run_is_chunked_not_each_segments(voice_split, p
         ssml = f'<speak>{SENTENCE} <break time="200ms"/> {SENTENCE}</speak>'
         assert len(synth.normalize(ssml).segments) == 3
         spoken = [c for c in synth.stream(ssml, options=plain) if "part" in c.meta]
-        ends = [i for i, c in enumerate(spoken) if c.meta["last_part"]]
+        ends = [i for i, c in enumerate(spoken) if c.last_part]
         assert len(ends) == 2  # one sentence per text segment
         first, second = spoken[: ends[0] + 1], spoken[ends[0] + 1 :]
         assert len(first) > 1  # the request's first run: chunked for its first audio
-        assert [c.meta["part"] for c in first] == list(range(len(first)))
+        assert [c.part for c in first] == list(range(len(first)))
         assert len(second) == 1  # the third segment's first run (index 0): one piece
     finally:
         synth.close()

@@ -105,7 +105,7 @@ def test_the_synthesizer_leads_with_a_streaming_engine(voice_split, plain):
         chunks = list(synth.stream(text, options=plain))
         assert submitted == [True]
         assert [c.index for c in chunks] == list(range(len(chunks)))
-        assert chunks[0].meta.get("part") == 0 and len(chunks) > 3
+        assert chunks[0].part == 0 and len(chunks) > 3
     finally:
         synth.close()
 

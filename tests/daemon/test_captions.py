@@ -102,11 +102,14 @@ def say(*args: str, url: str = "http://127.0.0.1:9", config=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
 
 
-def test_say_writes_audio_and_captions_through_the_daemon(split_server, tmp_path):
-    audio, vtt = tmp_path / "reply.wav", tmp_path / "reply.vtt"
+@pytest.mark.parametrize("ext", [".wav", ".flac"])
+def test_say_writes_audio_and_captions_through_the_daemon(split_server, tmp_path, ext):
+    """The daemon writes the audio in -o's format (issue 18: say re-encoded its WAV)."""
+    audio, vtt = tmp_path / f"reply{ext}", tmp_path / "reply.vtt"
     proc = say("-o", str(audio), "--captions", str(vtt), TEXT, url=split_server.url)
     assert proc.returncode == 0, proc.stderr
     info = sf.info(str(audio))
+    assert info.format == ext[1:].upper()
     parsed = webvtt.read(str(vtt))
     assert seconds(parsed[-1].end) <= info.duration + 0.001
     assert " ".join(c.text.replace("\n", " ") for c in parsed) == TEXT

@@ -19,7 +19,7 @@ from benchmarks.bounds import NUMBERS, PAUSES, UNPUNCTUATED
 from benchmarks.harness import ServedDaemon, free_port
 from benchmarks.memory import Sampler, at_rest
 from macbot.core.collector import cache_entry_limit
-from macbot.core.formats import SPOOL_BYTES, FileWriter, encode
+from macbot.core.formats import SPOOL_BYTES, AudioWriter, encode
 from macbot.core.synthesizer import Synthesizer
 
 SLOW_RUN = "word " * 60
@@ -147,19 +147,19 @@ def test_found_6_digits_read_out_over_the_bound_are_refused(original):
 def test_a_file_written_chunk_by_chunk_is_the_whole_file(fmt):
     """What the whole-file answers send: the same bytes as encoding the joined audio."""
     audio = (0.5 * np.sin(np.arange(60_000) / 7)).astype(np.float32)
-    writer = FileWriter(fmt, 22050)
+    writer = AudioWriter(fmt, 22050)
     for part in np.array_split(audio, 7):
-        writer.feed(part)
+        writer.write(part)
     size = writer.finish()
     data = b"".join(writer.blocks())
     assert len(data) == size and data == encode(audio, 22050, fmt)
 
 
 def test_a_long_answer_goes_to_disk_not_memory():
-    writer = FileWriter("wav", 22050)
+    writer = AudioWriter("wav", 22050)
     second = np.zeros(22050, np.float32)
     for _ in range(SPOOL_BYTES // (2 * 22050) + 2):  # past the spool's memory
-        writer.feed(second)
+        writer.write(second)
     assert writer.file._rolled  # type: ignore[attr-defined]  # SpooledTemporaryFile's own
     writer.finish()
     samples, rate = sf.read(writer.file, dtype="float32")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -28,6 +29,36 @@ def test_speak_returns_wav_when_not_playing(live_server):
     assert rate == 22050
     assert 1.0 < len(data) / rate < 5.0
     assert float(resp.headers["X-Audio-Duration"]) == pytest.approx(len(data) / rate, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "stream", "mime", "sf_format"),
+    [
+        ("flac", False, "audio/flac", "FLAC"),
+        ("aiff", False, "audio/aiff", "AIFF"),
+        ("mp3", True, "audio/mpeg", "MP3"),
+        ("flac", True, "audio/flac", "FLAC"),
+    ],
+)
+def test_speak_writes_every_file_format(live_server, fmt, stream, mime, sf_format):
+    """Issue 18: /speak's files and streams come from the one audio writer, in every format
+    (``macbot say -o x.flac --captions`` asks the daemon for its format)."""
+    body = {"text": SEED_TEXT, "play": False, "stream": stream, "format": fmt}
+    resp = live_server.post("/speak", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Content-Type"] == mime and resp.headers["X-Sample-Rate"] == "22050"
+    info = sf.info(io.BytesIO(resp.content))
+    assert info.format == sf_format and info.samplerate == 22050
+    assert 1.0 < info.duration < 5.0
+    if stream:
+        assert resp.headers["X-Audio-Format"] == fmt
+
+
+def test_speak_timestamps_carry_the_audio_in_the_format_asked(live_server):
+    body = {"text": SEED_TEXT, "play": False, "timestamps": True, "format": "flac"}
+    answer = live_server.post("/speak", json=body).json()
+    info = sf.info(io.BytesIO(base64.b64decode(answer["audio"])))
+    assert info.format == "FLAC" and info.duration == pytest.approx(answer["duration"], abs=1e-3)
 
 
 def test_wav_matches_engine_output(live_server):

@@ -41,7 +41,7 @@ from ..audio import AudioChunk, WordTiming
 from ..hashing import cached_sha256, hash_index
 from ..manifests import FOLDER_MANIFEST, Manifest, changed_files, manifest_path
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
-from ..timings import SPOKEN_WORDS, shifted, utterance_words
+from ..timings import shifted, utterance_words
 from ..voices import VoiceInfo
 from .base import Sentence, SynthesisOptions
 from .piper import PiperText, PiperTextEngine, load_voice_config, make_chunk
@@ -488,7 +488,7 @@ class ChunkedEngine(PiperTextEngine):
         the dynamic decoder: the audio of the sentences before a later one is its buffer, so it
         is decoded in one piece (no context overhead), and so is every sentence when
         ``options.whole`` says the consumer waits for whole sentences anyway. Every chunk has
-        the sentence's ``index``; ``meta`` has ``part`` (from 0) and ``last_part``. The
+        the sentence's ``index``; and its ``part`` (from 0) and ``last_part``. The
         trailing silence rides on the last part. Each word rides on the part where it starts,
         timed from that part's first sample.
         """
@@ -507,11 +507,12 @@ class ChunkedEngine(PiperTextEngine):
                 gap = np.zeros(int(self.sample_rate * options.sentence_silence), np.float32)
                 samples = np.concatenate([samples, gap])
             window = windows[part]
-            meta: dict[str, object] = {"part": part, "last_part": last}
-            if words:
-                meta[SPOKEN_WORDS] = self.in_part(spoken, window, last)
-            chunk = make_chunk(self, samples, sentence, meta)
-            yield replace(chunk, words=self.in_part(words, window, last))
+            chunk = make_chunk(self, samples, sentence, part, last)
+            yield replace(
+                chunk,
+                words=self.in_part(words, window, last),
+                spoken=self.in_part(spoken, window, last) if words else (),
+            )
 
     def in_part(
         self, words: list[tuple[int, WordTiming]], window: Window, last: bool
@@ -530,9 +531,8 @@ class ChunkedEngine(PiperTextEngine):
         chunk = make_chunk(self, np.concatenate([p.samples for p in parts]), sentence)
         if not any(p.words for p in parts):
             return chunk
-        spoken = utterance_words(parts, SPOKEN_WORDS)
-        meta = {**chunk.meta, SPOKEN_WORDS: spoken}
-        return replace(chunk, words=utterance_words(parts), meta=meta)
+        spoken = utterance_words(parts, spoken=True)
+        return replace(chunk, words=utterance_words(parts), spoken=spoken)
 
 
 def _static(decoder: ort.InferenceSession) -> bool:

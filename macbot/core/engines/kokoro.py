@@ -34,7 +34,7 @@ from ..audio import AudioChunk, WordTiming
 from ..kokoro_files import SAMPLE_RATE, STYLE_SHAPE
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..text.segments import Segment
-from ..timings import SPOKEN_WORDS, label_segment, phoneme_word_frames, sentence_words
+from ..timings import label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
 from .base import RunBudget, Sentence, SentenceStreamer, SynthesisOptions
 from .piper import make_chunk
@@ -358,7 +358,7 @@ class KokoroEngine(SentenceStreamer):
         return replace(
             chunk,
             words=tuple(_shift(w, shift, limit) for _, w in words),
-            meta={**chunk.meta, SPOKEN_WORDS: tuple(_shift(w, shift, limit) for _, w in spoken)},
+            spoken=tuple(_shift(w, shift, limit) for _, w in spoken),
         )
 
     def release_arena(self) -> None:

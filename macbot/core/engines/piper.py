@@ -23,7 +23,7 @@ from ...errors import SynthesisError, UsageError
 from ..audio import AudioChunk, WordTiming
 from ..sessions import CPU, Providers, SessionPlan, open_session, shrink_options
 from ..text.segments import Segment
-from ..timings import SPOKEN_WORDS, label_segment, phoneme_word_frames, sentence_words
+from ..timings import label_segment, phoneme_word_frames, sentence_words
 from ..voices import VoiceInfo
 from .base import (
     RunBudget,
@@ -220,9 +220,9 @@ class PiperText:
 
 
 def make_chunk(
-    engine: Any, samples: np.ndarray, sentence: Sentence, meta: dict[str, object] | None = None
+    engine: Any, samples: np.ndarray, sentence: Sentence, part: int = 0, last_part: bool = True
 ) -> AudioChunk:
-    """An :class:`AudioChunk` of ``sentence`` made by ``engine`` (any family)."""
+    """An :class:`AudioChunk` of ``sentence`` (its ``part``) made by ``engine`` (any family)."""
     return AudioChunk(
         samples=samples,
         sample_rate=engine.sample_rate,
@@ -230,7 +230,8 @@ def make_chunk(
         voice=engine.voice.name,
         text=sentence.phonemes,
         index=sentence.index,
-        meta=meta or {},
+        part=part,
+        last_part=last_part,
     )
 
 
@@ -439,5 +440,4 @@ class PiperEngine(PiperTextEngine):
         if not words:
             return chunk
         spoken = tuple(w for _, w in self.word_timings(sentence, durations, spoken=True))
-        meta = {**chunk.meta, SPOKEN_WORDS: spoken}
-        return replace(chunk, words=tuple(w for _, w in words), meta=meta)
+        return replace(chunk, words=tuple(w for _, w in words), spoken=spoken)

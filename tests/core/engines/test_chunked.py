@@ -175,8 +175,8 @@ def test_stream_is_the_unsplit_audio_times_one_gain(chunked, full_engine, plain)
     (sentence,) = chunked.sentences(LONG)
     parts = list(chunked.stream_sentence(sentence, plain))
     assert len(parts) == -(-chunked.latent(sentence.phoneme_ids, plain).shape[-1] // 64) > 1
-    assert [p.meta["part"] for p in parts] == list(range(len(parts)))
-    assert [p.meta["last_part"] for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert [p.part for p in parts] == list(range(len(parts)))
+    assert [p.last_part for p in parts] == [False] * (len(parts) - 1) + [True]
     assert {p.index for p in parts} == {sentence.index}
     streamed = np.concatenate([p.samples for p in parts])
     whole = chunked.synthesize_sentence(sentence, plain).samples

@@ -23,7 +23,7 @@ def test_a_whole_sentence_is_one_decoder_run(voice_split, plain):
     chunked = list(engine.stream_sentence(sentence, plain))
     whole = list(engine.stream_sentence(sentence, replace(plain, whole=True)))
     assert len(chunked) > 1 and len(whole) == 1
-    assert (whole[0].meta["part"], whole[0].meta["last_part"]) == (0, True)
+    assert (whole[0].part, whole[0].last_part) == (0, True)
     parts = [w for i in range(len(chunked)) for w in _shifted(i, chunked)]
     assert [w.word for w in whole[0].words] == [w.word for w in parts]
     np.testing.assert_allclose(
