@@ -28,7 +28,7 @@ import yaml
 from macbot.config import ENV_AUTO_OPTIMIZE
 from macbot.core.voices import bundled_voice
 
-from .common import SENTENCES, p50
+from .common import SENTENCES, p50, with_environment
 from .harness import DETERMINISTIC, start_daemon
 from .options import BenchOptions
 
@@ -56,6 +56,7 @@ OLD_CHILD = "import os, sys; os.nice(19); os.execv(sys.executable, [sys.executab
 """The optimizer as the daemon's child ran before issue 21: nice 19, one thread, own session."""
 
 
+@with_environment(**{ENV_AUTO_OPTIMIZE: "1"})
 def background_suite(bench: BenchOptions) -> dict:
     """Per-sentence speed of piper-tts in another session while the optimizer runs, against
     its speed alone, interleaved in one run; also the nice-19 child of before."""
@@ -76,7 +77,6 @@ def background_suite(bench: BenchOptions) -> dict:
     try:
         _wait(lambda: len(lines.read_text().splitlines()) >= len(SENTENCES), 120, "piper-tts")
         report.step("a fresh daemon starts optimizing; the nice-19 child beside it")
-        os.environ[ENV_AUTO_OPTIMIZE] = "1"
         fresh = {"optimized_dir": str(folder / "a")}
         daemon = start_daemon({"tts_cache_enabled": False}, tts=fresh)
         optimizer = daemon.app_state().optimizer

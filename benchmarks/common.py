@@ -7,6 +7,7 @@ through :attr:`~benchmarks.options.BenchOptions.reporter` (a :class:`Reporter`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -61,6 +62,29 @@ class Silent:
 
     def advance(self, units: int = 1) -> None:
         pass
+
+
+def with_environment(**values: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the decorated suite with these environment variables set, and put back what was
+    there after it (a suite run inside pytest must not change the tests that follow)."""
+
+    def decorate(suite: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(suite)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            saved = {name: os.environ.get(name) for name in values}
+            os.environ.update(values)
+            try:
+                return suite(*args, **kwargs)
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+
+        return run
+
+    return decorate
 
 
 def child(code: str, *argv: str, env: dict[str, str] | None = None, timeout: float = 1800) -> Any:

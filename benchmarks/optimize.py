@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from macbot.tools.toolkit.extras import require
 from macbot.tools.toolkit.phrases import HELDOUT_SENTENCES
 from macbot.tools.toolkit.transcriber import Transcriber, word_error_rate
 
-from .common import SENTENCES, child, markdown, p50
+from .common import SENTENCES, child, markdown, p50, with_environment
 from .daemon import varied_texts
 from .harness import DETERMINISTIC, start_daemon
 from .options import BenchOptions
@@ -56,6 +55,7 @@ TARGETS = {
 # -- optimize: the targets ---------------------------------------------------------------------
 
 
+@with_environment(**{ENV_AUTO_OPTIMIZE: "1"})
 def optimize_suite(bench: BenchOptions) -> dict:
     """A daemon started with an empty optimized_dir optimizes itself in the background while
     a lone sentence is spoken every ``--probe-interval`` seconds; then its new engine is
@@ -63,7 +63,6 @@ def optimize_suite(bench: BenchOptions) -> dict:
     report = bench.reporter
     out = Path(bench.out or "bench_results/optimize")
     folder = Path(tempfile.mkdtemp(prefix="macbot-optimize-bench-"))
-    os.environ[ENV_AUTO_OPTIMIZE] = "1"
     report.step("starting a daemon with an empty optimized_dir")
     live = start_daemon(
         {"tts_cache_enabled": False},

@@ -50,7 +50,10 @@ def test_every_suite_function_is_registered_and_nothing_registers_itself():
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.endswith("_suite"):
                 defined.add((path.stem, node.name))
-                assert not node.decorator_list, f"{path.stem}.{node.name} is decorated"
+                decorators = [ast.unparse(d) for d in node.decorator_list]
+                assert all(d.startswith("with_environment(") for d in decorators), (
+                    f"{path.stem}.{node.name} is decorated: {decorators}"
+                )
     assert defined == {(entry.module, entry.function) for entry in SUITES.values()}
 
 
@@ -93,3 +96,27 @@ def test_bench_from_an_installed_package_says_where_the_benchmarks_are(tmp_path,
     lines = proc.stderr.strip().splitlines()
     assert "benchmarks live in a source checkout's benchmarks/" in lines[0]
     assert len(lines) <= 2  # the line and its hint
+
+
+def test_a_suite_puts_the_environment_back():
+    """The background and optimize suites switch the daemon's background optimization on for
+    their run: inside pytest that switch stayed on for every test after them (the menu bar's
+    and doctor's tests then read the optimizer as on)."""
+    import os
+
+    from benchmarks.common import with_environment
+
+    before = os.environ.get("MACBOT_AUTO_OPTIMIZE")
+
+    @with_environment(MACBOT_AUTO_OPTIMIZE="1", MACBOT_NOT_SET_BEFORE="x")
+    def suite(fail: bool) -> str:
+        assert os.environ["MACBOT_AUTO_OPTIMIZE"] == "1"
+        if fail:
+            raise RuntimeError("a suite that fails")
+        return os.environ["MACBOT_NOT_SET_BEFORE"]
+
+    assert suite(False) == "x"
+    with pytest.raises(RuntimeError):
+        suite(True)
+    assert os.environ.get("MACBOT_AUTO_OPTIMIZE") == before
+    assert "MACBOT_NOT_SET_BEFORE" not in os.environ
