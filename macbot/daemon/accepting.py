@@ -12,7 +12,8 @@ daemon sets itself on macOS), ``accept()`` fails while the listening socket stay
   while ``limit`` connections are open (the rest wait in the kernel's listen queue, holding
   none of the daemon's files).
 
-asyncio (the Wyoming server) already pauses its accepting for a second on these errors.
+The Wyoming server's accept loop (:mod:`macbot.daemon.wyoming`) backs off the same way, with
+the same log lines; asyncio's own logged a traceback each time.
 """
 
 from __future__ import annotations

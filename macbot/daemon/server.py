@@ -36,6 +36,7 @@ from .app import create_app
 from .security import warn_if_exposed
 from .state import DaemonState, state_of
 from .websocket import SpeechSocket
+from .wyoming import REFUSING as WYOMING_REFUSING
 from .wyoming import WyomingServer
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Server:
     ):
         self.app = app
         self.grace = grace
-        raise_open_files_limit(connection_limit + 256)
+        raise_open_files_limit(connection_limit + FILES_AT_REST)
         self._waitress = create_server(
             app,
             host=host,
@@ -261,6 +262,46 @@ def _engine_settings(config: AppConfig) -> tuple[object, ...]:
     )
 
 
+FILES_AT_REST = 256
+"""Open files the daemon needs besides its connections: the models, the logs, pipes, the
+phrase cache's database, a voice being swapped in, and headroom."""
+FILES_PER_WEBSOCKET = 4
+"""Files one WebSocket connection holds (its socket, its selector and the ``websockets``
+connection's own; counted in /proc while 64 idle ones were held)."""
+
+
+def http_connection_limit(config: AppConfig) -> int:
+    """The HTTP connections the daemon may hold so that every listener keeps the files it
+    needs when all of them are full at once.
+
+    The soft limit of open files is raised to what they need together: HTTP's
+    ``server.connection_limit``, the WebSocket's ``2 × max_sessions`` connections (handshakes
+    included) of :data:`FILES_PER_WEBSOCKET` files, Wyoming's ``max_connections`` and the
+    few it is telling that they are all taken, and :data:`FILES_AT_REST`. Where the hard limit
+    is lower, HTTP gets what the others leave (at least 10) and one line says so. Before,
+    1,000 HTTP connections beside 64 WebSocket handshakes took all 1,256 files, and the
+    WebSocket could not accept."""
+    server = config.server
+    others = FILES_AT_REST
+    if server.websocket.enabled:
+        others += 2 * server.websocket.max_sessions * FILES_PER_WEBSOCKET
+    if server.wyoming.enabled:
+        others += server.wyoming.max_connections + WYOMING_REFUSING
+    granted = raise_open_files_limit(server.connection_limit + others)
+    if granted >= server.connection_limit + others:
+        return server.connection_limit
+    limit = max(10, granted - others)
+    _LOGGER.warning(
+        "open files are limited to %d: serving %d HTTP connections at once, not %d "
+        "(server.connection_limit), so that the other listeners keep %d",
+        granted,
+        limit,
+        server.connection_limit,
+        others,
+    )
+    return limit
+
+
 class SideServer(Protocol):
     """A server beside the HTTP one (the WebSocket, Wyoming): started, then stopped."""
 
@@ -317,7 +358,7 @@ def serve(config: AppConfig) -> int:
         config.server.host,
         config.server.port,
         config.server.threads,
-        connection_limit=config.server.connection_limit,
+        connection_limit=http_connection_limit(config),
         channel_timeout=config.server.channel_timeout,
     )
     reloader = Reloader(server)

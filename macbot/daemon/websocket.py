@@ -70,6 +70,9 @@ _PROTOCOL_LOGGER = logging.getLogger(__name__ + ".protocol")
 """What the ``websockets`` package logs about connections."""
 _PROTOCOL_LOGGER.addFilter(_KeepaliveFilter())
 
+LISTEN_BACKLOG = 1024
+"""Connections the kernel holds completed for the accept loop (waitress' default too)."""
+
 PATH = "/"
 """Requests to any path are served (``ws://127.0.0.1:8124/``)."""
 MESSAGE_TYPES = ("start", "text", "flush", "close")
@@ -105,6 +108,10 @@ class SpeechSocket:
             ping_interval=keepalive,  # a ping every `keepalive` s, a pong due within as long
             ping_timeout=keepalive,
             logger=_PROTOCOL_LOGGER,
+            # waitress' queue, not socket.listen()'s 128: past a full queue the kernel drops
+            # the handshake's last ACK, and a client that has closed by then is accepted
+            # seconds later, holding a handshake slot until open_timeout (CI, 2026-12-03)
+            backlog=LISTEN_BACKLOG,
         )
         self._thread: threading.Thread | None = None
 

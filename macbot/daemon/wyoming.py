@@ -73,6 +73,7 @@ from ..errors import (
 )
 from ..version import __version__
 from . import parsing
+from .accepting import BACKOFF, RESOURCE_ERRORS, ThrottledLog
 from .state import DaemonState
 
 _LOGGER = logging.getLogger(__name__)
@@ -86,6 +87,10 @@ SAMPLE_WIDTH = 2
 """Bytes per sample: 16-bit PCM."""
 LOGGED_ERRORS = 10
 """Errors of one connection logged as warnings; later ones at debug level."""
+REFUSING = 8
+"""Connections told at once that every one is taken (beyond ``max_connections``)."""
+LISTEN_BACKLOG = 1024
+"""Connections the kernel holds completed for the accept loop (as the other listeners)."""
 PAYLOAD_LIMIT = 1 << 20
 """Largest ``payload_length`` accepted (skipped unread: text-to-speech takes no audio in)."""
 
@@ -113,12 +118,13 @@ class WyomingServer:
         self._thread: threading.Thread | None = None
         self._handlers: set[TtsHandler] = set()
         self._announcer: Any = None
+        self._limit = _header_limit(state())
+        self._timeout = state().config.server.channel_timeout
+        self._slots = asyncio.Semaphore(max_connections + REFUSING)
+        self._connections: set[asyncio.Task[None]] = set()
+        self._accepting: asyncio.Task[None] | None = None
         try:
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(
-                    self._connected, host=host, port=port, limit=_header_limit(state())
-                )
-            )
+            self._socket = _listen(host, port)
         except OSError:
             self._loop.close()
             self._executor.shutdown(wait=False)
@@ -126,11 +132,11 @@ class WyomingServer:
 
     @property
     def port(self) -> int:
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self._socket.getsockname()[1])
 
     @property
     def host(self) -> str:
-        return str(self._server.sockets[0].getsockname()[0])
+        return str(self._socket.getsockname()[0])
 
     @property
     def uri(self) -> str:
@@ -144,6 +150,7 @@ class WyomingServer:
                 self._announcer = self._loop.run_until_complete(self._announce())
             except (MissingExtraError, OSError) as exc:
                 _LOGGER.error("Wyoming server not announced: %s", exc)
+        self._accepting = self._loop.create_task(self._accept())
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="macbot-wyoming", daemon=True
         )
@@ -154,6 +161,7 @@ class WyomingServer:
     def stop(self) -> None:
         """Stop accepting, end the open connections, stop the loop and its thread."""
         if self._thread is None:
+            self._socket.close()
             self._loop.close()
             self._executor.shutdown(wait=False)
             return
@@ -164,11 +172,62 @@ class WyomingServer:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _close(self) -> None:
-        self._server.close()
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        self._socket.close()
         for handler in list(self._handlers):
             await handler.shutdown()
+        if self._connections:
+            await asyncio.wait(self._connections, timeout=5)
         if self._announcer is not None:
             await self._announcer.async_close()
+
+    async def _accept(self) -> None:
+        """Accept while a slot is free: ``max_connections`` served and :data:`REFUSING` being
+        told they are not, each slot held until its socket is closed. The rest wait in the
+        kernel's listen queue, holding none of the daemon's files. asyncio's own server
+        accepted a hundred at a time and held some 250 files under 2,000 idle clients (the
+        open files budgeted for Wyoming: ``macbot.daemon.server.http_connection_limit``)."""
+        log = ThrottledLog("Wyoming")
+        while True:
+            await self._slots.acquire()
+            try:
+                conn, _ = await self._loop.sock_accept(self._socket)
+            except OSError as exc:
+                self._slots.release()
+                if exc.errno in RESOURCE_ERRORS:
+                    log.warn(exc)
+                    await asyncio.sleep(BACKOFF)
+                elif self._socket.fileno() < 0:
+                    return
+                continue  # a peer gone before accept() finished: the listener is fine
+            except BaseException:
+                self._slots.release()
+                raise
+            task = self._loop.create_task(self._serve(conn))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+    async def _serve(self, conn: socket.socket) -> None:
+        """One accepted connection, its slot given back once its socket is closed (a client
+        that reads nothing of its last answer is cut off after ``channel_timeout``)."""
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn, limit=self._limit)
+        except BaseException:
+            conn.close()
+            self._slots.release()
+            raise
+        try:
+            await self._connected(reader, writer)
+        finally:
+            writer.close()
+            try:
+                await asyncio.wait_for(writer.wait_closed(), self._timeout)
+            except (TimeoutError, OSError):
+                writer.transport.abort()
+            self._slots.release()
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         handler = TtsHandler(reader, writer, self._state, self._executor)
@@ -212,6 +271,16 @@ class WyomingServer:
         await zc.async_register_service(info)
         _LOGGER.info("Wyoming announced over zeroconf as %s on %s:%d", name, host, self.port)
         return zc
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A non-blocking listening socket on ``host`` (a name, IPv4 or IPv6) and ``port``."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ][0]
+    sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+    sock.setblocking(False)
+    return sock
 
 
 def _header_limit(st: DaemonState) -> int:

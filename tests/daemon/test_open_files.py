@@ -1,7 +1,7 @@
-"""2,000 idle connections on any protocol, under the 1,256 open files the daemon sets itself on
-macOS, never stop the other protocols from serving, and the flooded listener serves again once
-they are gone (issue 21, item 7). A real `macbot serve` in a subprocess with a lowered
-RLIMIT_NOFILE; the idle sockets are this process's (its own limit is higher)."""
+"""2,000 idle connections on any protocol, under a hard limit of 1,256 open files (lower than
+the daemon asks for), never stop the other protocols from serving, and the flooded listener
+serves again once they are gone (issue 21, item 7). A real `macbot serve` in a subprocess with a
+lowered RLIMIT_NOFILE; the idle sockets are this process's (its own limit is higher)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
 OPEN_FILES = 1256
-"""What the daemon sets itself on macOS: server.connection_limit (1,000) + 256."""
+"""What the daemon once set itself on macOS (server.connection_limit + 256): 1,000 HTTP
+connections beside the WebSocket's 64 handshakes took every file (CI, 2026-12-03). It now asks
+for more and, held below that here, serves fewer HTTP connections."""
 IDLE = 2000
 
 
@@ -112,6 +114,30 @@ def _idle_sockets(port: int, count: int) -> list[socket.socket]:
     return held
 
 
+def _open_files(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def _diagnosis(proc: subprocess.Popen, log: Path) -> str:
+    lines = [line for line in log.read_text().splitlines() if "websocket.protocol" not in line]
+    tail = "\n".join(lines[-30:])
+    return (
+        f"daemon: {_open_files(proc.pid)} open files of {OPEN_FILES}, "
+        f"{_threads(proc.pid)} threads; its log ends:\n{tail}"
+    )
+
+
+def _wait_at_rest(proc: subprocess.Popen, log: Path) -> None:
+    """Until the last test's connections are gone. After a flood, clients the kernel had left
+    half-open (the listen queue full) can reach the WebSocket seconds after they closed and
+    hold its handshake slots until they are found gone: an aftermath of that flood, not of
+    the next one (at rest the daemon runs about 20 threads; each handshake adds two)."""
+    deadline = time.monotonic() + 30
+    while _threads(proc.pid) > 40:
+        assert time.monotonic() < deadline, _diagnosis(proc, log)
+        time.sleep(0.2)
+
+
 def _threads(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Threads:"):
@@ -122,12 +148,14 @@ def _threads(pid: int) -> int:
 @pytest.mark.parametrize("flooded", ["wyoming", "websocket", "http"])
 def test_idle_connections_on_one_protocol_never_stop_the_others(daemon, flooded):
     proc, ports, log = daemon
+    _wait_at_rest(proc, log)
     held = _idle_sockets(ports[flooded], IDLE)
     try:
         time.sleep(2)  # the daemon accepts what it will
         threads = _threads(proc.pid)
         others = [p for p in ports if p != flooded]
-        assert {p: _serves(p, ports) for p in others} == dict.fromkeys(others, True)
+        served = {p: _serves(p, ports) for p in others}
+        assert served == dict.fromkeys(others, True), _diagnosis(proc, log)
         assert proc.poll() is None
     finally:
         for s in held:
@@ -145,14 +173,44 @@ def test_idle_connections_on_one_protocol_never_stop_the_others(daemon, flooded)
     assert log.read_text().count("accept() failed") < 50
 
 
+def test_every_listener_full_at_once_leaves_files_to_spare(daemon):
+    """Each listener's connections are counted in the open files the daemon asks for, and
+    HTTP, the one with most, gets fewer where the hard limit is lower. CI found 1,000 HTTP
+    connections beside 64 WebSocket handshakes (4 files each) at 1,254 of 1,256 files: the
+    WebSocket's accept() failed, 1.4 s after its own flood ended."""
+    proc, ports, log = daemon
+    _wait_at_rest(proc, log)
+    before = log.read_text().count("Too many open files")
+    held = [s for port in ports.values() for s in _idle_sockets(port, IDLE)]
+    try:
+        peak = 0
+        for _ in range(20):  # the listeners fill, and handshakes time out and are replaced
+            time.sleep(0.5)
+            peak = max(peak, _open_files(proc.pid))
+        assert proc.poll() is None
+    finally:
+        for s in held:
+            s.close()
+    print(f"all three listeners full: {peak} open files of {OPEN_FILES}")
+    assert peak < OPEN_FILES - 64, _diagnosis(proc, log)
+    assert log.read_text().count("Too many open files") == before, _diagnosis(proc, log)
+    assert f"open files are limited to {OPEN_FILES}: serving" in log.read_text()
+    for protocol in ports:
+        deadline = time.monotonic() + 60
+        while not _serves(protocol, ports):
+            assert time.monotonic() < deadline, f"{protocol} never served again"
+            time.sleep(0.5)
+
+
 def test_listeners_accept_again_after_the_open_files_ran_out(tmp_path):
     """issue 21 item 7: after EMFILE the WebSocket's accept loop had ended for good, and
-    waitress logged accept()'s error 1.87 million times. Here every file runs out (200)."""
+    waitress logged accept()'s error 1.87 million times. Here every file runs out (200: the
+    WebSocket's 64 handshakes alone would take 256)."""
     with _daemon(tmp_path, 200) as (proc, ports, log):
-        held = _idle_sockets(ports["http"], IDLE)
+        held = _idle_sockets(ports["websocket"], IDLE)
         try:
             time.sleep(2)
-            for protocol in ("websocket", "wyoming"):  # their accept() fails too now
+            for protocol in ("http", "wyoming"):  # their accept() fails too now
                 _serves(protocol, ports)
             time.sleep(1)
         finally:
