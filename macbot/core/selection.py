@@ -471,12 +471,17 @@ class EngineChain:
 
     @staticmethod
     def _order(cands: list[Candidate], tuned: dict[str, dict[str, Any]]) -> list[Candidate]:
-        """Measured-and-allowed by median RTF, then unmeasured, the original always last."""
+        """The record's winner first when it is a variant (it may trade a little speed for
+        word timings: :func:`macbot.tools.tune.choose`), then measured-and-allowed by median
+        RTF, then unmeasured, the original always last (so the others' rejections are
+        recorded)."""
 
         def rank(c: Candidate) -> tuple[int, float]:
             if c.is_original:
                 return (2, 0.0)
             r = tuned.get(c.name)
+            if r and r.get("winner"):
+                return (-1, 0.0)
             if r and r.get("chosen_ok"):
                 return (0, float(r.get("median_rtf") or 0))
             return (1, 0.0)

@@ -29,7 +29,7 @@ from .toolkit.gate import MCD_BOUND_DB, WER_MARGIN_POINTS, judge
 from .toolkit.phrases import CALIBRATION_PHRASES, VERIFY_SENTENCES
 from .toolkit.transcriber import Transcriber
 from .toolkit.verifier import Reference, compare, reference
-from .tune import TUNE_SENTENCES, tune
+from .tune import TIMINGS_COST, TUNE_SENTENCES, tune
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -332,6 +332,7 @@ class Pipeline:
             row["speedup_range"] = r.get("speedup_range")
             row["busy"] = r.get("busy")
             row["chosen"] = name == record["winner"]
+            row["timings_trade"] = row["chosen"] and "word timings" in (r.get("reason") or "")
             if not r.get("chosen_ok", False) and r.get("reason"):
                 row["reasons"] = [*row.get("reasons", []), f"not chosen: {r['reason']}"]
         self.state.candidates = list(rows.values())
@@ -373,6 +374,11 @@ def _why(winner: str, rows: dict[str, dict[str, Any]]) -> str:
         parts.append(f"WER {100 * row['wer']:.1f}% vs the original's {original:.1f}%")
     if row.get("mcd_db") is not None:
         parts.append(f"MCD {row['mcd_db']:.2f} dB")
+    if row.get("timings_trade"):
+        return f"{winner}: " + ", ".join(parts) + (
+            ", passed the quality gate and gives word timings, within "
+            f"{TIMINGS_COST:.2f}× of the fastest, which does not"
+        )
     return f"{winner}: " + ", ".join(parts) + ", the fastest that passed the quality gate"
 
 

@@ -6,7 +6,9 @@ threads, memory arena), so what is timed here is what the daemon runs.
 Rounds are interleaved (every candidate speaks the same sentence in turn, noise 0), the median
 real-time factor (RTF = synthesis seconds / audio seconds) decides. A variant is allowed only
 when it loads, passes the smoke test and its quality record, and is not slower than the
-original. The record goes to ``optimized_models/tune.json`` keyed by (model sha256,
+original, or at most :data:`TIMINGS_COST` slower when it gives word timings that the original
+does not; such an engine also wins over a faster one without timings within that cost
+(:func:`choose`). The record goes to ``optimized_models/tune.json`` keyed by (model sha256,
 onnxruntime version, CPU model, providers); the daemon follows it at the next start.
 """
 
@@ -43,6 +45,62 @@ TUNE_SENTENCES = [
 BUSY_SPREAD = 1.25
 """Per-round speed-ups whose largest is more than this times the smallest, or that fall on
 both sides of 1: the machine was too busy (other work ran between rounds) to decide."""
+
+
+TIMINGS_COST = 1.10
+"""How much slower (median RTF) an engine that gives word timings may be than the fastest
+allowed one, which does not, and still win: captions, the page's highlighted words and the
+WebSocket's word events need them. On a quiet machine, Kokoro's ``timed`` model (the packaged
+one with its durations as an output: the same audio) ran at 0.96× the original's speed, lost
+to it, and the daemon had no word timings at all (2026-12-03)."""
+
+
+def choose(results: dict[str, dict[str, Any]], original: str) -> str:
+    """The winner's name among ``results`` (entries with ``median_rtf``, ``word_timings`` and
+    ``usable``, and the original's): allowed (:data:`TIMINGS_COST` above), then the fastest,
+    unless it has no word timings and the fastest that has them is within the cost. Sets each
+    entry's ``chosen_ok`` and ``reason``."""
+    base = results[original]
+    timed_original = bool(base.get("word_timings"))
+    for name, entry in results.items():
+        med = entry.get("median_rtf")
+        if not entry.get("usable") or med is None:
+            continue
+        low, high = entry.get("speedup_range") or (None, None)
+        speed = (
+            f"{entry['speedup_vs_original']:.2f}× the original's speed (median of "
+            f"{len(entry.get('speedup_rounds') or [])} rounds, {low:.2f}–{high:.2f}×)"
+            if low is not None
+            else ""
+        )
+        if name == original:
+            entry.update(chosen_ok=True, reason="the original (always allowed)")
+        elif med <= base["median_rtf"]:
+            entry.update(chosen_ok=True, reason=f"{speed}, quality ok")
+        elif (
+            entry.get("word_timings")
+            and not timed_original
+            and med <= TIMINGS_COST * base["median_rtf"]
+        ):
+            entry.update(
+                chosen_ok=True,
+                reason=f"{speed}, quality ok: within {TIMINGS_COST:.2f}× for the word timings "
+                "the original does not give",
+            )
+        else:
+            entry.update(
+                chosen_ok=False,
+                reason=f"slower than the original (median RTF {med:.4f} vs "
+                f"{base['median_rtf']:.4f})",
+            )
+    allowed = [e for e in results.values() if e.get("chosen_ok")]
+    fastest = min(allowed, key=lambda e: e["median_rtf"])
+    timed = [e for e in allowed if e.get("word_timings")]
+    if timed and not fastest.get("word_timings"):
+        best = min(timed, key=lambda e: e["median_rtf"])
+        if best["median_rtf"] <= TIMINGS_COST * fastest["median_rtf"]:
+            return str(best["name"])
+    return str(fastest["name"])
 
 
 def spread(base: list[list[float]], rtfs: list[list[float]]) -> dict[str, Any]:
@@ -110,7 +168,11 @@ def tune(
             entry.update(usable=False, chosen_ok=False, reason=str(exc))
             say(f"  rejected: {exc}")
             continue
-        entry.update(usable=True, warnings=attempt.warnings)
+        entry.update(
+            usable=True,
+            warnings=attempt.warnings,
+            word_timings=bool(loaded[cand.name].has_durations),
+        )
     if original not in loaded:
         raise NoEngineError(f"the original model does not load: {results[original].get('reason')}")
 
@@ -135,28 +197,12 @@ def tune(
                 rtfs[name].append(seconds / max(audio, 1e-6))
                 per_round[name][-1].append(seconds / max(audio, 1e-6))
         say(f"round {r + 1}/{rounds} done")
-    base = statistics.median(rtfs[original])
     for name, values in rtfs.items():
-        med = statistics.median(values)
         entry = results[name]
-        entry["median_rtf"] = round(med, 5)
+        entry["median_rtf"] = round(statistics.median(values), 5)
         entry.update(spread(per_round[original], per_round[name]))
-        if name == original:
-            entry.update(chosen_ok=True, reason="the original (always allowed)")
-        elif med > base:
-            entry.update(
-                chosen_ok=False,
-                reason=f"slower than the original (median RTF {med:.4f} vs {base:.4f})",
-            )
-        else:
-            low, high = entry["speedup_range"]
-            entry.update(
-                chosen_ok=True,
-                reason=f"{entry['speedup_vs_original']:.2f}× the original's speed (median of "
-                f"{rounds} rounds, {low:.2f}–{high:.2f}×), quality ok",
-            )
-    allowed = [e for e in results.values() if e.get("chosen_ok")]
-    winner = min(allowed, key=lambda e: e["median_rtf"])["name"]
+    winner = choose(results, original)
+    results[winner]["winner"] = True  # the chain tries it first (core.selection)
     record = {
         "key": tune_key(chain.sha256(voice.model_path), chain.facts),
         "voice": voice.name,

@@ -1,0 +1,105 @@
+"""How ``macbot tune`` chooses among timed candidates (:func:`macbot.tools.tune.choose`), fed
+with the figures of real runs. The timing itself runs real engines in
+tests/core/test_selection.py and tests/tools/test_kokoro_variants.py."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from macbot.core.selection import EngineChain
+from macbot.tools.tune import TIMINGS_COST, choose
+
+KOKORO_QUIET_RUN = {
+    "kokoro": {"median_rtf": 0.5538, "word_timings": False, "speedup_range": [1.0, 1.0]},
+    "kokoro.float-matmul": {
+        "median_rtf": 0.58773,
+        "word_timings": True,
+        "speedup_range": [0.917, 1.008],
+    },
+    "kokoro.timed": {"median_rtf": 0.5805, "word_timings": True, "speedup_range": [0.954, 0.967]},
+}
+"""`macbot bench kokoro-targets --rounds 3` on a quiet machine (2026-12-03): the tune step's
+median RTFs (2 rounds × 4 sentences, 2 threads). ``kokoro.timed`` is the packaged model with
+its durations as an output (MCD 0.00 dB against it); the original gives no durations."""
+
+
+def _results(figures: dict[str, dict]) -> dict[str, dict]:
+    results = copy.deepcopy(figures)
+    base = results["kokoro"]["median_rtf"] if "kokoro" in results else None
+    for name, entry in results.items():
+        entry.update(name=name, usable=True)
+        if base is not None:
+            entry["speedup_vs_original"] = round(base / entry["median_rtf"], 3)
+            entry["speedup_rounds"] = entry["speedup_range"]
+    return results
+
+
+def test_the_timed_kokoro_model_wins_over_the_faster_original_without_timings():
+    """Found on the quiet run: the original won by 4 %, and the daemon had no word timings
+    (the benchmark's word-timings row read NaN)."""
+    results = _results(KOKORO_QUIET_RUN)
+    assert choose(results, "kokoro") == "kokoro.timed"
+    assert results["kokoro.timed"]["chosen_ok"]
+    assert "word timings" in results["kokoro.timed"]["reason"]
+    # the slower timed one is allowed too (within the cost) but is not the fastest of them
+    assert results["kokoro.float-matmul"]["chosen_ok"]
+
+
+def test_a_timed_engine_past_the_cost_is_refused():
+    figures = copy.deepcopy(KOKORO_QUIET_RUN)
+    for name in ("kokoro.timed", "kokoro.float-matmul"):
+        figures[name]["median_rtf"] = round(figures["kokoro"]["median_rtf"] * 1.2, 5)
+    results = _results(figures)
+    assert choose(results, "kokoro") == "kokoro"
+    assert not results["kokoro.timed"]["chosen_ok"]
+    assert results["kokoro.timed"]["reason"].startswith("slower than the original")
+
+
+def test_nothing_is_traded_when_the_original_has_timings_too():
+    """A Piper voice that streams through its split has durations: a slower variant is
+    refused as before."""
+    figures = copy.deepcopy(KOKORO_QUIET_RUN)
+    figures["kokoro"]["word_timings"] = True
+    results = _results(figures)
+    assert choose(results, "kokoro") == "kokoro"
+    assert not results["kokoro.timed"]["chosen_ok"]
+
+
+@pytest.mark.parametrize(
+    ("slower", "winner"), [(TIMINGS_COST - 0.05, "timed"), (TIMINGS_COST + 0.05, "fast")]
+)
+def test_a_faster_variant_without_timings_gives_way_only_within_the_cost(slower, winner):
+    figures = {
+        "kokoro": {"median_rtf": 1.0, "word_timings": False, "speedup_range": [1.0, 1.0]},
+        "fast": {"median_rtf": 0.5, "word_timings": False, "speedup_range": [2.0, 2.0]},
+        "timed": {
+            "median_rtf": 0.5 * slower,
+            "word_timings": True,
+            "speedup_range": [1.9, 1.9],
+        },
+    }
+    assert choose(_results(figures), "kokoro") == winner
+
+
+def test_the_chain_tries_the_records_winner_first():
+    """The chain ordered allowed candidates by RTF alone, so it would have loaded a faster
+    variant without timings over the winner the record names."""
+
+    class Cand:
+        def __init__(self, name, original=False):
+            self.name, self.is_original = name, original
+
+    cands = [Cand("fast"), Cand("timed"), Cand("kokoro", original=True)]
+    tuned = {
+        "fast": {"chosen_ok": True, "median_rtf": 0.5},
+        "timed": {"chosen_ok": True, "median_rtf": 0.52, "winner": True},
+        "kokoro": {"chosen_ok": True, "median_rtf": 1.0},
+    }
+    assert [c.name for c in EngineChain._order(cands, tuned)] == ["timed", "fast", "kokoro"]
+    tuned["kokoro"]["winner"], tuned["timed"]["winner"] = True, False
+    # the original winning stays last: the others' rejections are tried and recorded first
+    assert [c.name for c in EngineChain._order(cands, tuned)][-1] == "kokoro"
+    del tuned["kokoro"]["winner"], tuned["timed"]["winner"]  # a record from before: by RTF
+    assert [c.name for c in EngineChain._order(cands, tuned)] == ["fast", "timed", "kokoro"]
