@@ -34,6 +34,10 @@ RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.EN
 """``accept()`` errors that pass when files or memory are freed."""
 BACKOFF = 0.25
 """Seconds a listener stops accepting after a resource error."""
+LISTEN_BACKLOG = 1024
+"""Connections the kernel holds completed for a listener's accept loop (waitress' default,
+which the WebSocket and Wyoming take too). Past a full queue the kernel drops a handshake's
+last ACK, and a client that has closed by then reaches the accept loop seconds later."""
 LOG_EVERY = 10.0
 """Seconds between two log lines about the same listener's resource errors."""
 

@@ -45,7 +45,7 @@ from ..core.formats import NATIVE_PCM, AudioWriter
 from ..core.live import LiveSpeech
 from ..errors import Busy, IdleTimeout, InvalidType, MacbotError, TextTooLong, UsageError
 from . import parsing
-from .accepting import serve_websockets
+from .accepting import LISTEN_BACKLOG, serve_websockets
 from .security import check_headers
 from .state import DaemonState
 
@@ -69,9 +69,6 @@ class _KeepaliveFilter(logging.Filter):
 _PROTOCOL_LOGGER = logging.getLogger(__name__ + ".protocol")
 """What the ``websockets`` package logs about connections."""
 _PROTOCOL_LOGGER.addFilter(_KeepaliveFilter())
-
-LISTEN_BACKLOG = 1024
-"""Connections the kernel holds completed for the accept loop (waitress' default too)."""
 
 PATH = "/"
 """Requests to any path are served (``ws://127.0.0.1:8124/``)."""
@@ -108,9 +105,8 @@ class SpeechSocket:
             ping_interval=keepalive,  # a ping every `keepalive` s, a pong due within as long
             ping_timeout=keepalive,
             logger=_PROTOCOL_LOGGER,
-            # waitress' queue, not socket.listen()'s 128: past a full queue the kernel drops
-            # the handshake's last ACK, and a client that has closed by then is accepted
-            # seconds later, holding a handshake slot until open_timeout (CI, 2026-12-03)
+            # not socket.listen()'s 128: a client accepted seconds after it closed held a
+            # handshake slot until open_timeout (CI, 2026-12-03)
             backlog=LISTEN_BACKLOG,
         )
         self._thread: threading.Thread | None = None

@@ -73,7 +73,7 @@ from ..errors import (
 )
 from ..version import __version__
 from . import parsing
-from .accepting import BACKOFF, RESOURCE_ERRORS, ThrottledLog
+from .accepting import BACKOFF, LISTEN_BACKLOG, RESOURCE_ERRORS, ThrottledLog
 from .state import DaemonState
 
 _LOGGER = logging.getLogger(__name__)
@@ -89,8 +89,6 @@ LOGGED_ERRORS = 10
 """Errors of one connection logged as warnings; later ones at debug level."""
 REFUSING = 8
 """Connections told at once that every one is taken (beyond ``max_connections``)."""
-LISTEN_BACKLOG = 1024
-"""Connections the kernel holds completed for the accept loop (as the other listeners)."""
 PAYLOAD_LIMIT = 1 << 20
 """Largest ``payload_length`` accepted (skipped unread: text-to-speech takes no audio in)."""
 
@@ -275,9 +273,9 @@ class WyomingServer:
 
 def _listen(host: str, port: int) -> socket.socket:
     """A non-blocking listening socket on ``host`` (a name, IPv4 or IPv6) and ``port``."""
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
-        0
-    ][0]
+    (family, *_), *_ = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
     sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock

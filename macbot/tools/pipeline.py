@@ -332,7 +332,7 @@ class Pipeline:
             row["speedup_range"] = r.get("speedup_range")
             row["busy"] = r.get("busy")
             row["chosen"] = name == record["winner"]
-            row["timings_trade"] = row["chosen"] and "word timings" in (r.get("reason") or "")
+            row["for_timings"] = row["chosen"] and bool(r.get("for_timings"))
             if not r.get("chosen_ok", False) and r.get("reason"):
                 row["reasons"] = [*row.get("reasons", []), f"not chosen: {r['reason']}"]
         self.state.candidates = list(rows.values())
@@ -374,12 +374,13 @@ def _why(winner: str, rows: dict[str, dict[str, Any]]) -> str:
         parts.append(f"WER {100 * row['wer']:.1f}% vs the original's {original:.1f}%")
     if row.get("mcd_db") is not None:
         parts.append(f"MCD {row['mcd_db']:.2f} dB")
-    if row.get("timings_trade"):
-        return f"{winner}: " + ", ".join(parts) + (
-            ", passed the quality gate and gives word timings, within "
-            f"{TIMINGS_COST:.2f}× of the fastest, which does not"
-        )
-    return f"{winner}: " + ", ".join(parts) + ", the fastest that passed the quality gate"
+    why = (
+        f"passed the quality gate and gives word timings, within {TIMINGS_COST:.2f}× of the "
+        "fastest, which does not"
+        if row.get("for_timings")
+        else "the fastest that passed the quality gate"
+    )
+    return f"{winner}: " + ", ".join([*parts, why])
 
 
 def _size_mb(path: Path) -> float | None:

@@ -59,7 +59,8 @@ def choose(results: dict[str, dict[str, Any]], original: str) -> str:
     """The winner's name among ``results`` (entries with ``median_rtf``, ``word_timings`` and
     ``usable``, and the original's): allowed (:data:`TIMINGS_COST` above), then the fastest,
     unless it has no word timings and the fastest that has them is within the cost. Sets each
-    entry's ``chosen_ok`` and ``reason``."""
+    entry's ``chosen_ok`` and ``reason``, and ``for_timings`` on a winner chosen over a faster
+    engine for its word timings."""
     base = results[original]
     timed_original = bool(base.get("word_timings"))
     for name, entry in results.items():
@@ -99,6 +100,7 @@ def choose(results: dict[str, dict[str, Any]], original: str) -> str:
     if timed and not fastest.get("word_timings"):
         best = min(timed, key=lambda e: e["median_rtf"])
         if best["median_rtf"] <= TIMINGS_COST * fastest["median_rtf"]:
+            best["for_timings"] = True
             return str(best["name"])
     return str(fastest["name"])
 

@@ -43,6 +43,7 @@ def test_the_timed_kokoro_model_wins_over_the_faster_original_without_timings():
     assert choose(results, "kokoro") == "kokoro.timed"
     assert results["kokoro.timed"]["chosen_ok"]
     assert "word timings" in results["kokoro.timed"]["reason"]
+    assert results["kokoro.timed"]["for_timings"] and "for_timings" not in results["kokoro"]
     # the slower timed one is allowed too (within the cost) but is not the fastest of them
     assert results["kokoro.float-matmul"]["chosen_ok"]
 
