@@ -17,7 +17,10 @@ integer GEMM, plus the per-run quantization of every activation), so float can b
 - ``fp16``: the float graph with the weights of nodes above a size threshold in float16
   (seed 003's ``--fp16-threshold``), computed in float16 where onnxruntime has kernels;
 - ``static``: static QDQ INT8 of the float graph's Convs and MatMuls, calibrated on assistant
-  phrases, ``conv_post`` (and, per seed 003, the generator's resblocks) excluded.
+  phrases, ``conv_post`` (and, per seed 003, the generator's resblocks) excluded;
+  ``static-gen`` quantizes the resblocks too; ``static-dec`` only the decoder (the text
+  encoder, ALBERT and the prosody predictor stay float: they decide what is said and how long,
+  and quantized they cost the most words).
 
 :func:`measure` times each against ``kokoro-onnx``'s own ``create()`` on the original model
 with the same thread count, side by side, and gates it (WER + MCD, :mod:`.toolkit.gate`).
@@ -28,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,8 @@ SAMPLE_RATE = 24_000
 REBUILT_OPS = ("ConvInteger", "MatMulInteger", "DynamicQuantizeLSTM", "Gather")
 """The quantized op types :func:`dequantized` can turn back into float ops."""
 
+ENCODER_PREFIX = "/encoder/"
+"""Every node before the decoder: ALBERT, the text encoder, the duration and prosody predictor."""
 CONV_POST = "/decoder/decoder/generator/conv_post/Conv"
 """The generator's last convolution: quantized, it adds audible static (seed 003)."""
 GENERATOR_RESBLOCKS = "/decoder/decoder/generator/resblocks"
@@ -301,6 +306,20 @@ STATIC_EXCLUDE = f"^({CONV_POST}|{GENERATOR_RESBLOCKS}/)"
 """Kept float by the static variant: ``conv_post`` and the generator's resblocks (seed 003's
 ``model_uint8`` recipe)."""
 
+STATIC_EXCLUDES = {
+    "static": STATIC_EXCLUDE,
+    "static-gen": f"^{CONV_POST}$",
+    "static-dec": f"^({ENCODER_PREFIX}|{CONV_POST}$)",
+}
+"""The nodes each static recipe keeps float (regular expressions over node names)."""
+
+FLOAT_OPS = {
+    "float": REBUILT_OPS,
+    "float-conv": ("ConvInteger", "Gather"),
+    "float-matmul": ("MatMulInteger", "DynamicQuantizeLSTM", "Gather"),
+}
+"""The op types each float recipe rebuilds; the others stay dynamic INT8."""
+
 
 def calibration_feeds(tokenizer: Any, style: np.ndarray, phrases: Sequence[str]) -> list[dict]:
     """The model's inputs for ``phrases`` (English, espeak) with ``style`` (510, 1, 256)."""
@@ -523,6 +542,24 @@ def measure(
     return rows
 
 
+def build_recipe(
+    recipe: str, source: Path, path: Path, float_path: Path, feeds: Callable[[], list[dict]]
+) -> dict[str, Any]:
+    """Build ``recipe`` (a name of :data:`RECIPES`) from the int8 ``source`` into ``path``.
+    The fp16 and static recipes start from the float graph at ``float_path`` (made from
+    ``source`` when missing; the caller keeps or deletes it); ``feeds()`` gives the static
+    recipes' calibration inputs (:func:`calibration_feeds`). Returns the recipe's facts."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown Kokoro recipe {recipe!r}; known: {', '.join(RECIPES)}")
+    if recipe in FLOAT_OPS:
+        return build_float(source, path, FLOAT_OPS[recipe])
+    if not float_path.is_file():
+        build_float(source, float_path)
+    if recipe == "fp16":
+        return build_fp16(float_path, path)
+    return build_static(float_path, path, feeds(), STATIC_EXCLUDES[recipe])
+
+
 def build_all(
     original: Path, folder: Path, voices: Path, recipes: Sequence[str]
 ) -> dict[str, Path]:
@@ -530,33 +567,17 @@ def build_all(
     existing files are reused. Returns {recipe: path}."""
     folder.mkdir(parents=True, exist_ok=True)
     built: dict[str, Path] = {}
-    float_path = folder / "kokoro.float.onnx"
+
+    def feeds() -> list[dict]:
+        engine = kokoro_onnx(original, voices, 0)
+        return calibration_feeds(engine.tokenizer, engine.voices["jm_kumo"], CALIBRATION)
+
     for name in recipes:
         path = folder / f"kokoro.{name}.onnx"
         built[name] = path
-        if path.is_file():
-            continue
-        _LOGGER.info("building the Kokoro variant %s", name)
-        if name == "float":
-            build_float(original, path)
-        elif name == "float-conv":
-            build_float(original, path, ("ConvInteger", "Gather"))
-        elif name == "float-matmul":
-            build_float(original, path, ("MatMulInteger", "DynamicQuantizeLSTM", "Gather"))
-        elif name in ("fp16", "static", "static-gen"):
-            if not float_path.is_file():
-                build_float(original, float_path)
-            if name == "fp16":
-                build_fp16(float_path, path)
-            else:
-                exclude = STATIC_EXCLUDE if name == "static" else f"^{CONV_POST}$"
-                engine = kokoro_onnx(original, voices, 0)
-                feeds = calibration_feeds(
-                    engine.tokenizer, engine.voices["jm_kumo"], CALIBRATION[:4]
-                )
-                build_static(float_path, path, feeds, exclude)
-        else:
-            raise ValueError(f"unknown Kokoro recipe {name!r}; known: {', '.join(RECIPES)}")
+        if not path.is_file():
+            _LOGGER.info("building the Kokoro variant %s", name)
+            build_recipe(name, original, path, folder / "kokoro.float.onnx", feeds)
     return built
 
 
@@ -569,4 +590,6 @@ RECIPES = {
     "generator's resblocks float",
     "static-gen": "static QDQ int8 of the float graph's Convs and MatMuls, the generator's "
     "resblocks too; only conv_post float",
+    "static-dec": "static QDQ int8 of the decoder's Convs and MatMuls (conv_post float); the "
+    "encoder, ALBERT and the predictor float",
 }

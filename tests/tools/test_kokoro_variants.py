@@ -16,7 +16,9 @@ from macbot.tools.kokoro_graph import with_durations
 from macbot.tools.kokoro_variants import (
     BASELINE,
     CONV_POST,
+    ENCODER_PREFIX,
     build_float,
+    build_recipe,
     calibration_feeds,
     decode_windows,
     dequantized,
@@ -87,6 +89,34 @@ def test_the_gate_passes_the_float_rebuild_and_rejects_a_broken_variant(float_mo
     assert by["float"]["gate"] == "pass", by["float"]["reasons"]
     assert by["broken"]["gate"] == "fail", by["broken"]["reasons"]
     assert by["broken"]["mcd_db"] > by["float"]["mcd_db"]
+
+
+def test_static_dec_quantizes_the_decoder_and_keeps_the_encoder_float(float_model, tmp_path):
+    """The recipe that passes the gate on this host (docs/OPTIMIZATION.md, "Kokoro"): every
+    decoder Conv and MatMul but conv_post in static QDQ int8, nothing before the decoder."""
+    calls = []
+
+    def feeds() -> list[dict]:
+        calls.append(1)
+        engine = kokoro_onnx(float_model, packaged_voices(), 2)
+        return calibration_feeds(engine.tokenizer, engine.voices["jm_kumo"], ["Turn left here."])
+
+    path = tmp_path / "kokoro.static-dec.onnx"
+    facts = build_recipe("static-dec", packaged_model(), path, float_model, feeds)
+    assert calls == [1] and facts["method"] == "static QDQ int8"
+    nodes = onnx.load(str(path)).graph.node
+    quantized = {n.output[0] for n in nodes if n.op_type == "DequantizeLinear"}
+    computed = [n for n in nodes if n.op_type in ("Conv", "MatMul")]
+    fed = {n.name: any(i in quantized for i in n.input) for n in computed}
+    encoder = [name for name in fed if name.startswith(ENCODER_PREFIX)]
+    decoder = [name for name in fed if not name.startswith(ENCODER_PREFIX) and name != CONV_POST]
+    assert encoder and not any(fed[name] for name in encoder)
+    assert decoder and all(fed[name] for name in decoder), [n for n in decoder if not fed[n]]
+    assert not fed[CONV_POST]
+    samples, _ = kokoro_onnx(path, packaged_voices(), 2).create("Turn left here.", "jm_kumo")
+    assert 0.3 < len(samples) / 24_000 < 3 and np.abs(samples).max() > 0.05
+    with pytest.raises(ValueError, match="unknown Kokoro recipe 'static-all'"):
+        build_recipe("static-all", packaged_model(), tmp_path / "x.onnx", float_model, feeds)
 
 
 def test_the_decoder_split_and_windows_reproduce_the_whole_sentence(float_model, tmp_path):
