@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "Speaker", "Speech", "__version__", "speak"]
 
+
 def __getattr__(name: str) -> Any:
     if name == "Client":
         from .client.http import DaemonClient

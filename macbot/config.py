@@ -573,6 +573,7 @@ def check_speed(value: object, param: str = "speed") -> float | None:
         )
     return float(value)
 
+
 _RANGES: dict[str, tuple[float, float]] = {
     "models.tts.speed": SPEED_RANGE,
     "models.tts.latency_budget_ms": (1.0, 600_000.0),

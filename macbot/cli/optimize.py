@@ -185,6 +185,8 @@ def _into_background() -> None:
         system.tie_to_parent(int(parent))
     done = system.lower()
     print(f"background priority: {'; '.join(done)}", file=sys.stderr, flush=True)
+
+
 def speed_text(row: dict[str, Any]) -> str:
     """``1.76× (1.70–1.82)``: the median over the timing rounds and their range."""
     if not row.get("speedup"):

@@ -139,6 +139,9 @@ class Attempt:
     probe: dict[str, Any] | None = None
     """The CoreML provider's probe verdict (:mod:`.coreml_probe`), for a candidate that had
     to pass it."""
+    wer_points: float | None = None
+    """Its manifest's WER over the original's on the gate's sentences, in points (``None``:
+    not measured; the original: 0)."""
 
     def __post_init__(self) -> None:
         self.name = self.name or self.engine_type
@@ -580,7 +583,10 @@ class EngineChain:
         elif not manifest.verdict.usable:
             why = "; ".join(manifest.verdict.reasons) or "no reason given"
             raise CandidateRejected(f"manifest verdict: not usable ({why})")
-        if cand.origin == FOUND and "wer_variant" not in (manifest.quality or {}):
+        quality = manifest.quality or {}
+        if "wer_variant" in quality and "wer_original" in quality:
+            attempt.wer_points = round(100 * (quality["wer_variant"] - quality["wer_original"]), 2)
+        if cand.origin == FOUND and "wer_variant" not in quality:
             raise CandidateRejected(
                 "no WER measurement in its manifest: a variant found in optimized_dir is used "
                 "only after the quality gate measured it (macbot verify / macbot optimize)"

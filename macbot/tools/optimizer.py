@@ -49,6 +49,8 @@ from ..core.engines.chunked import (
     CHUNKED,
     DECODER_FILE,
     ENCODER_FILE,
+    FLOW_FILE,
+    PRIOR_FILE,
     SPLIT_VARIANT,
     ChunkedEngine,
     find_split,
@@ -201,7 +203,8 @@ class Optimizer(Pipeline):
                 name: self.chain.sha256(folder / name) for name in (ENCODER_FILE, DECODER_FILE)
             }
             manifest.save(folder)
-        for name in (ENCODER_FILE, DECODER_FILE, FOLDER_MANIFEST):
+        flow = [n for n in (PRIOR_FILE, FLOW_FILE) if n in manifest.files]
+        for name in (ENCODER_FILE, DECODER_FILE, *flow, FOLDER_MANIFEST):
             self._artifact(folder / name)
         self._end("split", "done", reason)
         return True

@@ -29,7 +29,7 @@ from .toolkit.gate import MCD_BOUND_DB, WER_MARGIN_POINTS, judge
 from .toolkit.phrases import CALIBRATION_PHRASES, VERIFY_SENTENCES
 from .toolkit.transcriber import Transcriber
 from .toolkit.verifier import Reference, compare, reference
-from .tune import TIMINGS_COST, TUNE_SENTENCES, tune
+from .tune import QUALITY_TIE, TIMINGS_COST, TUNE_SENTENCES, tune
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -333,6 +333,7 @@ class Pipeline:
             row["busy"] = r.get("busy")
             row["chosen"] = name == record["winner"]
             row["for_timings"] = row["chosen"] and bool(r.get("for_timings"))
+            row["for_quality"] = row["chosen"] and bool(r.get("for_quality"))
             if not r.get("chosen_ok", False) and r.get("reason"):
                 row["reasons"] = [*row.get("reasons", []), f"not chosen: {r['reason']}"]
         self.state.candidates = list(rows.values())
@@ -374,12 +375,18 @@ def _why(winner: str, rows: dict[str, dict[str, Any]]) -> str:
         parts.append(f"WER {100 * row['wer']:.1f}% vs the original's {original:.1f}%")
     if row.get("mcd_db") is not None:
         parts.append(f"MCD {row['mcd_db']:.2f} dB")
-    why = (
-        f"passed the quality gate and gives word timings, within {TIMINGS_COST:.2f}× of the "
-        "fastest, which does not"
-        if row.get("for_timings")
-        else "the fastest that passed the quality gate"
-    )
+    if row.get("for_timings"):
+        why = (
+            f"passed the quality gate and gives word timings, within {TIMINGS_COST:.2f}× of "
+            "the fastest, which does not"
+        )
+    elif row.get("for_quality"):
+        why = (
+            f"passed the quality gate with the fewest word errors of those within "
+            f"{QUALITY_TIE:.2f}× of the fastest"
+        )
+    else:
+        why = "the fastest that passed the quality gate"
     return f"{winner}: " + ", ".join([*parts, why])
 
 

@@ -7,8 +7,9 @@ Rounds are interleaved (every candidate speaks the same sentence in turn, noise 
 real-time factor (RTF = synthesis seconds / audio seconds) decides. A variant is allowed only
 when it loads, passes the smoke test and its quality record, and is not slower than the
 original, or at most :data:`TIMINGS_COST` slower when it gives word timings that the original
-does not; such an engine also wins over a faster one without timings within that cost
-(:func:`choose`). The record goes to ``optimized_models/tune.json`` keyed by (model sha256,
+does not; such an engine also wins over a faster one without timings within that cost, and
+among engines within :data:`QUALITY_TIE` of the fastest the one with the fewest word errors
+wins (:func:`choose`). The record goes to ``optimized_models/tune.json`` keyed by (model sha256,
 onnxruntime version, CPU model, providers); the daemon follows it at the next start.
 """
 
@@ -55,12 +56,22 @@ one with its durations as an output: the same audio) ran at 0.96× the original'
 to it, and the daemon had no word timings at all (2026-12-03)."""
 
 
+QUALITY_TIE = 1.05
+"""Engines whose median RTF is within this of the fastest allowed one are as fast as it (the
+tune's rounds spread about ±3 % on a quiet machine); among them the one with the fewest word
+errors on the gate's sentences wins. On a quiet machine Kokoro's ``static-gen`` (WER +1.8
+points, at the gate's edge) ran 1.68× the original's speed and ``static-dec`` (+0.3 points)
+1.63×: 3 % is not worth 1.5 points of misheard words (2026-12-03)."""
+
+
 def choose(results: dict[str, dict[str, Any]], original: str) -> str:
     """The winner's name among ``results`` (entries with ``median_rtf``, ``word_timings`` and
     ``usable``, and the original's): allowed (:data:`TIMINGS_COST` above), then the fastest,
-    unless it has no word timings and the fastest that has them is within the cost. Sets each
-    entry's ``chosen_ok`` and ``reason``, and ``for_timings`` on a winner chosen over a faster
-    engine for its word timings."""
+    (among those within :data:`QUALITY_TIE` of it, the fewest ``wer_points``, at least 0: the
+    original and an engine without a measurement count 0), unless it has no word timings and the
+    fastest that has them is within the cost. Sets each entry's ``chosen_ok`` and ``reason``,
+    ``for_timings`` on a winner chosen over a faster engine for its word timings and
+    ``for_quality`` on one chosen over a faster engine for its fewer word errors."""
     base = results[original]
     timed_original = bool(base.get("word_timings"))
     for name, entry in results.items():
@@ -95,7 +106,16 @@ def choose(results: dict[str, dict[str, Any]], original: str) -> str:
                 f"{base['median_rtf']:.4f})",
             )
     allowed = [e for e in results.values() if e.get("chosen_ok")]
-    fastest = min(allowed, key=lambda e: e["median_rtf"])
+    quickest = min(allowed, key=lambda e: e["median_rtf"])
+
+    def errors(entry: dict[str, Any]) -> float:
+        points = None if entry["name"] == original else entry.get("wer_points")
+        return 0.0 if points is None else max(points, 0.0)
+
+    ties = [e for e in allowed if e["median_rtf"] <= QUALITY_TIE * quickest["median_rtf"]]
+    fastest = min(ties, key=lambda e: (errors(e), e["median_rtf"]))
+    if fastest is not quickest and errors(fastest) < errors(quickest):
+        fastest["for_quality"] = True
     timed = [e for e in allowed if e.get("word_timings")]
     if timed and not fastest.get("word_timings"):
         best = min(timed, key=lambda e: e["median_rtf"])
@@ -174,6 +194,7 @@ def tune(
             usable=True,
             warnings=attempt.warnings,
             word_timings=bool(loaded[cand.name].has_durations),
+            wer_points=attempt.wer_points,
         )
     if original not in loaded:
         raise NoEngineError(f"the original model does not load: {results[original].get('reason')}")

@@ -289,5 +289,3 @@ def test_inspect_takes_a_voice_name():
     proc = run("inspect", "no-such-voice")
     assert proc.returncode == ExitCode.MODEL_NOT_FOUND
     assert "unknown voice 'no-such-voice'" in proc.stderr
-
-

@@ -177,9 +177,7 @@ def test_probes_never_import_torch_in_the_daemon(tmp_path):
     process itself never imports it."""
     fake = tmp_path / "torch"
     (fake / "backends").mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        "from . import backends, cuda\n", encoding="utf-8"
-    )
+    (fake / "__init__.py").write_text("from . import backends, cuda\n", encoding="utf-8")
     (fake / "backends" / "__init__.py").write_text("from . import mps\n", encoding="utf-8")
     (fake / "backends" / "mps.py").write_text(
         "def is_available():\n    return True\n", encoding="utf-8"

@@ -175,5 +175,3 @@ def test_the_daemon_starts_the_listeners_its_config_enables():
     finally:
         listener.stop()
     assert start_listeners(make_config(server={"websocket": {"enabled": False}}), None, 1) == []
-
-

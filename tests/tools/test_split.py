@@ -13,7 +13,15 @@ import pytest
 from onnx import TensorProto, helper
 
 from macbot import cli
-from macbot.core.engines.chunked import DECODER_FILE, ENCODER_FILE, find_split
+from macbot.core.engines.chunked import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    FLOW_CONTEXT,
+    FLOW_FILE,
+    PRIOR_FILE,
+    ChunkedEngine,
+    find_split,
+)
 from macbot.core.hashing import file_sha256
 from macbot.core.manifests import Manifest
 from macbot.core.voices import bundled_voice
@@ -23,6 +31,7 @@ from macbot.tools.split import (
     SPLIT_FORMAT,
     SplitError,
     find_cut,
+    find_flow,
     split_format,
     split_voice,
 )
@@ -211,7 +220,7 @@ def test_the_split_records_its_format_and_the_durations_output(voice_split, tmp_
     """Issue 14: format 2 adds the encoder's phoneme durations; a split without the record
     (made before) reads as format 1, which the optimizer makes again."""
     _, folder = voice_split
-    assert split_format(folder) == SPLIT_FORMAT == 2
+    assert split_format(folder) == SPLIT_FORMAT == 3
     assert Manifest.load(folder).parameters["durations_output"] == "/Ceil_output_0"
     old = tmp_path / folder.name
     shutil.copytree(folder, old)
@@ -219,3 +228,46 @@ def test_the_split_records_its_format_and_the_durations_output(voice_split, tmp_
     del manifest.parameters["format"]
     manifest.save(old)
     assert split_format(old) == 1
+
+
+def test_format_3_cuts_the_encoder_before_its_flow(voice_split):
+    """Issue 20 item 7: the prior and the flow, checked exact against the encoder (whole, and
+    the first window from a flow run over its frames plus the context), and hashed."""
+    voice, folder = voice_split
+    manifest = Manifest.load(folder)
+    params = manifest.parameters
+    assert (params["prior"], params["flow"]) == (PRIOR_FILE, FLOW_FILE)
+    assert params["flow_inputs"] == ["/Add_output_0", "/Cast_2_output_0"]
+    assert params["flow_context"] == FLOW_CONTEXT
+    assert params["flow_max_diff"] <= MAX_DIFF
+    for name in (PRIOR_FILE, FLOW_FILE):
+        assert manifest.files[name] == file_sha256(folder / name)
+    prior = ort.InferenceSession(str(folder / PRIOR_FILE), providers=["CPUExecutionProvider"])
+    assert [o.name for o in prior.get_outputs()] == [*params["flow_inputs"], "/Ceil_output_0"]
+    cut = find_cut(onnx.load(str(voice.model_path)))
+    assert find_flow(onnx.load(str(folder / DECODER_FILE)), cut) is None  # no /flow/ nodes
+
+
+def test_a_split_without_the_flow_still_streams(voice_split, tmp_path, plain):
+    """A format-2 split (or a voice whose flow does not cut) loads its encoder.onnx and
+    streams as before; the engine with the pair gives the same audio."""
+    voice, folder = voice_split
+    old = tmp_path / folder.name
+    shutil.copytree(folder, old)
+    manifest = Manifest.load(old)
+    for key in ("prior", "flow", "flow_inputs", "flow_context", "flow_max_diff"):
+        del manifest.parameters[key]
+    manifest.parameters["format"] = 2
+    for name in (PRIOR_FILE, FLOW_FILE):
+        del manifest.files[name]
+        (old / name).unlink()
+    manifest.save(old)
+    before = ChunkedEngine.load_split(voice, old)
+    after = ChunkedEngine.load_split(voice, folder)
+    assert before.flow is None and after.flow is not None
+    assert isinstance(before.encoder, ort.InferenceSession) and after.encoder is after.flow
+    (sentence,) = after.sentences("I have set a timer for ten minutes.")
+    streamed = [list(e.stream_sentence(sentence, plain)) for e in (before, after)]
+    assert len(streamed[0]) == len(streamed[1]) > 1
+    for a, b in zip(*streamed, strict=True):
+        np.testing.assert_allclose(a.samples, b.samples, atol=MAX_DIFF)

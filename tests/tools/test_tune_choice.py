@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from macbot.core.selection import EngineChain
-from macbot.tools.tune import TIMINGS_COST, choose
+from macbot.tools.tune import QUALITY_TIE, TIMINGS_COST, choose
 
 KOKORO_QUIET_RUN = {
     "kokoro": {"median_rtf": 0.5538, "word_timings": False, "speedup_range": [1.0, 1.0]},
@@ -104,3 +104,65 @@ def test_the_chain_tries_the_records_winner_first():
     assert [c.name for c in EngineChain._order(cands, tuned)][-1] == "kokoro"
     del tuned["kokoro"]["winner"], tuned["timed"]["winner"]  # a record from before: by RTF
     assert [c.name for c in EngineChain._order(cands, tuned)] == ["fast", "timed", "kokoro"]
+
+
+KOKORO_GATED_RUN = {
+    "kokoro": {"median_rtf": 0.555, "word_timings": False, "speedup_range": [1.0, 1.0]},
+    "kokoro.timed": {
+        "median_rtf": 0.5775,
+        "word_timings": True,
+        "speedup_range": [0.956, 0.966],
+        "wer_points": 0.0,
+    },
+    "kokoro.static-dec": {
+        "median_rtf": 0.3415,
+        "word_timings": True,
+        "speedup_range": [1.577, 1.673],
+        "wer_points": 0.3,
+    },
+    "kokoro.static-gen": {
+        "median_rtf": 0.33,
+        "word_timings": True,
+        "speedup_range": [1.642, 1.722],
+        "wer_points": 1.81,
+    },
+    "kokoro.float-matmul": {
+        "median_rtf": 0.549,
+        "word_timings": True,
+        "speedup_range": [0.987, 1.035],
+        "wer_points": 0.6,
+    },
+}
+"""`macbot bench kokoro-targets --rounds 3` on a quiet machine after static-dec came
+(2026-12-03): every variant passed the gate on 32 sentences; static-gen was the fastest by 3 %,
+with 1.5 points more WER than static-dec."""
+
+
+def test_a_speed_up_within_the_tie_does_not_buy_word_errors():
+    results = _results(KOKORO_GATED_RUN)
+    assert choose(results, "kokoro") == "kokoro.static-dec"
+    assert results["kokoro.static-dec"]["for_quality"]
+    assert "for_quality" not in results["kokoro.static-gen"]
+
+
+def test_past_the_tie_the_faster_wins_whatever_its_word_errors():
+    figures = copy.deepcopy(KOKORO_GATED_RUN)
+    figures["kokoro.static-gen"]["median_rtf"] = round(
+        figures["kokoro.static-dec"]["median_rtf"] / (QUALITY_TIE + 0.02), 5
+    )
+    results = _results(figures)
+    assert choose(results, "kokoro") == "kokoro.static-gen"
+    assert "for_quality" not in results["kokoro.static-dec"]
+
+
+def test_an_unmeasured_engine_counts_as_the_original():
+    """No WER in its manifest (a candidate named in the config): it ties at 0, the faster
+    wins, as before the tie."""
+    figures = {
+        "piper": {"median_rtf": 0.05, "word_timings": True, "speedup_range": [1.0, 1.0]},
+        "coreml": {"median_rtf": 0.049, "word_timings": True, "speedup_range": [1.02, 1.02]},
+    }
+    results = _results(figures)
+    for entry in results.values():
+        entry["speedup_vs_original"] = 1.0
+    assert choose(results, "piper") == "coreml"

@@ -15,6 +15,13 @@ one; without it the window is zero-padded at the end and the output trimmed, whi
 exact near the end (zeros in the latent are not the convolutions' own edge padding): about
 1e-4 on a real one-word sentence, which ends in silence, up to 2e-2 on a latent cut mid-word.
 
+**The flow in windows** (split format 3): the opening run of a streamed request does not wait
+for the whole encoder. ``prior.onnx`` gives the flow's input ``z_p`` (text encoder, duration
+predictor, the expansion to frames) and ``flow.onnx`` turns it into the latent. The flow is
+convolutional over frames too, so the first decoder window's frames come from a flow run over
+only them plus :data:`FLOW_CONTEXT` frames (exact: see :mod:`macbot.tools.split`), and the rest
+from one run over the whole sentence (:class:`FlowLatent`).
+
 **Normalization**: Piper divides each sentence by its own peak, which is unknown until its last
 chunk is decoded. Streamed audio is instead scaled by the voice's calibrated gain (from the
 split's manifest: ``0.9 / max raw peak`` over calibration sentences) and clipped to [-1, 1],
@@ -59,6 +66,12 @@ this many frames with the usual context, which is exact (see above)."""
 
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
+PRIOR_FILE = "prior.onnx"
+FLOW_FILE = "flow.onnx"
+FLOW_CONTEXT = 32
+"""Frames of context that make a window of Piper's flow exact: its 4 coupling layers each run
+4 convolutions of kernel 5 (2 frames each side), 4 × 4 × 2 = 32 (on joe: 0.0 from 32 frames,
+5e-4 at 24, 0.07 at 16)."""
 SPLIT_SUFFIX = ".split"
 """A voice's split lives in ``<optimized_dir>/<voice>.split/`` (made by ``macbot split``)."""
 
@@ -211,6 +224,92 @@ def plan_chunks(
     return windows
 
 
+@dataclass(frozen=True)
+class FlowPair:
+    """A split's prior and flow sessions (split format 3), with the flow's context.
+
+    It is also the engine's encoder: :meth:`run` gives what ``encoder.onnx`` gives (the latent,
+    then the durations; the same numbers), so a split that has the pair loads no
+    ``encoder.onnx`` (its weights are the pair's: 56 MB on joe)."""
+
+    prior: ort.InferenceSession
+    flow: ort.InferenceSession
+    context: int = FLOW_CONTEXT
+
+    def run(self, output_names: object, feed: dict, run_options: object = None) -> list:
+        """The encoder's outputs: the prior's run, then the flow over the whole sentence."""
+        z_p, mask, *durations = self.prior.run(None, feed, run_options)
+        return [self.run_flow(z_p, mask, run_options), *durations]
+
+    def run_flow(self, z_p: np.ndarray, mask: np.ndarray, run_options: object = None):
+        names = [i.name for i in self.flow.get_inputs()]
+        return self.flow.run(None, dict(zip(names, (z_p, mask), strict=True)), run_options)[0]
+
+    def get_inputs(self) -> list:
+        return self.prior.get_inputs()
+
+    def get_outputs(self) -> list:
+        return [self.flow.get_outputs()[0], *self.prior.get_outputs()[2:]]
+
+    def get_providers(self) -> list[str]:
+        return self.prior.get_providers()
+
+    @classmethod
+    def beside(cls, encoder: Path, session) -> FlowPair | None:
+        """The pair made with the split ``encoder`` belongs to, opened by ``session(path)``;
+        ``None`` for an encoder of another name (a quantized one: the pair would not match
+        it) or a split made without them."""
+        if encoder.name != ENCODER_FILE:
+            return None
+        folder = encoder.resolve().parent
+        try:
+            params = Manifest.load(folder).parameters
+        except (OSError, ValueError, TypeError):
+            return None
+        if "flow" not in params or "prior" not in params:
+            return None
+        context = int(params.get("flow_context", FLOW_CONTEXT))
+        return cls(session(folder / params["prior"]), session(folder / params["flow"]), context)
+
+
+class FlowLatent:
+    """A sentence's latent from the flow, computed as the decoder reads it.
+
+    The first read (the first decoder window, from frame 0) runs the flow over only the frames
+    it asks for plus the flow's context; any later read runs it once over the whole sentence.
+    Reads are ``latent[:, :, start:stop]`` slices, as of the array the encoder gives."""
+
+    def __init__(self, run, z_p: np.ndarray, mask: np.ndarray, context: int) -> None:
+        self._run = run
+        self._z_p = z_p
+        self._mask = mask
+        self._context = context
+        self._whole: np.ndarray | None = None
+        self._first = True
+        self.flow_runs: list[int] = []
+        """The frames of each flow run (for tests and benchmarks)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._z_p.shape
+
+    def __getitem__(self, key: tuple[slice, slice, slice]) -> np.ndarray:
+        frames = key[2]
+        if self._first and self._whole is None:
+            self._first = False
+            stop = frames.stop
+            if stop is not None and stop + self._context < self.shape[-1]:
+                end = stop + self._context
+                return self._flow(self._z_p[..., :end], self._mask[..., :end])[key]
+        if self._whole is None:
+            self._whole = self._flow(self._z_p, self._mask)
+        return self._whole[key]
+
+    def _flow(self, z_p: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        self.flow_runs.append(z_p.shape[-1])
+        return self._run(z_p, mask)
+
+
 class ChunkedEngine(PiperTextEngine):
     """A split Piper voice: encoder once per sentence, decoder over chunks of latent frames.
 
@@ -237,6 +336,7 @@ class ChunkedEngine(PiperTextEngine):
         growth: float = DEFAULT_GROWTH,
         model_path: Path | None = None,
         short_decoder: ort.InferenceSession | None = None,
+        flow: FlowPair | None = None,
         label: str | None = None,
         run_options: ort.RunOptions | None = None,
     ) -> None:
@@ -261,6 +361,9 @@ class ChunkedEngine(PiperTextEngine):
         self.growth = growth
         self.short_decoder = short_decoder
         """Static mode: decodes sentences shorter than one window at their own length."""
+        self.flow = flow
+        """The prior and the flow (split format 3): the opening run's first window waits only
+        for the prior and a short flow run (:meth:`encode_in_steps`)."""
         self.max_decode_frames = MAX_DECODE_FRAMES
         """The longest call of the dynamic decoder (see :data:`MAX_DECODE_FRAMES`)."""
         self._decoder_input = decoder.get_inputs()[0].name
@@ -322,9 +425,11 @@ class ChunkedEngine(PiperTextEngine):
         def session(path: Path, providers: Providers) -> ort.InferenceSession:
             return open_session(path, plan, providers)
 
-        encoder = session(split_dir / params.get("encoder", ENCODER_FILE), encoder_providers)
         decoder = session(decoder_path, decoder_providers)
         short = session(dynamic_path, encoder_providers) if static and not pad_short else None
+        encoder_path = split_dir / params.get("encoder", ENCODER_FILE)
+        flow = FlowPair.beside(encoder_path, lambda path: session(path, encoder_providers))
+        encoder = flow or session(encoder_path, encoder_providers)
         voice_config = load_voice_config(voice)
         engine = cls(
             voice,
@@ -338,6 +443,7 @@ class ChunkedEngine(PiperTextEngine):
             growth=growth,
             model_path=split_dir,
             short_decoder=short,
+            flow=flow,
             label=label,
             run_options=plan.run_options(),
         )
@@ -386,6 +492,7 @@ class ChunkedEngine(PiperTextEngine):
             "growth": self.growth,
             "static_frames": self.static_frames,
             "gain": self.gain,
+            "flow_windows": self.flow is not None,
         }
 
     # -- latent → audio ----------------------------------------------------------------------
@@ -405,6 +512,28 @@ class ChunkedEngine(PiperTextEngine):
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SynthesisError(f"{self.label} encoder failed: {exc}") from exc
         return result[0], (np.asarray(result[1]).reshape(-1) if len(result) > 1 else None)
+
+    def encode_in_steps(
+        self, phoneme_ids: list[int], options: SynthesisOptions
+    ) -> tuple[FlowLatent, np.ndarray | None]:
+        """The prior's run and a :class:`FlowLatent` that runs the flow as the decoder reads
+        it, with the durations; the same latent as :meth:`encode`'s (needs :attr:`flow`)."""
+        assert self.flow is not None
+        flow = self.flow
+        feed = self.model_inputs(phoneme_ids, options)
+        try:
+            result = flow.prior.run(None, feed, self.run_options)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SynthesisError(f"{self.label} prior failed: {exc}") from exc
+
+        def run(z_p: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            try:
+                return flow.run_flow(z_p, mask, self.run_options)
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise SynthesisError(f"{self.label} flow failed: {exc}") from exc
+
+        durations = np.asarray(result[2]).reshape(-1) if len(result) > 2 else None
+        return FlowLatent(run, result[0], result[1], flow.context), durations
 
     @property
     def frame_seconds(self) -> float:
@@ -430,7 +559,7 @@ class ChunkedEngine(PiperTextEngine):
             largest=self.max_decode_frames,
         )
 
-    def decode(self, latent: np.ndarray, whole: bool = False) -> Iterator[np.ndarray]:
+    def decode(self, latent: np.ndarray | FlowLatent, whole: bool = False) -> Iterator[np.ndarray]:
         """Raw audio of ``latent`` chunk by chunk (float32, before peak scaling); the pieces
         concatenated are the full model's raw output.
 
@@ -442,7 +571,7 @@ class ChunkedEngine(PiperTextEngine):
         hop = self.hop_length
         for w in self.windows(latent.shape[-1], whole):
             if w.size == 0:
-                yield self._run(self.short_decoder or self.decoder, latent)
+                yield self._run(self.short_decoder or self.decoder, latent[:, :, :])
                 continue
             part = latent[:, :, w.start : w.stop]
             if w.padding:
@@ -492,8 +621,11 @@ class ChunkedEngine(PiperTextEngine):
         trailing silence rides on the last part. Each word rides on the part where it starts,
         timed from that part's first sample.
         """
-        latent, durations = self.encode(sentence.phoneme_ids, options)
         whole = not sentence.opens_request or options.whole
+        if whole or self.flow is None:
+            latent, durations = self.encode(sentence.phoneme_ids, options)
+        else:
+            latent, durations = self.encode_in_steps(sentence.phoneme_ids, options)
         windows = self.windows(latent.shape[-1], whole)
         parts = len(windows)
         words = self.word_timings(sentence, durations)

@@ -5,12 +5,19 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import make_config
 
-from macbot.core.engines.chunked import ChunkedEngine, Window, chunk_sizes, plan_chunks
+from macbot.core.engines.chunked import (
+    ChunkedEngine,
+    FlowLatent,
+    Window,
+    chunk_sizes,
+    plan_chunks,
+)
 from macbot.core.engines.piper import PiperEngine
 from macbot.core.synthesizer import Synthesizer
 from macbot.tools.split import MAX_DIFF
@@ -160,6 +167,35 @@ def test_later_sentences_of_a_request_come_in_one_piece(chunked, full_engine, pl
     (whole,) = list(chunked.stream_sentence(second, plain))
     raw = full_engine.infer(second.phoneme_ids, plain)
     np.testing.assert_allclose(whole.samples, raw * chunked.gain, atol=2 * MAX_DIFF)
+
+
+def test_the_opening_window_waits_only_for_the_prior_and_a_short_flow_run(chunked, plain):
+    """Issue 20 item 7: the first window's latent comes from the flow over its 80 frames and
+    32 of context (not the whole sentence's 316), later windows from one whole run; the audio
+    is the encoder's."""
+    (sentence,) = chunked.sentences(LONG)
+    latent, durations = chunked.encode_in_steps(sentence.phoneme_ids, plain)
+    reference, reference_durations = chunked.encode(sentence.phoneme_ids, plain)
+    np.testing.assert_array_equal(durations, reference_durations)
+    parts = list(chunked.decode(latent))
+    assert latent.flow_runs == [64 + 16 + 32, reference.shape[-1]]
+    expected = list(chunked.decode(reference))
+    assert len(parts) == len(expected) == 5
+    for a, b in zip(parts, expected, strict=True):
+        assert float(np.max(np.abs(a - b))) <= MAX_DIFF
+    streamed = chunked.stream_sentence(replace(sentence, opens_request=True), plain)
+    assert len(list(streamed)) == 5
+
+
+def test_too_little_flow_context_shows_in_the_first_window(chunked, plain):
+    """The flow's exactness can fail: with 8 frames of context the first window differs."""
+    (sentence,) = chunked.sentences(LONG)
+    z_p, mask = chunked.flow.prior.run(None, chunked.model_inputs(sentence.phoneme_ids, plain))[:2]
+    latent = FlowLatent(chunked.flow.run_flow, z_p, mask, 8)
+    head = latent[:, :, 0:80]
+    whole = chunked.flow.run_flow(z_p, mask)[:, :, 0:80]
+    assert latent.flow_runs == [88]
+    assert float(np.max(np.abs(head - whole))) > 1e-3
 
 
 def test_too_little_context_does_not_join(chunked, long_latent):
@@ -329,7 +365,8 @@ def test_the_split_engine_runs_the_worker_plan(voice_split):
     synth = Synthesizer(config)
     engine = synth.engine()
     assert isinstance(engine, ChunkedEngine)
-    for session in (engine.encoder, engine.decoder):
+    assert engine.flow is not None and engine.encoder is engine.flow  # the encoder's halves
+    for session in (engine.flow.prior, engine.flow.flow, engine.decoder):
         opts = session.get_session_options()
         assert opts.intra_op_num_threads == synth.plan.intra_op_threads == 1
         assert not opts.enable_mem_pattern and not opts.enable_cpu_mem_arena
