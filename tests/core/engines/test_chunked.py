@@ -183,8 +183,26 @@ def test_the_opening_window_waits_only_for_the_prior_and_a_short_flow_run(chunke
     assert len(parts) == len(expected) == 5
     for a, b in zip(parts, expected, strict=True):
         assert float(np.max(np.abs(a - b))) <= MAX_DIFF
-    streamed = chunked.stream_sentence(replace(sentence, opens_request=True), plain)
-    assert len(list(streamed)) == 5
+
+
+def test_only_the_opening_streamed_run_takes_the_flow_in_steps(chunked, plain, monkeypatch):
+    calls = []
+    steps = chunked.encode_in_steps
+
+    def counted(ids, options):
+        latent, durations = steps(ids, options)
+        calls.append(latent)
+        return latent, durations
+
+    monkeypatch.setattr(chunked, "encode_in_steps", counted)
+    first, second = chunked.sentences(f"{LONG} {LONG}")
+    assert first.opens_request and not second.opens_request
+    opening = list(chunked.stream_sentence(first, plain))
+    assert len(calls) == 1 and calls[0].flow_runs == [64 + 16 + 32, 316]
+    assert len(opening) == 5
+    list(chunked.stream_sentence(second, plain))  # decoded whole: the encoder's one run
+    list(chunked.stream_sentence(first, replace(plain, whole=True)))
+    assert len(calls) == 1
 
 
 def test_too_little_flow_context_shows_in_the_first_window(chunked, plain):
