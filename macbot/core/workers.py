@@ -320,23 +320,30 @@ class WorkerPool:
             picked = self._next()
             if picked is None:
                 return
-            job, index, task = picked
-            slot = job._slots[index]
-            try:
-                for piece in task():
-                    if job.cancelled:
-                        break
-                    slot.put(piece)
-                    if job.leading:
-                        self._lead_done(job)
-            except BaseException as exc:  # handed to the consumer, who raises it in order
-                slot.put(_Failure(exc))
-            finally:
-                slot.put(_DONE)
-                with self._cond:
-                    if job.leading:
-                        job.leading = False
-                        self._cond.notify_all()
-                    job.running -= 1
-                    if job.running == 0 and not job._pending:
-                        self._active.pop(job.id, None)
+            self._run(*picked)
+            # Nothing of the last task stays bound while this worker waits: an idle worker
+            # kept its task (and so its engine, with the sessions' weights and arenas) alive,
+            # so an engine swapped out stayed in memory until that worker's next task (+60 to
+            # 100 MB per swap on joe).
+            del picked
+
+    def _run(self, job: Job, index: int, task: Task) -> None:
+        slot = job._slots[index]
+        try:
+            for piece in task():
+                if job.cancelled:
+                    break
+                slot.put(piece)
+                if job.leading:
+                    self._lead_done(job)
+        except BaseException as exc:  # handed to the consumer, who raises it in order
+            slot.put(_Failure(exc))
+        finally:
+            slot.put(_DONE)
+            with self._cond:
+                if job.leading:
+                    job.leading = False
+                    self._cond.notify_all()
+                job.running -= 1
+                if job.running == 0 and not job._pending:
+                    self._active.pop(job.id, None)
