@@ -276,7 +276,9 @@ class FlowLatent:
     """A sentence's latent from the flow, computed as the decoder reads it.
 
     The first read (the first decoder window, from frame 0) runs the flow over only the frames
-    it asks for plus the flow's context; any later read runs it once over the whole sentence.
+    it asks for plus the flow's context, when that is at most half the sentence (a shorter
+    sentence gets one run: the wait saved would not pay for the work run twice); any later
+    read runs it once over the whole sentence.
     Reads are ``latent[:, :, start:stop]`` slices, as of the array the encoder gives."""
 
     def __init__(self, run, z_p: np.ndarray, mask: np.ndarray, context: int) -> None:
@@ -298,7 +300,10 @@ class FlowLatent:
         if self._first and self._whole is None:
             self._first = False
             stop = frames.stop
-            if stop is not None and stop + self._context < self.shape[-1]:
+            # Worth it when the first read's run is at most half the sentence: the first audio
+            # then waits for at most half the flow, and the extra work (that run again inside
+            # the whole one) is no more than what the wait saves.
+            if stop is not None and 2 * (stop + self._context) <= self.shape[-1]:
                 end = stop + self._context
                 return self._flow(self._z_p[..., :end], self._mask[..., :end])[key]
         if self._whole is None:

@@ -205,6 +205,21 @@ def test_only_the_opening_streamed_run_takes_the_flow_in_steps(chunked, plain, m
     assert len(calls) == 1
 
 
+def test_a_short_opening_sentence_runs_its_flow_once(chunked, plain):
+    """When the first window's flow run would be more than half the sentence, the wait it
+    saves is less than the work it repeats: one run over the whole sentence."""
+    (sentence,) = chunked.sentences("I have set a timer for ten minutes.")
+    latent, _ = chunked.encode_in_steps(sentence.phoneme_ids, plain)
+    frames = latent.shape[-1]
+    assert 64 + 16 + 32 < frames < 2 * (64 + 16 + 32)
+    reference, _ = chunked.encode(sentence.phoneme_ids, plain)
+    parts = list(chunked.decode(latent))
+    assert latent.flow_runs == [frames]
+    np.testing.assert_array_equal(
+        np.concatenate(parts), np.concatenate(list(chunked.decode(reference)))
+    )
+
+
 def test_too_little_flow_context_shows_in_the_first_window(chunked, plain):
     """The flow's exactness can fail: with 8 frames of context the first window differs."""
     (sentence,) = chunked.sentences(LONG)
