@@ -61,11 +61,13 @@ def register(sub) -> None:
     )
     parser.add_argument(
         "--recipes",
-        default="q-conv,q-trials,dec-conv",
+        default="q-conv,q-trials,dec-conv,flow-conv,flow-poly",
         help="the encoder/decoder pairs to build, comma-separated: q-conv, q-trials, q-all "
         "(encoder and decoder in static INT8: the decoder's Convs only, every op but the "
         "nodes the trials keep float, or every op), q-enc (the encoder only), dec-conv, "
-        "dec-trials, dec-all (the decoder only) (default: q-conv,q-trials,dec-conv)",
+        "dec-trials, dec-all, dec-poly (the decoder only; poly: every op, its upsampling "
+        "rewritten as Convs), flow-conv, flow-poly (the flow too; the prior with the "
+        "durations float) (default: q-conv,q-trials,dec-conv,flow-conv,flow-poly)",
     )
     parser.add_argument(
         "--whole-model",

@@ -71,6 +71,8 @@ class KokoroOptimizer(Pipeline):
     gate and the tune are :class:`~.pipeline.Pipeline`'s."""
 
     recipes: tuple[str, ...] = DEFAULT_RECIPES
+    _calibration: list[dict] | None = None
+    """The static recipes' calibration feeds, once made (see :meth:`_feeds`)."""
 
     step_names = KOKORO_STEPS
     weights = WEIGHTS
@@ -107,19 +109,23 @@ class KokoroOptimizer(Pipeline):
 
     def _make(self, recipe: str, path: Path) -> dict[str, Any]:
         timed = variant_file(self.optimized_dir, TIMED)
-
-        def feeds() -> list[dict]:
-            engine = registry.load(self.voice, timed, KOKORO, plan=self.work_plan)
-            kokoro = engine.kokoro
-            return calibration_feeds(
-                kokoro.tokenizer, kokoro.voices["jm_kumo"], CALIBRATION_PHRASES
-            )
-
         scratch = self.optimized_dir / "kokoro.float.scratch.onnx"
         try:
-            return build_recipe(recipe, timed, path, scratch, feeds)
+            return build_recipe(recipe, timed, path, scratch, self._feeds)
         finally:
             scratch.unlink(missing_ok=True)
+
+    def _feeds(self) -> list[dict]:
+        """The static recipes' calibration feeds, made once per run (each made them anew:
+        the timed model loaded and the phrases phonemized once per recipe)."""
+        if self._calibration is None:
+            timed = variant_file(self.optimized_dir, TIMED)
+            engine = registry.load(self.voice, timed, KOKORO, plan=self.work_plan)
+            kokoro = engine.kokoro
+            self._calibration = calibration_feeds(
+                kokoro.tokenizer, kokoro.voices["jm_kumo"], CALIBRATION_PHRASES
+            )
+        return self._calibration
 
     def _variant(self, recipe: str, make) -> tuple[Built, bool]:
         """The candidate ``kokoro.<recipe>.onnx``: reused when its manifest matches the source

@@ -231,12 +231,18 @@ class FlowCut:
     mask: str
 
 
-def find_flow(model: onnx.ModelProto, cut: Cut, prefix: str = FLOW_PREFIX) -> FlowCut | None:
+def find_flow(
+    model: onnx.ModelProto,
+    cut: Cut,
+    prefix: str = FLOW_PREFIX,
+    inferred: onnx.ModelProto | None = None,
+) -> FlowCut | None:
     """The flow's two inputs, or ``None`` when the graph has no flow of that shape.
 
     The flow is the nodes named ``prefix…`` and the unnamed ones they feed; its inputs are
     the tensors its named nodes read from upstream of all of them (not initializers or
-    constants). A flow reads exactly two: the prior (``channels`` channels) and the mask."""
+    constants). A flow reads exactly two: the prior (``channels`` channels) and the mask.
+    ``inferred``: ``model`` with its shapes inferred (default: inferred here)."""
     onnx = require_onnx()
     graph = model.graph
     flow = [n for n in graph.node if n.name.startswith(prefix)]
@@ -259,7 +265,7 @@ def find_flow(model: onnx.ModelProto, cut: Cut, prefix: str = FLOW_PREFIX) -> Fl
         return None
     shapes = {
         v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-        for v in onnx.shape_inference.infer_shapes(model).graph.value_info
+        for v in (inferred or onnx.shape_inference.infer_shapes(model)).graph.value_info
     }
     channels = {name: (shapes.get(name) or [0, 0])[1] for name in inputs}
     prior = [n for n in inputs if channels[n] == cut.channels]
@@ -284,14 +290,16 @@ def _set_frames(model: onnx.ModelProto, channels: int, frames: int | str) -> Non
         output.type.CopyFrom(onnx.helper.make_tensor_type_proto(onnx.TensorProto.FLOAT, dims))
 
 
-def extract(model: onnx.ModelProto, cut: Cut) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+def extract(
+    model: onnx.ModelProto, cut: Cut, inferred: onnx.ModelProto | None = None
+) -> tuple[onnx.ModelProto, onnx.ModelProto]:
     """The encoder (voice inputs → cut and, when the graph has them, the phoneme durations)
-    and decoder (cut → voice outputs) of ``model``."""
+    and decoder (cut → voice outputs) of ``model``; ``inferred``: ``model`` with its shapes
+    inferred (default: inferred here; shape inference on a whole voice takes seconds)."""
     onnx = require_onnx()
     inputs = [i.name for i in model.graph.input]
     outputs = [o.name for o in model.graph.output]
-    inferred = onnx.shape_inference.infer_shapes(model)
-    extractor = onnx.utils.Extractor(inferred)
+    extractor = onnx.utils.Extractor(inferred or onnx.shape_inference.infer_shapes(model))
     encoder_outputs = [cut.tensor, *([cut.durations] if cut.durations else [])]
     encoder = extractor.extract_model(inputs, encoder_outputs)
     decoder = extractor.extract_model([cut.tensor], outputs)
@@ -316,13 +324,17 @@ def extract(model: onnx.ModelProto, cut: Cut) -> tuple[onnx.ModelProto, onnx.Mod
 
 
 def extract_flow(
-    model: onnx.ModelProto, cut: Cut, flow: FlowCut
+    model: onnx.ModelProto,
+    cut: Cut,
+    flow: FlowCut,
+    inferred: onnx.ModelProto | None = None,
 ) -> tuple[onnx.ModelProto, onnx.ModelProto]:
     """The prior (voice inputs → ``z_p``, the mask and, when the graph has them, the phoneme
-    durations) and the flow (``z_p``, mask → the cut) of ``model``."""
+    durations) and the flow (``z_p``, mask → the cut) of ``model``; ``inferred`` as for
+    :func:`extract`."""
     onnx = require_onnx()
     inputs = [i.name for i in model.graph.input]
-    extractor = onnx.utils.Extractor(onnx.shape_inference.infer_shapes(model))
+    extractor = onnx.utils.Extractor(inferred or onnx.shape_inference.infer_shapes(model))
     prior_outputs = [flow.prior, flow.mask, *([cut.durations] if cut.durations else [])]
     prior = extractor.extract_model(inputs, prior_outputs)
     flow_model = extractor.extract_model([flow.prior, flow.mask], [cut.tensor])
@@ -340,12 +352,14 @@ def check_flow(
     split_dir: Path,
     texts: Sequence[str] = CHECK_TEXTS,
     head: int = DEFAULT_CHUNK_FRAMES + DEFAULT_CONTEXT_FRAMES,
+    encoder: Any = None,
 ) -> float:
     """The largest difference, over ``texts``, between the encoder's latent and the flow's
     output over only the first ``head`` frames plus :data:`FLOW_CONTEXT` (the first decoder
-    window of a streamed sentence), and between the encoder's latent and prior → flow."""
+    window of a streamed sentence), and between the encoder's latent and prior → flow.
+    ``encoder``: the split's encoder session (default: opened here)."""
     plan = SessionPlan()
-    encoder = open_session(split_dir / ENCODER_FILE, plan)
+    encoder = encoder or open_session(split_dir / ENCODER_FILE, plan)
     prior = open_session(split_dir / PRIOR_FILE, plan)
     flow = open_session(split_dir / FLOW_FILE, plan)
     names = [i.name for i in flow.get_inputs()]
@@ -471,17 +485,25 @@ def calibrate_gain(
     }
 
 
-def _split_flow(model: onnx.ModelProto, cut: Cut, out: Path, engine: Any) -> dict[str, Any]:
+def _split_flow(
+    model: onnx.ModelProto,
+    inferred: onnx.ModelProto,
+    cut: Cut,
+    out: Path,
+    sessions: tuple[Any, Any, Any],
+) -> dict[str, Any]:
     """Write ``prior.onnx`` and ``flow.onnx`` into ``out`` when the graph has a flow whose
     windows are exact (:func:`check_flow` within :data:`MAX_DIFF`); their manifest parameters,
-    or none (the files removed) when not: the split then streams without them."""
+    or none (the files removed) when not: the split then streams without them. ``inferred``:
+    ``model`` with its shapes inferred; ``sessions``: :func:`load_sessions`'."""
     onnx = require_onnx()
-    flow = find_flow(model, cut)
+    flow = find_flow(model, cut, inferred=inferred)
     paths = (out / PRIOR_FILE, out / FLOW_FILE)
     if flow is not None:
-        for part, path in zip(extract_flow(model, cut, flow), paths, strict=True):
+        for part, path in zip(extract_flow(model, cut, flow, inferred), paths, strict=True):
             onnx.save(part, str(path))
-        diff = check_flow(engine, out)
+        engine, encoder, _decoder = sessions
+        diff = check_flow(engine, out, encoder=encoder)
         if diff <= MAX_DIFF:
             return {
                 "prior": PRIOR_FILE,
@@ -521,7 +543,8 @@ def split_voice(
     started = time.perf_counter()
     model = onnx.load(str(voice.model_path))
     cut = find_cut(model, prefix)
-    encoder, decoder = extract(model, cut)
+    inferred = onnx.shape_inference.infer_shapes(model)  # once: seconds on a whole voice
+    encoder, decoder = extract(model, cut, inferred)
     out = split_dir_for(voice, optimized_dir)
     out.mkdir(parents=True, exist_ok=True)
     onnx.save(encoder, str(out / ENCODER_FILE))
@@ -538,7 +561,8 @@ def split_voice(
             f"encoder → decoder differs from the full model by {check['max_abs_diff']:.3g} "
             f"(> {MAX_DIFF:g})"
         )
-    flow_params = _split_flow(model, cut, out, sessions[0])
+    flow_params = _split_flow(model, inferred, cut, out, sessions)
+    del inferred
     flow_files = (PRIOR_FILE, FLOW_FILE) if flow_params else ()
     statics = {}
     for frames in sorted(set(static_frames)):

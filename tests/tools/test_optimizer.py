@@ -92,6 +92,63 @@ def test_a_second_run_reuses_everything(optimized, tmp_path):
     assert "0 measured now" in reasons["gate"]
 
 
+def test_flow_pairs_an_int8_flow_with_the_float_prior(optimized, tmp_path):
+    """``flow-conv`` and ``flow-poly``: the flow (split format 3) in static INT8 beside the
+    float prior, so the durations, and with them where each word falls, are the float split's
+    to the frame; the pair's manifest names the flow and hashes it, so a damaged flow is
+    refused. ``flow-poly``'s decoder has its upsampling as Convs, every op but conv_post
+    quantized."""
+    import numpy as np
+    import onnx
+
+    from macbot.core.engines import SynthesisOptions
+    from macbot.core.engines.chunked import ChunkedEngine
+    from macbot.tools.optimizer import FLOW_Q, RECIPES
+
+    folder, _, _ = optimized
+    voice = bundled_voice()
+    copy_split(folder, tmp_path)
+    state = run(tmp_path, small_options(recipes=(RECIPES["flow-conv"], RECIPES["flow-poly"])))
+    reason = state.step_named("quantize").reason
+    assert "made flow.static.onnx" in reason and "made decoder.poly.onnx" in reason
+    for name in ("split/flow-conv", "split/flow-poly"):
+        pair = next(c for c in state.candidates if c["name"] == name)
+        assert pair["wer"] is not None and pair["mcd_db"] is not None
+    split = split_dir_for(voice, tmp_path)
+    manifest = Manifest.load(split / "flow-conv")
+    assert manifest.parameters["flow"] == f"../{FLOW_Q}"
+    assert f"../{FLOW_Q}" in manifest.files
+    ops = {n.op_type for n in onnx.load(str(split / FLOW_Q)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    poly = onnx.load(str(split / "decoder.poly.onnx")).graph.node
+    assert not any(n.op_type == "ConvTranspose" for n in poly)
+    producer = {o: n.op_type for n in poly for o in n.output}
+    adds = [n for n in poly if n.op_type == "Add"]  # the resblocks' sums: quantized too
+    assert adds and all(producer.get(i) == "DequantizeLinear" for a in adds for i in a.input)
+    weights = {n.name: producer.get(n.input[1]) for n in poly if n.op_type == "Conv"}
+    assert len(weights) == 26  # 20 Convs of the decoder + 2 per upsampling layer
+    assert {w for n, w in weights.items() if "conv_post" not in n} == {"DequantizeLinear"}
+    assert [w for n, w in weights.items() if "conv_post" in n] == [None]  # float weights
+    assert Manifest.load(split / "decoder.poly.onnx").parameters["polyphase"] == 3
+
+    exact = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
+    quantized = ChunkedEngine.load_split(voice, split / "flow-conv")
+    reference = ChunkedEngine.load_split(voice, split)
+    (sentence,) = quantized.sentences("The front door is locked and the alarm system is armed.")
+    latent, durations = quantized.encode(sentence.phoneme_ids, exact)
+    float_latent, float_durations = reference.encode(sentence.phoneme_ids, exact)
+    assert np.array_equal(durations, float_durations)
+    assert latent.shape == float_latent.shape and not np.array_equal(latent, float_latent)
+    error = np.abs(latent - float_latent).mean() / np.abs(float_latent).mean()
+    assert error < 0.3, error  # 0.11 to 0.17 measured on joe
+
+    flow = split / FLOW_Q
+    flow.write_bytes(flow.read_bytes()[:1000])
+    _, decision = EngineChain(config_for(tmp_path), preoptimize=False).load(voice)
+    rejected = {a.name: a.reason for a in decision.attempts if not a.accepted}
+    assert "changed since the manifest was written" in rejected["split/flow-conv"]
+
+
 def test_a_variant_that_fails_the_gate_is_never_chosen(optimized, tmp_path):
     folder, _, _ = optimized
     copy_split(folder, tmp_path)

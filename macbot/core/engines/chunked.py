@@ -36,7 +36,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +235,7 @@ class FlowPair:
     prior: ort.InferenceSession
     flow: ort.InferenceSession
     context: int = FLOW_CONTEXT
+    _flow_inputs: list[str] = field(init=False, repr=False, compare=False)
 
     def run(self, output_names: object, feed: dict, run_options: object = None) -> list:
         """The encoder's outputs: the prior's run, then the flow over the whole sentence."""
@@ -242,8 +243,8 @@ class FlowPair:
         return [self.run_flow(z_p, mask, run_options), *durations]
 
     def run_flow(self, z_p: np.ndarray, mask: np.ndarray, run_options: object = None):
-        names = [i.name for i in self.flow.get_inputs()]
-        return self.flow.run(None, dict(zip(names, (z_p, mask), strict=True)), run_options)[0]
+        feed = dict(zip(self._flow_inputs, (z_p, mask), strict=True))
+        return self.flow.run(None, feed, run_options)[0]
 
     def get_inputs(self) -> list:
         return self.prior.get_inputs()
@@ -255,10 +256,11 @@ class FlowPair:
         return self.prior.get_providers()
 
     @classmethod
-    def beside(cls, encoder: Path, session) -> FlowPair | None:
+    def beside(cls, encoder: Path, session, flow: Path | None = None) -> FlowPair | None:
         """The pair made with the split ``encoder`` belongs to, opened by ``session(path)``;
         ``None`` for an encoder of another name (a quantized one: the pair would not match
-        it) or a split made without them."""
+        it) or a split made without them. ``flow``: another form of the split's flow (a
+        quantized one, named by a pair's manifest) in place of its own."""
         if encoder.name != ENCODER_FILE:
             return None
         folder = encoder.resolve().parent
@@ -269,7 +271,12 @@ class FlowPair:
         if "flow" not in params or "prior" not in params:
             return None
         context = int(params.get("flow_context", FLOW_CONTEXT))
-        return cls(session(folder / params["prior"]), session(folder / params["flow"]), context)
+        flow = flow or folder / params["flow"]
+        return cls(session(folder / params["prior"]), session(flow), context)
+
+    def __post_init__(self) -> None:
+        # The flow's two input names, read once (a frozen dataclass: set through object).
+        object.__setattr__(self, "_flow_inputs", [i.name for i in self.flow.get_inputs()])
 
 
 class FlowLatent:
@@ -433,7 +440,11 @@ class ChunkedEngine(PiperTextEngine):
         decoder = session(decoder_path, decoder_providers)
         short = session(dynamic_path, encoder_providers) if static and not pad_short else None
         encoder_path = split_dir / params.get("encoder", ENCODER_FILE)
-        flow = FlowPair.beside(encoder_path, lambda path: session(path, encoder_providers))
+        flow = FlowPair.beside(
+            encoder_path,
+            lambda path: session(path, encoder_providers),
+            split_dir / params["flow"] if "flow" in params else None,
+        )
         encoder = flow or session(encoder_path, encoder_providers)
         voice_config = load_voice_config(voice)
         engine = cls(
