@@ -303,7 +303,9 @@ class OptimizationSupervisor:
 
     def _run_child(self, voice: VoiceInfo) -> OptimizationState | None:
         """Run ``macbot optimize --background`` for ``voice``; the last state it printed."""
-        command = [self.python, "-m", "macbot", "--config", "-", "optimize"]
+        # -X faulthandler: a crash in native code (onnxruntime, onnx) leaves its Python stack
+        # on stderr, which is logged below
+        command = [self.python, "-X", "faulthandler", "-m", "macbot", "--config", "-", "optimize"]
         command += ["--background", *self._voice_args(voice), *self.extra_args]
         last: OptimizationState | None = None
         tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
@@ -362,8 +364,18 @@ class OptimizationSupervisor:
                 for pipe in (proc.stdout, proc.stderr):
                     if pipe is not None:
                         pipe.close()
+        if proc.returncode != 0 and tail:
+            _LOGGER.warning(
+                "the optimizer of %s exited with status %s; its last lines:\n%s",
+                voice.name,
+                proc.returncode,
+                "\n".join(tail),
+            )
         if proc.returncode != 0 and (last is None or last.state != "failed"):
             detail = tail[-1] if tail else f"exit status {proc.returncode}"
+            fatal = [i for i, line in enumerate(tail) if line.startswith("Fatal Python error")]
+            if fatal:  # a native crash: what glibc or the runtime said, not the stack's end
+                detail = "; ".join(list(tail)[max(fatal[0] - 1, 0) : fatal[0] + 1])
             last = last or OptimizationState(voice=voice.name)
             last.state, last.reason = "failed", f"the optimizer exited: {detail}"
         return last

@@ -59,8 +59,8 @@ def calibration_latents(
 ) -> list[np.ndarray]:
     """Latents of ``texts`` from the split's encoder (the voice's own noise scales)."""
     engine = ChunkedEngine.load_split(voice, split_dir)
-    return [
-        engine.latent(sentence.phoneme_ids, SynthesisOptions())
+    return [  # copies: they outlive the engine (see Optimizer.step_calibrate)
+        np.array(engine.latent(sentence.phoneme_ids, SynthesisOptions()))
         for text in texts
         for sentence in engine.sentences(text)
     ]
