@@ -350,3 +350,32 @@ def test_nice_only_leaves_the_scheduler_class_alone(monkeypatch):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
     assert out == ["False", "19"]
+
+
+def test_a_child_that_crashes_in_native_code_says_what_crashed(
+    tmp_path, auto_on, shared_synth, caplog
+):
+    """A native crash in the optimizer (glibc's heap check aborting it, as onnxruntime output
+    kept past its session once did) is reported with what glibc and Python's faulthandler
+    said, not with the last line of a stack; the lines are logged. The child here is a real
+    Python process that prints glibc's message and aborts."""
+    crash = tmp_path / "python"
+    crash.write_text(
+        "#!/bin/sh\n"
+        f'exec "{sys.executable}" -X faulthandler -c '
+        "\"import os, sys; print('corrupted size vs. prev_size', file=sys.stderr, flush=True); "
+        'os.abort()"\n'
+    )
+    crash.chmod(0o755)
+    config = optimized_config(tmp_path / "optimized")
+    supervisor = OptimizationSupervisor(
+        config, shared_synth, extra_args=SMALL_ARGS, power=on_ac, python=str(crash)
+    )
+    supervisor.start()
+    try:
+        wait_for(lambda: supervisor.snapshot()["state"] == "failed", 60, "the failure")
+        reason = supervisor.snapshot()["reason"]
+        assert "corrupted size vs. prev_size; Fatal Python error: Aborted" in reason
+        assert "Current thread" in caplog.text or "most recent call first" in caplog.text
+    finally:
+        supervisor.stop()
