@@ -123,7 +123,9 @@ def test_the_child_is_paused_while_the_daemon_synthesizes(
         wait_for(lambda: supervisor.child is not None, 60, "the child")
         proc = supervisor.child
         shared_synth.cache.clear()  # a cache hit would not make the synthesizer busy
-        stream = shared_synth.stream(TEXT)  # busy from here until its sentences are done
+        # busy from here until its sentences are done: six of them, so that the pause lasts
+        # long enough to be seen in /proc (two once ended between two looks in CI)
+        stream = shared_synth.stream(" ".join([TEXT] * 3 + ["What a fine day to go outside."] * 3))
         wait_for(lambda: process_state(proc.pid) == "T", 5, "SIGSTOP")
         assert supervisor.snapshot()["paused"] is True
         chunks = list(stream)
