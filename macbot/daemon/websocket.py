@@ -172,13 +172,26 @@ class SpeechSocket:
         if full:
             _send_error(connection, Busy(_busy_text(self.max_sessions)), 1013)
             return
-        try:
-            self._session(connection, st)
-        finally:
-            with self._lock:
-                self._sessions -= 1
+        released = False
 
-    def _session(self, connection: ServerConnection, st: DaemonState) -> None:
+        def release() -> None:
+            """Free this session's slot, once. Called before the last message and the close
+            are sent: a client that reconnects the moment it is closed must not be refused
+            as busy by its own session (the close handshake can outlast its receipt)."""
+            nonlocal released
+            with self._lock:
+                if not released:
+                    released = True
+                    self._sessions -= 1
+
+        try:
+            self._session(connection, st, release)
+        finally:
+            release()
+
+    def _session(
+        self, connection: ServerConnection, st: DaemonState, release: Callable[[], None]
+    ) -> None:
         peer = connection.remote_address  # (not readable once the socket is closed)
         live: LiveSpeech | None = None
         speaker: threading.Thread | None = None
@@ -197,7 +210,7 @@ class SpeechSocket:
                     live = self._open(connection, st, message if kind == "start" else {})
                     speaker = threading.Thread(
                         target=_speak,
-                        args=(connection, live, failure),
+                        args=(connection, live, failure, release),
                         name="macbot-websocket-speak",
                         daemon=True,
                     )
@@ -215,6 +228,7 @@ class SpeechSocket:
                     if speaker is not None:
                         speaker.join()
                     if not failure:
+                        release()
                         connection.send(
                             json.dumps(
                                 {
@@ -230,6 +244,9 @@ class SpeechSocket:
             # the client went away (or keepalive found it gone): stop speaking (below)
             _LOGGER.info("WebSocket client %s gone: %s", peer, exc)
         except MacbotError as exc:
+            if live is not None:
+                live.cancel()
+            release()
             _send_error(connection, exc, 1008)
         finally:
             if live is not None:
@@ -262,9 +279,15 @@ class SpeechSocket:
         return live
 
 
-def _speak(connection: ServerConnection, live: LiveSpeech, failure: list[MacbotError]) -> None:
+def _speak(
+    connection: ServerConnection,
+    live: LiveSpeech,
+    failure: list[MacbotError],
+    release: Callable[[], None],
+) -> None:
     """The writing side: each piece's word events, then its audio (raw PCM at the voice's
-    rate, from the one audio writer)."""
+    rate, from the one audio writer). On a failure it frees the session's slot (``release``),
+    then sends the error and closes."""
     writer: AudioWriter | None = None
     try:
         for piece in live.pieces():
@@ -277,15 +300,17 @@ def _speak(connection: ServerConnection, live: LiveSpeech, failure: list[MacbotE
         live.cancel()  # nobody listens any more
     except MacbotError as exc:
         failure.append(exc)
+        live.cancel()
+        release()
         # bad text (malformed SSML found when a held document is spoken) is the client's:
         # 1008 as for a bad message; 1011 only for the daemon's own failures
         _send_error(connection, exc, 1008 if exc.http_status < 500 else 1011)
-        live.cancel()
     except Exception as exc:  # a bug must end this connection, not the daemon's thread
         _LOGGER.exception("WebSocket synthesis failed")
         failure.append(MacbotError(f"internal error: {type(exc).__name__}: {exc}"))
-        _send_error(connection, failure[-1], 1011)
         live.cancel()
+        release()
+        _send_error(connection, failure[-1], 1011)
 
 
 def _message(data: str | bytes, limit: int) -> dict[str, Any]:

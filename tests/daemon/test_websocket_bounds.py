@@ -67,6 +67,24 @@ def test_messages_the_decoder_or_engine_cannot_take_close_1008_not_1011(ws, mess
     assert close_code == 1008 and reason  # the reason says what was wrong
 
 
+def test_a_session_is_released_before_its_client_is_closed(ws):
+    """A client that reconnects the moment it is closed (after an error or its ``done``) must
+    find its slot free: CI once refused the third of three quick connections as busy."""
+    bad_markup = {"type": "text", "text": "<speak>Hello <break time='soon'/></speak>"}
+    endings = [
+        ([{"type": "start", "speed": "fast"}], "error"),  # a bad message
+        ([{"type": "close"}], "done"),
+        ([bad_markup, {"type": "close"}], "error"),  # the speaker's failure
+    ]
+    for messages, last in endings * 6:
+        with connect(ws.url) as conn:
+            for message in messages:
+                conn.send(json.dumps(message))
+            events, close_code, _ = _answer(conn)
+            assert events[-1]["type"] == last and close_code in (1000, 1008)
+            assert ws.sessions == 0
+
+
 def test_a_voice_that_is_a_path_is_refused(ws, tmp_path):
     """issue 21 item 4: a path outside voices_dir loaded and spoke, and /memory then failed; a
     missing path answered differently (a file-existence oracle) with the home folder shown."""
