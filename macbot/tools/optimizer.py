@@ -360,11 +360,12 @@ class Optimizer(Pipeline):
         total = len(encoders) + len(decoders) + flows + len(recipes) + 1
         done = 0
         for name in encoders:
-            made.append(self._quantize_encoder(self.split_dir / name))
+            made.append(self._quantize_part(ENCODER_FILE, self.split_dir / name, "encoder"))
             done += 1
             self._progress("quantize", done / total)
         if flows:
-            made.append(self._quantize_flow(self.split_dir / FLOW_Q))
+            flow = self._quantize_part(FLOW_FILE, self.split_dir / FLOW_Q, "flow", per_channel=True)
+            made.append(flow)
             done += 1
             self._progress("quantize", done / total)
         for decoder in decoders:
@@ -403,29 +404,20 @@ class Optimizer(Pipeline):
             return None
         return manifest if self._intact(part.parent, manifest) else None
 
-    def _quantize_encoder(self, target: Path) -> str:
-        source = self.split_dir / ENCODER_FILE
+    def _quantize_part(
+        self, part: str, target: Path, calibration: str, *, per_channel: bool = False
+    ) -> str:
+        """A part of the split (its encoder, or its flow) in static QDQ, every op, calibrated
+        on ``self._calibration[calibration]``; reused when its manifest says it is current."""
+        source = self.split_dir / part
         if self._part_manifest(target, source) is None:
             subject = static_trials.Subject(
-                source, self._calibration["encoder"], [], lambda o: o[0], self._sample_rate()
+                source, self._calibration[calibration], [], lambda o: o[0], self._sample_rate()
             )
-            static_trials.quantize_nodes(subject, target, None)
-            self._part_record(target, source, "static", {"ops": "all", "format": "QDQ"})
-            result = f"made {target.name}"
-        else:
-            result = f"reused {target.name}"
-        self._artifact(target)
-        self._artifact(manifest_path(target))
-        return result
-
-    def _quantize_flow(self, target: Path) -> str:
-        source = self.split_dir / FLOW_FILE
-        if self._part_manifest(target, source) is None:
-            subject = static_trials.Subject(
-                source, self._calibration["flow"], [], lambda o: o[0], self._sample_rate()
-            )
-            static_trials.quantize_nodes(subject, target, None, per_channel=True)
-            params = {"ops": "all", "format": "QDQ", "per_channel": True}
+            static_trials.quantize_nodes(subject, target, None, per_channel=per_channel)
+            params: dict[str, Any] = {"ops": "all", "format": "QDQ"}
+            if per_channel:
+                params["per_channel"] = True
             self._part_record(target, source, "static", params)
             result = f"made {target.name}"
         else:
