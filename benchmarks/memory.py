@@ -96,10 +96,15 @@ def piper_probe(count: int) -> dict:
     return {"warm_mb": round(warm, 1), "after_mb": round(proc.memory_info().rss / 1e6, 1)}
 
 
-def at_rest(daemon: ServedDaemon) -> float:
-    """RSS once the daemon has released what the last burst left (``IDLE_RELEASE_SECONDS``
+def settle() -> None:
+    """Wait until a daemon has released what the last burst left (``IDLE_RELEASE_SECONDS``
     after the last synthesis, plus a margin)."""
     time.sleep(IDLE_RELEASE_SECONDS + 1.5)
+
+
+def at_rest(daemon: ServedDaemon) -> float:
+    """The served daemon's RSS once it has released what the last burst left."""
+    settle()
     return daemon.rss_mb()
 
 

@@ -31,7 +31,6 @@ from macbot.config import ENV_AUTO_OPTIMIZE, config_from_dict
 from macbot.core.engines.chunked import split_dir_for
 from macbot.core.engines.piper import SynthesisOptions
 from macbot.core.selection import ORIGINAL
-from macbot.core.synthesizer import IDLE_RELEASE_SECONDS
 from macbot.core.voices import bundled_voice
 from macbot.tools.optimizer import RECIPES, OptimizeOptions, optimize
 from macbot.tools.toolkit.extras import require
@@ -41,6 +40,7 @@ from macbot.tools.toolkit.transcriber import Transcriber, word_error_rate
 from .common import SENTENCES, child, markdown, p50, with_environment
 from .daemon import varied_texts
 from .harness import DETERMINISTIC, start_daemon
+from .memory import settle
 from .options import BenchOptions
 from .split import PARAGRAPHS
 
@@ -382,8 +382,8 @@ def rss_probe(folder: str, optimized: bool, count: int) -> dict[str, Any]:
 
 
 def _at_rest() -> float:
-    """This process's RSS once the daemon's idle release has run."""
-    time.sleep(IDLE_RELEASE_SECONDS + 1.5)
+    """This process's RSS once its daemon has released what the last burst left."""
+    settle()
     return psutil.Process().memory_info().rss / 1e6
 
 

@@ -244,8 +244,6 @@ class SpeechSocket:
             # the client went away (or keepalive found it gone): stop speaking (below)
             _LOGGER.info("WebSocket client %s gone: %s", peer, exc)
         except MacbotError as exc:
-            if live is not None:
-                live.cancel()
             release()
             _send_error(connection, exc, 1008)
         finally:
